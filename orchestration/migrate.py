@@ -1,0 +1,69 @@
+"""Versioned, idempotent schema migrations: numbered SQL files applied once, in order.
+
+Each file runs in its own transaction together with its row in ``public.schema_migrations``; an
+advisory lock keeps two processes (say, Dagster and the CLI) from migrating at the same time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_LOCK_KEY = 0x4843_5030  # "HCP0"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+def available() -> list[Migration]:
+    """Migrations shipped with the code, in version order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"{path}: migration files are named NNNN_snake_case.sql")
+        found.append(Migration(int(match[1]), match[2], path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration versions in {MIGRATIONS_DIR}")
+    return found
+
+
+def applied(conn: psycopg.Connection) -> set[int]:
+    conn.execute(
+        """create table if not exists public.schema_migrations (
+               version integer primary key, name text not null,
+               applied_at timestamptz not null default now())"""
+    )
+    return {row[0] for row in conn.execute("select version from public.schema_migrations")}
+
+
+def migrate(url: str) -> list[Migration]:
+    """Apply every pending migration to the database at ``url``; returns the ones applied now."""
+    done: list[Migration] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            already = applied(conn)
+            for migration in available():
+                if migration.version in already:
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.path.read_text())
+                    conn.execute(
+                        "insert into public.schema_migrations (version, name) values (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                done.append(migration)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return done

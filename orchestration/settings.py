@@ -1,0 +1,52 @@
+"""The one environment switch: every setting the platform reads, from the environment.
+
+Nothing is read at import time; call :func:`get_settings` where a value is needed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    CI = "ci"
+    PROD = "prod"
+
+
+class Settings(BaseSettings):
+    """Platform settings; each field maps to an ``HCP_*`` variable unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="HCP_", extra="ignore")
+
+    env: Environment = Environment.LOCAL
+    home: Path = Field(default=PROJECT_ROOT / ".hcp", description="data folder: database, landing files, reports")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    dagster_port: int = 3000
+    streamlit_port: int = 8501
+    pii_key: str | None = Field(default=None, description="base64 AES-256 key for customer PII")
+    analyst_password: str | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def dbt_target(self) -> str:
+        return self.env.value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""Shared fixtures: one real PostgreSQL for the whole session.
+
+Without ``DATABASE_URL`` an embedded PostgreSQL server is started in a temporary data folder and
+stopped at the end; with it, a fresh database is created on that server and dropped at the end.
+Either way ``DATABASE_URL`` is set for the session, so subprocesses (the CLI, dbt, Dagster) use the
+same database.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+
+from orchestration import db
+from orchestration.migrate import migrate
+from orchestration.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("hcp-home")
+    external = os.environ.get("DATABASE_URL")
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY")}
+    os.environ["HCP_HOME"] = str(home)
+    os.environ["HCP_ENV"] = "ci"
+    os.environ.setdefault("HCP_PII_KEY", base64.b64encode(b"k" * 32).decode())
+    if external:
+        name = f"hcp_test_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(external, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        url = urlparse(external)._replace(path="/" + name).geturl()
+    else:
+        url = db.start_embedded(home / "pgdata")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    migrate(url)
+    try:
+        yield url
+    finally:
+        if external:
+            with psycopg.connect(external, autocommit=True) as conn:
+                conn.execute(f'drop database if exists "{name}" with (force)')
+        else:
+            db.stop_embedded(home / "pgdata")
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture()
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection in autocommit mode; tests that need a clean slate call ``truncate_raw``."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+def truncate_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Empty every table of ``schema`` (identities restart)."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "select format('%%I.%%I', schemaname, tablename) from pg_tables where schemaname = %s", (schema,)
+        )
+    ]
+    if tables:
+        conn.execute(f"truncate {', '.join(tables)} restart identity cascade")
