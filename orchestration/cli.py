@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -16,12 +18,18 @@ from rich.console import Console
 from orchestration import db
 from orchestration.settings import get_settings
 
-app = typer.Typer(help="HCP data platform: hybrid compute (ASIC mining + GPU inference) operations.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-db_app = typer.Typer(help="The platform database (embedded PostgreSQL unless DATABASE_URL is set).",
-                     no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks: each prints its figure next to a baseline measured in the same run.",
-                        no_args_is_help=True)
+app = typer.Typer(
+    help="HCP data platform: hybrid compute (ASIC mining + GPU inference) operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="The platform database (embedded PostgreSQL unless DATABASE_URL is set).", no_args_is_help=True
+)
+bench_app = typer.Typer(
+    help="Benchmarks: each prints its figure next to a baseline measured in the same run.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
@@ -108,6 +116,274 @@ def db_psql(ctx: typer.Context) -> None:
     psql = shutil.which("psql") or str(POSTGRES_BIN_PATH / "psql")
     env = {**os.environ, **db.libpq_env(url)}
     raise typer.Exit(subprocess.call([psql, *ctx.args], env=env))
+
+
+# --- simulate / ingest / materialize -------------------------------------------------------------
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path | None, typer.Option(help="landing folder (default: $HCP_HOME/landing)")] = None,
+    facilities: Annotated[int, typer.Option(min=1)] = 3,
+    devices: Annotated[int, typer.Option(min=1)] = 1000,
+    days: Annotated[int, typer.Option(min=1)] = 7,
+    interval: Annotated[int, typer.Option(help="telemetry interval, minutes", min=1)] = 5,
+    customers: Annotated[int, typer.Option(min=1)] = 10,
+    seed: int = 42,
+    end: Annotated[
+        str | None, typer.Option(help="end of the data, ISO date (default: today 00:00 UTC)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a seeded, deterministic fleet's landing files in the real source formats."""
+    from datetime import datetime
+
+    from ingestion.simulator import simulate as run_simulation
+
+    end_at = None
+    if end:
+        try:
+            end_at = datetime.fromisoformat(end)
+        except ValueError:
+            fail(f"--end {end!r} is not an ISO date such as 2026-11-01")
+        end_at = end_at if end_at.tzinfo else end_at.replace(tzinfo=UTC)
+    out = out or get_settings().landing
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        summary = run_simulation(
+            out,
+            seed=seed,
+            facilities=facilities,
+            devices=devices,
+            days=days,
+            interval_minutes=interval,
+            end=end_at,
+            customers=customers,
+            progress=progress,
+        )
+    payload = summary.to_dict() if hasattr(summary, "to_dict") else dict(vars(summary))
+    if as_json:
+        emit_json(payload)
+    else:
+        console.print(f"wrote landing files to {out}")
+        for key, value in payload.items():
+            if key != "paths":
+                console.print(f"  {key}: {value}")
+
+
+def _kinds_help() -> str:
+    try:
+        from ingestion.kinds import KINDS
+    except ImportError:  # pragma: no cover
+        return ""
+    return "Kinds: " + "; ".join(f"{name} ({text})" for name, text in KINDS.items()) + "; auto (a folder)."
+
+
+@app.command(
+    help="Load a landing file (or, with kind 'auto', a folder) into raw tables; bad rows go to "
+    "raw.quarantine with file, line, field and reason.\n\n" + _kinds_help()
+)
+def ingest(
+    kind: Annotated[str, typer.Argument(help="source kind, or 'auto' to route every file of a folder")],
+    path: Annotated[Path, typer.Argument(help="file, or folder for 'auto'")],
+    as_json: JsonFlag = False,
+) -> None:
+    from ingestion.kinds import KINDS
+    from ingestion.loader import IngestError, ingest_file, ingest_folder
+
+    if kind != "auto" and kind not in KINDS:
+        fail(f"unknown kind {kind!r}; one of: {', '.join(sorted(KINDS))}, auto")
+    if not path.exists():
+        fail(f"{path}: no such file or folder")
+    url = ready_database()
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task(f"ingest {path.name}", total=None)
+
+            def progress(done: int, total: int | None = None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            if kind == "auto":
+                results = ingest_folder(url, path, progress=progress)
+            else:
+                results = [ingest_file(url, kind, path, progress=progress)]
+    except IngestError as err:
+        fail(str(err))
+    rows = [r.to_dict() for r in results]
+    if as_json:
+        emit_json(rows[0] if kind != "auto" else {"loads": rows, **_sum_loads(rows)})
+        return
+    from rich.table import Table
+
+    table = Table("file", "kind", "rows in", "loaded", "quarantined", "duplicates", "s")
+    for row in rows:
+        table.add_row(
+            Path(row["source_file"]).name,
+            row["kind"],
+            str(row["rows_in"]),
+            str(row["loaded"]),
+            str(row["quarantined"]),
+            str(row["duplicates_skipped"]),
+            f"{row['seconds']:.2f}",
+        )
+    Console().print(table)
+
+
+def _sum_loads(rows: list[dict]) -> dict:
+    keys = ("rows_in", "loaded", "quarantined", "duplicates_skipped")
+    return {key: sum(row[key] for row in rows) for key in keys}
+
+
+@app.command()
+def materialize(
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="Dagster asset selection, e.g. 'group:ingestion' or 'key:raw/devices+' (default: everything)"
+        ),
+    ] = None,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option(help="day(s) for daily assets (default: the days in the landing folder)"),
+    ] = None,
+) -> None:
+    """Materialize assets through Dagster (runs show in the UI): reference data, days, then downstream."""
+    from orchestration.materialize import materialize as run
+
+    url = ready_database()
+    console.print(f"database: {url}")
+    results = run(select, partition, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
+    for result in results:
+        mark = "[green]ok[/]" if result.success else "[red]FAILED[/]"
+        console.print(f"{mark} {result.name}: {len(result.asset_keys)} assets, run {result.run_id}")
+    if not results or not all(r.success for r in results):
+        fail("materialization failed: see the run in the Dagster UI (hcp serve) for the failing step")
+
+
+# --- serve / demo ---------------------------------------------------------------------------------
+
+
+def _serve(open_streamlit: bool = True) -> None:
+    from orchestration.serve import serve_forever
+
+    url = ready_database()
+    serve_forever(url, with_streamlit=open_streamlit, console=console)
+
+
+@app.command()
+def serve(
+    streamlit: Annotated[bool, typer.Option(help="also serve the Streamlit app")] = True,
+) -> None:
+    """Serve the Dagster UI (with its daemon: schedules and sensors) and the Streamlit app; Ctrl-C stops all."""
+    _serve(streamlit)
+
+
+@app.command()
+def demo(
+    devices: Annotated[int, typer.Option(min=1)] = 1000,
+    days: Annotated[int, typer.Option(min=1)] = 7,
+    fresh: Annotated[bool, typer.Option(help="re-simulate even if landing files exist")] = False,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the UIs afterwards")] = True,
+) -> None:
+    """Everything at once: database, simulated fleet, ingestion, every asset, then the UIs."""
+    settings = get_settings()
+    url = ready_database()
+    console.print(f"[bold]1/4 database[/] {url}")
+    if fresh or not any(settings.landing.glob("reference/*.csv")):
+        console.print(f"[bold]2/4 simulate[/] {devices} devices x {days} days into {settings.landing}")
+        simulate(
+            out=None,
+            facilities=3,
+            devices=devices,
+            days=days,
+            interval=5,
+            customers=10,
+            seed=42,
+            end=None,
+            as_json=False,
+        )
+    else:
+        console.print(
+            f"[bold]2/4 simulate[/] landing files exist in {settings.landing} (use --fresh to redo)"
+        )
+    console.print("[bold]3/4 materialize[/] every asset")
+    materialize(select=None, partition=None)
+    if serve_after:
+        console.print("[bold]4/4 serve[/]")
+        _serve(True)
+
+
+# --- bench ------------------------------------------------------------------------------------------
+
+
+def _bench_output(result: dict, as_json: bool, formatter: Callable[[dict], str]) -> None:
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(formatter(result))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    rows: Annotated[int, typer.Option(min=1000)] = 2_000_000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Telemetry load rate through parse + validate + COPY vs raw COPY (ceiling) and pandas.to_sql."""
+    from ingestion.bench import format_table, run_benchmark
+
+    url = ready_database()
+    result = run_benchmark(url, rows=rows, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
+    _bench_output(result, as_json, format_table)
+
+
+@bench_app.command("allocation")
+def bench_allocation(
+    sizes: Annotated[
+        str, typer.Option(help="devicesxintervals, comma separated")
+    ] = "1000x24,10000x24,100000x96",
+    highs_time_limit: Annotated[float, typer.Option(help="seconds HiGHS may take per instance")] = 120.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Allocation kernel vs HiGHS (scipy) on generated instances: seconds, gap, speedup."""
+    from kernels.allocation.bench import format_table, run_benchmark
+
+    parsed = [tuple(int(v) for v in size.lower().split("x")) for size in sizes.split(",")]
+    result = run_benchmark(
+        sizes=parsed,
+        highs_time_limit=highs_time_limit,
+        progress=lambda text: console.print(f"[cyan]>[/] {text}"),
+    )
+    _bench_output(result, as_json, format_table)
+
+
+@bench_app.command("marts")
+def bench_marts(as_json: JsonFlag = False) -> None:
+    """Incremental dbt run on 7 vs 28 days of history; dashboard query latency on marts."""
+    from orchestration.bench_marts import format_table, run_benchmark
+
+    url = ready_database()
+    result = run_benchmark(url, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
+    _bench_output(result, as_json, format_table)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -71,7 +71,12 @@ def embedded_status(pgdata: Path | None = None) -> dict:
         os.kill(pid, 0)
     except OSError:
         return {"running": False, "pgdata": str(pgdata), "stale_pid": pid}
-    return {"running": True, "pgdata": str(pgdata), "pid": pid, "socket_dir": lines[4] if len(lines) > 4 else None}
+    return {
+        "running": True,
+        "pgdata": str(pgdata),
+        "pid": pid,
+        "socket_dir": lines[4] if len(lines) > 4 else None,
+    }
 
 
 def stop_embedded(pgdata: Path | None = None) -> bool:

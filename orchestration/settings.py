@@ -27,12 +27,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HCP_", extra="ignore")
 
     env: Environment = Environment.LOCAL
-    home: Path = Field(default=PROJECT_ROOT / ".hcp", description="data folder: database, landing files, reports")
+    home: Path = Field(
+        default=PROJECT_ROOT / ".hcp", description="data folder: database, landing files, reports"
+    )
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     dagster_port: int = 3000
     streamlit_port: int = 8501
     pii_key: str | None = Field(default=None, description="base64 AES-256 key for customer PII")
     analyst_password: str | None = None
+    partitions_start: str = Field(default="2025-01-01", description="first day of the daily partitions")
 
     @property
     def pgdata(self) -> Path:

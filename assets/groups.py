@@ -1,0 +1,10 @@
+"""Asset group names, one per domain; jobs select by group."""
+
+INGESTION = "ingestion"
+STAGING = "staging"
+INTERMEDIATE = "intermediate"
+MARTS = "marts"
+OPTIMIZATION = "optimization"
+FORECASTING = "forecasting"
+ANOMALIES = "anomalies"
+BILLING = "billing"

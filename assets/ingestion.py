@@ -1,0 +1,154 @@
+"""Raw ingestion assets: one per source, loading landing files through ``ingestion.loader``.
+
+Reference data (facilities, devices, customers, rate cards, demand response, Bitcoin economics) is
+unpartitioned; telemetry, prices, site meters and workload events are partitioned by day, and a
+partition loads the landing files named for that day. Loads are idempotent, so re-running a
+partition is always safe. Transient database errors are retried.
+"""
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+
+from assets.groups import INGESTION
+from orchestration.resources import LandingResource, PostgresResource
+from orchestration.settings import get_settings
+
+# BackfillPolicy is beta in Dagster 1.13 but is the documented way to load a day range in one run.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """A raw table and the landing files that feed it (globs relative to the landing root)."""
+
+    table: str
+    globs: tuple[str, ...]
+    description: str
+    daily: bool
+    deps: tuple[str, ...] = ()
+
+
+REFERENCE_SOURCES = (
+    RawSource(
+        "facilities", ("reference/facilities*.csv",), "Facilities: market, price node, cap, PUE.", False
+    ),
+    RawSource(
+        "devices",
+        ("reference/devices*.csv",),
+        "Devices: ASICs and GPUs with nameplate and rack.",
+        False,
+        ("facilities",),
+    ),
+    RawSource("customers", ("reference/customers*.csv",), "Customers, PII encrypted on load.", False),
+    RawSource(
+        "rate_cards", ("reference/rate_cards*.csv",), "Rate cards, versioned by effective date.", False
+    ),
+    RawSource(
+        "demand_response_events",
+        ("reference/demand_response*.csv",),
+        "Demand-response (curtailment) events and their credits.",
+        False,
+        ("facilities",),
+    ),
+    RawSource("btc_economics", ("bitcoin/*.csv",), "Bitcoin price, difficulty, subsidy and fees.", False),
+)
+DAILY_SOURCES = (
+    RawSource(
+        "energy_prices",
+        ("prices/**/*{ymd}*.csv", "prices/**/*{iso}*.csv"),
+        "Market prices (ERCOT RT/DAM, PJM, CAISO, normalized), interval start in UTC.",
+        True,
+    ),
+    RawSource(
+        "device_telemetry",
+        (
+            "telemetry/**/{iso}*.jsonl",
+            "telemetry/**/{iso}*.prom",
+            "telemetry/**/{iso}*.csv",
+            "telemetry/**/{iso}*.parquet",
+        ),
+        "Device telemetry: miner API JSON, DCGM exporter text, normalized CSV/Parquet.",
+        True,
+        ("devices",),
+    ),
+    RawSource(
+        "site_meter",
+        ("site_meter/{iso}*.csv",),
+        "Facility power at the utility meter.",
+        True,
+        ("facilities",),
+    ),
+    RawSource(
+        "workload_events", ("workloads/*{iso}*.jsonl",), "Workload lifecycle events.", True, ("customers",)
+    ),
+)
+RAW_SOURCES = REFERENCE_SOURCES + DAILY_SOURCES
+
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=get_settings().partitions_start, end_offset=1)
+
+
+def landing_files(root: Path, source: RawSource, days: Sequence[str] = ()) -> list[Path]:
+    """Landing files of ``source``, for the given ISO days when the source is daily."""
+    patterns: list[str] = []
+    for pattern in source.globs:
+        if source.daily:
+            patterns += [pattern.format(iso=day, ymd=day.replace("-", "")) for day in days]
+        else:
+            patterns.append(pattern)
+    found = {path for pattern in patterns for path in root.glob(pattern) if path.is_file()}
+    return sorted(found)
+
+
+def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) -> dg.MaterializeResult:
+    from ingestion.kinds import detect_kind
+    from ingestion.loader import ingest_file
+
+    totals = {"files": 0, "rows_in": 0, "loaded": 0, "quarantined": 0, "duplicates_skipped": 0}
+    load_ids = []
+    for path in files:
+        try:
+            result = ingest_file(url, detect_kind(path), path)
+        except psycopg.OperationalError as err:  # connection dropped, server restarting: try again
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=5) from err
+        context.log.info(f"{path.name}: {result.to_dict()}")
+        totals["files"] += 1
+        for key in ("rows_in", "loaded", "quarantined", "duplicates_skipped"):
+            totals[key] += getattr(result, key)
+        load_ids.append(result.load_id)
+    if totals["files"] == 0:
+        context.log.warning("no landing files for this asset/partition")
+    return dg.MaterializeResult(metadata={**totals, "load_ids": dg.MetadataValue.json(load_ids)})
+
+
+def _raw_asset(source: RawSource) -> dg.AssetsDefinition:
+    partitions = daily_partitions() if source.daily else None
+
+    @dg.asset(
+        key=["raw", source.table],
+        group_name=INGESTION,
+        description=source.description,
+        deps=[dg.AssetKey(["raw", dep]) for dep in source.deps],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if source.daily else None,
+        kinds={"postgres"},
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, postgres: PostgresResource, landing: LandingResource
+    ) -> dg.MaterializeResult:
+        days = [key for key in context.partition_keys] if source.daily else []
+        return _load(context, postgres.get_url(), landing_files(landing.path(), source, days))
+
+    return _asset
+
+
+raw_assets = [_raw_asset(source) for source in RAW_SOURCES]
+daily_raw_keys = [dg.AssetKey(["raw", s.table]) for s in DAILY_SOURCES]
+reference_raw_keys = [dg.AssetKey(["raw", s.table]) for s in REFERENCE_SOURCES]

@@ -1,0 +1,38 @@
+"""Dagster resources. Keys are short nouns that match asset parameters: ``postgres``, ``landing``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import db
+from orchestration.migrate import migrate
+from orchestration.settings import get_settings
+
+
+class PostgresResource(dg.ConfigurableResource):
+    """The platform database. Empty ``url`` means: DATABASE_URL, else the embedded server."""
+
+    url: str = ""
+
+    def get_url(self) -> str:
+        url = self.url or db.database_url()
+        migrate(url)  # cheap when current; makes a fresh database usable from any entry point
+        return url
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing folder that simulators and feeds drop files into."""
+
+    root: str = ""
+
+    def path(self) -> Path:
+        return Path(self.root) if self.root else get_settings().landing
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "postgres": PostgresResource(),
+        "landing": LandingResource(),
+    }
