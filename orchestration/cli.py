@@ -386,6 +386,26 @@ def bench_marts(as_json: JsonFlag = False) -> None:
     _bench_output(result, as_json, format_table)
 
 
+# --- domain command groups ---------------------------------------------------------------------
+# Each domain keeps its commands in orchestration/cli_<domain>.py with a ``register(app, bench_app)``
+# function, so adding a domain never edits this file.
+
+
+def _register_domains() -> None:
+    import importlib
+    import pkgutil
+
+    import orchestration
+
+    for module in sorted(
+        m.name for m in pkgutil.iter_modules(orchestration.__path__) if m.name.startswith("cli_")
+    ):
+        importlib.import_module(f"orchestration.{module}").register(app, bench_app)
+
+
+_register_domains()
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
