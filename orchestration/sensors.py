@@ -38,12 +38,13 @@ def route(root: Path, path: Path) -> tuple[RawSource, str | None] | None:
 )
 def landing_folder_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
     root = landing.path()
-    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     if not root.exists():
         return dg.SkipReason(f"landing folder {root} does not exist yet")
     requests = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        stamp = path.stat().st_mtime_ns
+        stat = path.stat()
+        stamp = f"{stat.st_mtime_ns}:{stat.st_size}"  # size too: coarse mtimes miss quick rewrites
         if seen.get(str(path)) == stamp:
             continue
         routed = route(root, path)
