@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-
 from ingestion.simulator import simulate
 from orchestration.materialize import landing_days, materialize
 from orchestration.settings import get_settings
