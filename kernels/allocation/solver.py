@@ -1,0 +1,211 @@
+"""Public entry point of the allocation kernel: Lagrangian relaxation + repair + single-device polishing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kernels.allocation import _kernels as K
+from kernels.allocation.problem import AllocationProblem, load_kw
+from kernels.config import DEFAULT_ALLOCATION, AllocationConfig
+
+REASONS: dict[int, str] = {
+    K.RUNNING: "running",
+    K.PRICE_ABOVE_BREAKEVEN: "price_above_breakeven",
+    K.POWER_CAP_BINDING: "power_cap_binding",
+    K.DEMAND_EXHAUSTED: "demand_exhausted",
+    K.RESTART_NOT_WORTH_IT: "restart_not_worth_it",
+}
+
+
+@dataclass
+class AllocationResult:
+    """A feasible plan x (uint8[D, T]), its objective (USD), a proven upper bound and the relative gap.
+
+    shortfall[K, T] counts GPUs short of the commitment; reason[D, T] holds a code of REASONS
+    (0 = running) explaining each off slot.
+    """
+
+    x: np.ndarray
+    objective: float
+    upper_bound: float
+    gap: float
+    shortfall: np.ndarray
+    reason: np.ndarray
+    iterations: int
+    seconds: float
+    reason_names: dict[int, str] = field(default_factory=lambda: dict(REASONS))
+
+
+class _Arrays:
+    """The problem pre-scaled for the kernels (money per interval, draw with PUE) and their common arguments."""
+
+    def __init__(self, p: AllocationProblem, tol: float) -> None:
+        self.fac = p.device_facility
+        self.hr = p.hashrate_ths
+        self.pool = p.device_pool
+        self.w = load_kw(p)
+        self.restart = p.restart_usd
+        self.initial_on = p.initial_on.astype(np.uint8)
+        self.hashprice_dt = p.dt * p.hashprice_usd_per_th_h
+        self.rate_dt = p.dt * p.rate_usd_per_gpu_h
+        self.energy = p.dt * p.price_usd_mwh / 1000.0
+        self.cap = p.cap_kw
+        self.demand = p.demand_gpus.astype(np.int64)
+        self.committed = p.committed_gpus.astype(np.int64)
+        # Commitment beyond demand can never be served: its penalty is a constant.
+        self.committed_eff = np.minimum(self.committed, self.demand)
+        self.bonus = p.dt * p.penalty_usd_per_gpu_h
+        self.fixed_penalty = float(np.sum(self.bonus[:, None] * (self.committed - self.committed_eff)))
+        # Devices grouped by facility, best average margin per kW first, so greedy passes favour them.
+        self.fac_order = np.lexsort((np.arange(len(self.fac)), self.fac)).astype(np.int64)
+        self.fac_start = np.searchsorted(self.fac[self.fac_order], np.arange(len(p.pue) + 1)).astype(np.int64)
+        self.tol = tol
+
+    def model(self) -> tuple:
+        """Arguments shared by repair, polish and exact_columns after (x[, load, count])."""
+        return (self.fac, self.pool, self.w, self.hr, self.restart, self.initial_on, self.hashprice_dt,
+                self.rate_dt, self.energy, self.cap, self.demand, self.committed, self.bonus)  # fmt: skip
+
+    def penalty(self, count: np.ndarray) -> float:
+        """Shortfall penalty (USD) of pool counts [K, T]."""
+        return float(np.sum(self.bonus[:, None] * np.maximum(0, self.committed - count)))
+
+
+def _order_by_value(a: _Arrays) -> None:
+    """Within each facility, order devices by mean margin per kW, best first."""
+    # Margins are linear in the prices, so the mean margin comes from the mean prices.
+    gpu_revenue = np.append(a.rate_dt.mean(axis=1), 0.0) if a.rate_dt.size else np.zeros(1)
+    revenue = np.where(a.pool >= 0, gpu_revenue[a.pool], a.hr * a.hashprice_dt.mean())
+    margin = revenue - a.w * a.energy.mean(axis=1)[a.fac]
+    per_kw = margin / np.maximum(a.w, 1e-9)
+    a.fac_order = np.lexsort((-per_kw, a.fac)).astype(np.int64)
+
+
+def _evaluate_plan(a: _Arrays, x: np.ndarray, chunk: int) -> tuple[float, np.ndarray, np.ndarray]:
+    value, load, count = K.score(a.fac, a.pool, a.w, a.hr, a.restart, a.initial_on, a.hashprice_dt, a.rate_dt,
+                                 a.energy, x, chunk)  # fmt: skip
+    return value - a.penalty(count), load, count
+
+
+def _primal(
+    a: _Arrays, x: np.ndarray, cfg: AllocationConfig, passes: int
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Repair x in place into a feasible plan, polish it; returns (objective, load, count)."""
+    model = a.model()
+    K.repair(x, *model, a.fac_order, a.fac_start, a.tol)
+    _, load, count = _evaluate_plan(a, x, cfg.chunk_devices)
+    for _ in range(passes):
+        if K.polish(x, load, count, *model, a.fac_order, a.fac_start, a.tol) <= 1e-9:
+            break
+    return _evaluate_plan(a, x, cfg.chunk_devices)
+
+
+def _dual_constant(a: _Arrays, lam: np.ndarray, pi: np.ndarray) -> float:
+    """Terms of the Lagrangian bound that do not depend on the device paths."""
+    pool_rhs = np.where(pi >= 0, a.committed_eff, a.demand)
+    return float(np.sum(lam * a.cap) - np.sum(pi * pool_rhs)) - a.fixed_penalty
+
+
+def _subgradients(a: _Arrays, lam, pi, load, count) -> tuple[np.ndarray, np.ndarray]:
+    """Directions that lower the bound (the constraint violations), zeroed where the projection blocks them."""
+    g_lam = load - a.cap
+    g_lam[(lam <= 0) & (g_lam < 0)] = 0.0
+    over = np.maximum(count - a.demand, 0)
+    under = np.minimum(count - a.committed_eff, 0)
+    g_pi = np.where(pi > 0, count - a.committed_eff, np.where(pi < 0, count - a.demand, over + under))
+    g_pi = -g_pi.astype(float)  # a higher pool price draws more GPUs: move against the excess
+    g_pi[(pi >= a.bonus[:, None]) & (g_pi > 0)] = 0.0
+    return g_lam, g_pi
+
+
+def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCATION) -> AllocationResult:
+    """Best feasible plan found within the configured budget, with a Lagrangian upper bound on the optimum."""
+    start = time.perf_counter()
+    problem.validate()
+    cfg = config
+    a = _Arrays(problem, cfg.cap_tolerance_kw)
+    _order_by_value(a)
+    D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
+    lam = K.clearing_prices(a.fac_order, a.fac_start, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy,
+                            a.fac, a.cap)  # fmt: skip
+    pi = np.zeros_like(a.rate_dt)
+    x = np.zeros((D, T), dtype=np.uint8)
+    best_x, best_obj, best_ub = x.copy(), -np.inf, np.inf
+    theta, stall, iteration = cfg.step_initial, 0, 0
+    for iteration in range(1, cfg.max_iterations + 1):
+        paths, load, count = K.relax(a.fac, a.pool, a.w, a.hr, a.restart, a.initial_on, a.hashprice_dt, a.rate_dt,
+                                     a.energy, lam, pi, x, cfg.chunk_devices)  # fmt: skip
+        ub = paths + _dual_constant(a, lam, pi)
+        if ub < best_ub - 1e-9 * abs(best_ub if np.isfinite(best_ub) else 1.0):
+            best_ub, stall = ub, 0
+        else:
+            stall += 1
+        if stall >= cfg.step_patience:
+            theta, stall = theta / 2, 0
+        out_of_time = time.perf_counter() - start > cfg.time_limit_s
+        if (iteration - 1) % cfg.repair_every == 0 or out_of_time or iteration == cfg.max_iterations:
+            candidate = x.copy()
+            obj, _, _ = _primal(a, candidate, cfg, 1)
+            if obj > best_obj:
+                best_x, best_obj = candidate, obj
+        if out_of_time or theta < cfg.step_min or _gap(best_obj, best_ub) <= cfg.gap_tolerance:
+            break
+        g_lam, g_pi = _subgradients(a, lam, pi, load, count)
+        excess = max(best_ub - best_obj, 1e-6 * max(abs(best_ub), 1.0))
+        norm_lam, norm_pi = float(np.sum(g_lam**2)), float(np.sum(g_pi**2))
+        if norm_lam > 0:
+            lam = np.maximum(0.0, lam + 0.5 * theta * excess / norm_lam * g_lam)
+        if norm_pi > 0:
+            pi = np.minimum(a.bonus[:, None], pi + 0.5 * theta * excess / norm_pi * g_pi)
+    return _finish(problem, a, cfg, best_x, best_ub, iteration, start)
+
+
+def _gap(objective: float, upper_bound: float) -> float:
+    """Relative gap (upper bound - objective) / max(|upper bound|, 1 USD)."""
+    if not np.isfinite(objective) or not np.isfinite(upper_bound):
+        return float("inf")
+    return max(0.0, upper_bound - objective) / max(abs(upper_bound), 1.0)
+
+
+def _pairs(a: _Arrays) -> tuple[np.ndarray, np.ndarray]:
+    """All device pairs that share a facility or a GPU pool, as two index arrays."""
+    first, second = np.triu_indices(len(a.fac), k=1)
+    linked = (a.fac[first] == a.fac[second]) | ((a.pool[first] >= 0) & (a.pool[first] == a.pool[second]))
+    return first[linked].astype(np.int64), second[linked].astype(np.int64)
+
+
+def _finish(problem, a: _Arrays, cfg: AllocationConfig, x, ub, iterations, start) -> AllocationResult:
+    """Polish the best plan (exact column re-packing when small), then attach reasons and the gap."""
+    model = a.model()
+    obj, load, count = _evaluate_plan(a, x, cfg.chunk_devices)
+    D = x.shape[0]
+    pair_a, pair_b = _pairs(a) if cfg.pair_devices >= D else (np.empty(0, np.int64), np.empty(0, np.int64))
+    for _ in range(cfg.exact_column_rounds if cfg.pair_devices >= D else 1):
+        gain = 0.0
+        for _ in range(cfg.polish_passes):
+            step = K.polish(x, load, count, *model, a.fac_order, a.fac_start, a.tol)
+            gain += step
+            if step <= 1e-9:
+                break
+        if cfg.exact_column_devices >= D:
+            gain += K.exact_columns(x, load, count, *model, a.tol)
+        gain += K.pair_polish(x, load, count, *model, pair_a, pair_b, a.tol)
+        if gain <= 1e-9:
+            break
+    obj, load, count = _evaluate_plan(a, x, cfg.chunk_devices)
+    ub = max(ub, obj)
+    reason = K.reasons(x, load, count, a.fac, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy, a.cap,
+                       a.demand, a.committed, a.bonus, a.tol)  # fmt: skip
+    return AllocationResult(
+        x=x,
+        objective=obj,
+        upper_bound=ub,
+        gap=_gap(obj, ub),
+        shortfall=np.maximum(0, a.committed - count),
+        reason=reason,
+        iterations=iterations,
+        seconds=time.perf_counter() - start,
+    )

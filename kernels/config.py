@@ -1,0 +1,38 @@
+"""Tunables of the numerical kernels, in one place so a benchmark or a test can override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """Knobs of `kernels.allocation.solve`; the defaults are tuned on generated instances."""
+
+    # Subgradient iterations on the Lagrange multipliers (power price, pool price).
+    max_iterations: int = 80
+    # Stop once (upper bound - best plan) / |upper bound| falls below this.
+    gap_tolerance: float = 1e-4
+    # Wall-clock budget of the whole solve; the best plan so far is returned when it runs out.
+    time_limit_s: float = 30.0
+    # Polyak step factor: starts here, halves after `step_patience` iterations without a better bound.
+    step_initial: float = 1.0
+    step_patience: int = 4
+    step_min: float = 1e-4
+    # Repair the relaxed plan into a feasible one every this many iterations (and at the end).
+    repair_every: int = 5
+    # Passes of single-device re-optimisation (each device's schedule given all the others).
+    polish_passes: int = 3
+    # Columns (one interval, all devices) this small are re-packed exactly by enumeration.
+    exact_column_devices: int = 14
+    # Rounds of the exact column re-packing alternating with single-device passes.
+    exact_column_rounds: int = 4
+    # Instances with at most this many devices also re-plan every pair sharing a facility or pool jointly.
+    pair_devices: int = 64
+    # Devices per parallel work chunk in the relaxation pass.
+    chunk_devices: int = 2048
+    # Slack on the power cap, kW, so round-off never reports a plan at the cap as infeasible.
+    cap_tolerance_kw: float = 1e-9
+
+
+DEFAULT_ALLOCATION = AllocationConfig()
