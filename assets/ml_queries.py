@@ -1,0 +1,337 @@
+"""All SQL of the forecasting and anomaly assets: loaders (raw tables with the dedup rule: the
+latest load_id per natural key, the same rule staging applies) and writers of the ml.* tables,
+including the model registry and its rollback.
+
+Reading champion forecasts (what the allocation plan does)::
+
+    select series, target_at, yhat, yhat_lower, yhat_upper
+    from ml.champion_forecasts
+    where series = %(series)s and target_at >= %(from)s and target_at < %(to)s
+    order by target_at
+
+``ml.champion_forecasts`` holds, per series, the latest issue of the current champion version.
+Series names: ``price:<market>:<node>`` (USD/MWh at the market's interval), ``hashprice`` (USD per
+TH/s per day), ``demand:<gpu_pool>`` (GPU-hours per hour).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from kernels.forecasting.backtest import Selection, wins_ab
+
+# --- loaders -------------------------------------------------------------------------------------
+
+
+def _frame(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFrame:
+    cur = conn.execute(sql, params)
+    columns = [c.name for c in cur.description]
+    return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def load_prices(conn: psycopg.Connection, since: datetime | None = None) -> pd.DataFrame:
+    """Real-time prices (day-ahead where a node has no real-time price): market, node_name,
+    price_kind, interval_start_utc, interval_minutes, price_usd_per_mwh (float)."""
+    return _frame(
+        conn,
+        """
+        with latest as (
+            select distinct on (market, node_name, price_kind, interval_start_utc)
+                market, node_name, price_kind, interval_start_utc, interval_minutes,
+                price_usd_per_mwh::float8 as price_usd_per_mwh
+            from raw.energy_prices
+            where %(since)s::timestamptz is null or interval_start_utc >= %(since)s
+            order by market, node_name, price_kind, interval_start_utc, load_id desc
+        ),
+        kinds as (
+            select market, node_name, min(price_kind) filter (where price_kind = 'rt') as rt
+            from latest group by market, node_name
+        )
+        select l.* from latest l join kinds k using (market, node_name)
+        where l.price_kind = coalesce(k.rt, 'da')
+        order by l.market, l.node_name, l.interval_start_utc
+        """,
+        {"since": since},
+    )
+
+
+def load_btc(conn: psycopg.Connection) -> pd.DataFrame:
+    """Bitcoin economics, one row per observation time (latest load)."""
+    return _frame(
+        conn,
+        """
+        select distinct on (observed_at) observed_at, btc_price_usd::float8 as btc_price_usd,
+            difficulty::float8 as difficulty, hashrate_ths::float8 as hashrate_ths,
+            block_subsidy_btc::float8 as block_subsidy_btc, fees_btc_per_block::float8 as fees_btc_per_block
+        from raw.btc_economics order by observed_at, load_id desc
+        """,
+    )
+
+
+def load_workload_events(conn: psycopg.Connection) -> pd.DataFrame:
+    """Workload lifecycle events (latest load per event_id)."""
+    return _frame(
+        conn,
+        """
+        select distinct on (event_id) event_id, workload_id, event_type, event_at, gpu_pool,
+            gpus_requested, device_ids
+        from raw.workload_events order by event_id, load_id desc
+        """,
+    )
+
+
+def market_countries(conn: psycopg.Connection) -> dict[str, str]:
+    """Country code (for holidays) per market; every market the platform reads today is in the US."""
+    rows = conn.execute("select distinct market from raw.price_nodes").fetchall()
+    return {row[0]: "US" for row in rows}
+
+
+def load_telemetry(
+    conn: psycopg.Connection, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Telemetry joined to devices: device_id, facility_id, kind, model, ts, power_kw, hashrate_ths,
+    gpu_util_pct, temperature_c (latest load per device and time)."""
+    return _frame(
+        conn,
+        """
+        with devices as (
+            select distinct on (device_id) device_id, facility_id, kind, model
+            from raw.devices order by device_id, load_id desc
+        ),
+        telemetry as (
+            select distinct on (device_id, ts) device_id, ts, power_kw, hashrate_ths, gpu_util_pct,
+                temperature_c
+            from raw.device_telemetry
+            where (%(since)s::timestamptz is null or ts >= %(since)s)
+              and (%(until)s::timestamptz is null or ts < %(until)s)
+            order by device_id, ts, load_id desc
+        )
+        select t.device_id, d.facility_id, d.kind, d.model, t.ts, t.power_kw, t.hashrate_ths,
+            t.gpu_util_pct, t.temperature_c
+        from telemetry t join devices d using (device_id)
+        order by t.device_id, t.ts
+        """,
+        {"since": since, "until": until},
+    )
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+
+def champion(conn: psycopg.Connection, series: str) -> dict | None:
+    """The series' champion row of ml.models as a dict, or None."""
+    cur = conn.execute(
+        "select version, name, kind, parameters, metrics from ml.models where series = %s and status = 'champion'",
+        (series,),
+    )
+    row = cur.fetchone()
+    return dict(zip([c.name for c in cur.description], row, strict=True)) if row else None
+
+
+def _clean(metrics: dict) -> dict:
+    return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in metrics.items()}
+
+
+def record_selection(
+    conn: psycopg.Connection, series: str, selection: Selection, train_start: datetime, train_end: datetime
+) -> dict:
+    """Register the backtest's winner as a new model version and write every candidate's metrics.
+
+    The new version becomes champion when the series has none, when it is a refit of the champion's
+    configuration, or when it beats the champion's configuration on this backtest (A/B,
+    ``wins_ab``); otherwise it is kept as a challenger. Returns ``{"version", "name", "status"}``.
+    """
+    best = selection.result(selection.champion)
+    with conn.transaction():
+        current = champion(conn, series)
+        version = conn.execute(
+            "select coalesce(max(version), 0) + 1 from ml.models where series = %s", (series,)
+        ).fetchone()[0]
+        promote = current is None or current["name"] == best.candidate.name
+        if not promote:
+            try:
+                promote = wins_ab(best, selection.result(current["name"]))
+            except StopIteration:  # the champion's configuration was not backtested: the new one wins
+                promote = True
+        if promote and current is not None:
+            conn.execute(
+                "update ml.models set status = 'retired' where series = %s and status = 'champion'", (series,)
+            )
+        conn.execute(
+            """insert into ml.models (series, version, name, kind, parameters, train_start, train_end,
+                   metrics, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (
+                series,
+                version,
+                best.candidate.name,
+                best.candidate.kind,
+                json.dumps(best.candidate.params),
+                train_start,
+                train_end,
+                json.dumps(_clean(best.metrics)),
+                "champion" if promote else "challenger",
+            ),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into ml.forecast_metrics (series, model_name, model_version, horizon_steps, folds,
+                       mape, smape, mae, mase, seconds, is_champion)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                [
+                    (
+                        series,
+                        r.candidate.name,
+                        version if r is best else None,
+                        selection.horizon,
+                        selection.folds,
+                        *(_clean(r.metrics).get(m) for m in ("mape", "smape", "mae", "mase")),
+                        r.seconds,
+                        r is best and promote,
+                    )
+                    for r in selection.results
+                ],
+            )
+    return {
+        "version": version,
+        "name": best.candidate.name,
+        "status": "champion" if promote else "challenger",
+    }
+
+
+class RollbackError(ValueError):
+    """The requested rollback is impossible (unknown series or version)."""
+
+
+def rollback(conn: psycopg.Connection, series: str, version: int, actor: str) -> dict:
+    """Make ``version`` the champion of ``series`` again (the current one is retired) and record it
+    in ops.audit_log. Returns ``{"before": old champion version or None, "after": version}``."""
+    with conn.transaction():
+        target = conn.execute(
+            "select status from ml.models where series = %s and version = %s for update", (series, version)
+        ).fetchone()
+        if target is None:
+            known = [r[0] for r in conn.execute("select version from ml.models where series = %s", (series,))]
+            if not known:
+                raise RollbackError(f"no models registered for series {series!r}")
+            raise RollbackError(f"series {series!r} has no version {version}; versions: {known}")
+        current = champion(conn, series)
+        before = current["version"] if current else None
+        conn.execute(
+            "update ml.models set status = 'retired' where series = %s and status = 'champion'", (series,)
+        )
+        conn.execute(
+            "update ml.models set status = 'champion' where series = %s and version = %s", (series, version)
+        )
+        conn.execute(
+            "insert into ops.audit_log (actor, action, entity, before, after) values (%s, %s, %s, %s, %s)",
+            (
+                actor,
+                "ml.rollback",
+                f"ml.models:{series}",
+                json.dumps({"champion_version": before}),
+                json.dumps({"champion_version": version}),
+            ),
+        )
+    return {"series": series, "before": before, "after": version}
+
+
+def list_models(conn: psycopg.Connection, series: str | None = None) -> pd.DataFrame:
+    """Registry rows (series, version, name, status, metrics, train window, created_at)."""
+    return _frame(
+        conn,
+        """select series, version, name, status, metrics, train_start, train_end, created_at
+           from ml.models where %(s)s::text is null or series = %(s)s order by series, version""",
+        {"s": series},
+    )
+
+
+# --- writers -------------------------------------------------------------------------------------
+
+
+def write_forecast(
+    conn: psycopg.Connection,
+    series: str,
+    version: int,
+    name: str,
+    issued_at: datetime,
+    forecast: pd.DataFrame,
+) -> int:
+    """Insert one issue of a forecast (index: target time, naive UTC); returns rows written."""
+    rows = [
+        (series, version, name, issued_at, ts.tz_localize("UTC") if ts.tzinfo is None else ts, *vals)
+        for ts, vals in zip(
+            forecast.index,
+            forecast[["yhat", "yhat_lower", "yhat_upper"]].astype(float).to_numpy(),
+            strict=True,
+        )
+    ]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """insert into ml.forecasts (series, model_version, model_name, issued_at, target_at, yhat,
+                   yhat_lower, yhat_upper) values (%s, %s, %s, %s, %s, %s, %s, %s)
+               on conflict do nothing""",
+            [(*r[:5], float(r[5]), float(r[6]), float(r[7])) for r in rows],
+        )
+    return len(rows)
+
+
+def write_anomalies(conn: psycopg.Connection, events: pd.DataFrame) -> int:
+    """Insert alert events (columns of ``kernels.anomalies.detect.alert_events``); returns rows new."""
+    if events.empty:
+        return 0
+    cols = [
+        "device_id",
+        "device_model",
+        "start_at",
+        "end_at",
+        "metric",
+        "score",
+        "severity",
+        "detector",
+        "explanation",
+    ]
+    records = [
+        tuple(
+            (v.tz_localize("UTC") if isinstance(v, pd.Timestamp) and v.tzinfo is None else v)
+            if not isinstance(v, np.floating)
+            else float(v)
+            for v in row
+        )
+        for row in events[cols].itertuples(index=False)
+    ]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            f"insert into ml.anomalies ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) "
+            "on conflict (device_id, start_at, detector) do update set end_at = excluded.end_at, "
+            "score = excluded.score, severity = excluded.severity, explanation = excluded.explanation",
+            records,
+        )
+    return len(records)
+
+
+def write_anomaly_metrics(conn: psycopg.Connection, scope: str, fault_types: list[str], scores: dict) -> None:
+    """One row of ml.anomaly_metrics from ``kernels.anomalies.scoring.event_scores`` output."""
+    conn.execute(
+        """insert into ml.anomaly_metrics (scope, fault_types, gap_minutes, faults, faults_found,
+               alert_events, false_positives, precision, recall, f1, point_f1)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            scope,
+            fault_types,
+            int(scores["gap_minutes"]),
+            scores["faults"],
+            scores["faults_found"],
+            scores["alert_events"],
+            scores["false_positives"],
+            scores["precision"],
+            scores["recall"],
+            scores["f1"],
+            scores.get("point_f1"),
+        ),
+    )

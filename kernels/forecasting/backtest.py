@@ -1,0 +1,149 @@
+"""Rolling-origin backtests and champion selection.
+
+Folds are the last ``folds`` windows of ``horizon`` steps, oldest first; each candidate is fitted on
+everything before a fold's origin and scored on the fold. The champion is the candidate with the
+lowest mean MASE; a challenger must beat the seasonal-naive baseline's mean MASE by ``margin`` (a
+relative improvement) to be chosen over it, so ties and noise keep the baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kernels.forecasting.metrics import all_metrics
+from kernels.forecasting.models import BASELINE, Candidate, fit_predict
+from kernels.forecasting.series import SeriesError, season_length
+
+METRICS = ("mape", "smape", "mae", "mase")
+
+
+@dataclass
+class CandidateResult:
+    """One candidate's backtest: mean metrics over folds, per-fold metrics, seconds spent."""
+
+    candidate: Candidate
+    metrics: dict[str, float]
+    folds: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.candidate.name,
+            "kind": self.candidate.kind,
+            "params": self.candidate.params,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass
+class Selection:
+    """A backtest's outcome: every candidate's result and the chosen champion's name."""
+
+    results: list[CandidateResult]
+    champion: str
+    horizon: int
+    folds: int
+    season: int
+
+    def result(self, name: str) -> CandidateResult:
+        return next(r for r in self.results if r.candidate.name == name)
+
+    def to_dict(self) -> dict:
+        champ = self.result(self.champion)
+        return {
+            "horizon": self.horizon,
+            "folds": self.folds,
+            "season": self.season,
+            "candidates": [r.to_dict() for r in self.results],
+            "champion": {"name": self.champion, "metrics": champ.metrics, "params": champ.candidate.params},
+        }
+
+
+def min_points(horizon: int, folds: int, season: int) -> int:
+    """Shortest series a backtest accepts: two seasons of training before the first fold."""
+    return 2 * season + horizon * folds
+
+
+def backtest(
+    y: pd.Series,
+    candidates: Sequence[Candidate],
+    horizon: int,
+    folds: int = 3,
+    season: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[CandidateResult]:
+    """Rolling-origin backtest of every candidate on regular series ``y`` (see module docstring)."""
+    if horizon < 1 or folds < 1:
+        raise SeriesError("horizon and folds must be at least 1")
+    step = pd.Timedelta(y.index[1] - y.index[0]) if len(y) > 1 else pd.Timedelta("1h")
+    season = season or season_length(step)
+    need = min_points(horizon, folds, season)
+    if len(y) < need:
+        raise SeriesError(
+            f"too few points: {len(y)} after cleaning, need at least {need} "
+            f"(2 seasons of {season} + {folds} folds x horizon {horizon})"
+        )
+    origins = [len(y) - (folds - i) * horizon for i in range(folds)]
+    results = []
+    for candidate in candidates:
+        if progress:
+            progress(f"backtest {candidate.name}")
+        started = time.perf_counter()
+        per_fold, error = [], None
+        for origin in origins:
+            train, test = y.iloc[:origin], y.iloc[origin : origin + horizon]
+            try:
+                pred = fit_predict(candidate, train, horizon)
+            except Exception as err:  # noqa: BLE001 - a failing candidate loses, it does not abort
+                error = f"{type(err).__name__}: {err}"
+                break
+            per_fold.append(all_metrics(test.to_numpy(), pred["yhat"].to_numpy(), train.to_numpy(), season))
+        if error:
+            means = {m: float("nan") for m in METRICS}
+        else:
+            means = {m: float(np.nanmean([f[m] for f in per_fold])) for m in METRICS}
+        results.append(CandidateResult(candidate, means, per_fold, time.perf_counter() - started, error))
+    return results
+
+
+def choose_champion(results: Sequence[CandidateResult], margin: float = 0.02) -> str:
+    """Name of the champion: lowest mean MASE, but the baseline stays unless beaten by ``margin``."""
+    scored = [r for r in results if np.isfinite(r.metrics.get("mase", np.nan))]
+    if not scored:
+        return BASELINE
+    best = min(scored, key=lambda r: r.metrics["mase"])
+    baseline = next((r for r in scored if r.candidate.name == BASELINE), None)
+    if baseline is None or best.metrics["mase"] < baseline.metrics["mase"] * (1 - margin):
+        return best.candidate.name
+    return BASELINE
+
+
+def select(
+    y: pd.Series,
+    candidates: Sequence[Candidate],
+    horizon: int,
+    folds: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> Selection:
+    """Backtest ``candidates`` on ``y`` and choose the champion; returns the whole ``Selection``."""
+    step = pd.Timedelta(y.index[1] - y.index[0])
+    season = season_length(step)
+    results = backtest(y, candidates, horizon, folds, season, progress)
+    return Selection(results, choose_champion(results), horizon, folds, season)
+
+
+def wins_ab(challenger: CandidateResult, champion: CandidateResult, margin: float = 0.02) -> bool:
+    """A/B rule for the registry: the challenger replaces the current champion only when its mean
+    MASE on the same folds is lower by ``margin`` (relative)."""
+    a, b = challenger.metrics.get("mase", np.nan), champion.metrics.get("mase", np.nan)
+    if not np.isfinite(a):
+        return False
+    return not np.isfinite(b) or a < b * (1 - margin)
