@@ -1,0 +1,137 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='window_replace',
+        window_column='interval_start_at',
+        indexes=[
+            {'columns': ['interval_start_at']},
+            {'columns': ['device_id', 'interval_start_at'], 'unique': true},
+        ],
+    )
+}}
+-- One row per device and telemetry interval (5 minutes), aligned to the market interval of the
+-- facility's price node (real-time price, else day-ahead), with energy, cost and mining revenue.
+{%- set window = incremental_window('interval_start_at') %}
+{%- set minutes = var('telemetry_interval_minutes') %}
+
+with
+
+telemetry as (
+    select * from {{ ref('stg_raw__device_telemetry') }}
+    where measured_at >= {{ window.start }} and measured_at < {{ window.end }}
+),
+
+devices as (
+    select * from {{ ref('stg_raw__devices') }}
+),
+
+facilities as (
+    select * from {{ ref('stg_raw__facilities') }}
+),
+
+price_nodes as (
+    select * from {{ ref('int_price_nodes_profiled') }}
+),
+
+energy_prices as (
+    select * from {{ ref('stg_raw__energy_prices') }}
+    where interval_start_at >= {{ window.start }} - interval '1 day' and interval_start_at < {{ window.end }}
+),
+
+hashprices as (
+    select * from {{ ref('int_hashprices_computed') }}
+),
+
+intervals as (
+    select
+        device_id,
+        date_bin(interval '{{ minutes }} minutes', measured_at, timestamptz '2000-01-01 00:00:00+00') as interval_start_at,
+        max(measured_at) as last_measured_at,
+        count(*) as sample_count,
+        avg(power_kw) as power_kw,
+        avg(hashrate_ths) as hashrate_ths,
+        avg(gpu_util_pct) as gpu_util_pct,
+        avg(temperature_c) as temperature_c
+    from telemetry
+    group by 1, 2
+),
+
+located as (
+    select
+        intervals.*,
+        devices.facility_id,
+        devices.device_kind,
+        facilities.pue,
+        facilities.market,
+        facilities.price_node_name,
+        date_trunc('hour', intervals.interval_start_at, 'UTC') as hour_start_at,
+        date_bin(
+            make_interval(mins => coalesce(price_nodes.rt_interval_minutes, 60)),
+            intervals.interval_start_at,
+            timestamptz '2000-01-01 00:00:00+00'
+        ) as rt_interval_start_at,
+        date_bin(
+            make_interval(mins => coalesce(price_nodes.da_interval_minutes, 60)),
+            intervals.interval_start_at,
+            timestamptz '2000-01-01 00:00:00+00'
+        ) as da_interval_start_at
+    from intervals
+    inner join devices on intervals.device_id = devices.device_id
+    inner join facilities on devices.facility_id = facilities.facility_id
+    left join price_nodes
+        on
+            facilities.market = price_nodes.market
+            and facilities.price_node_name = price_nodes.price_node_name
+),
+
+priced as (
+    select
+        located.*,
+        coalesce(rt.interval_start_at, da.interval_start_at) as market_interval_start_at,
+        coalesce(rt.price_kind, da.price_kind) as price_kind,
+        coalesce(rt.price_usd_per_mwh, da.price_usd_per_mwh) as price_usd_per_mwh,
+        hashprices.hashprice_usd_per_th_day
+    from located
+    left join energy_prices as rt
+        on
+            located.market = rt.market
+            and located.price_node_name = rt.price_node_name
+            and rt.price_kind = 'rt'
+            and located.rt_interval_start_at = rt.interval_start_at
+    left join energy_prices as da
+        on
+            located.market = da.market
+            and located.price_node_name = da.price_node_name
+            and da.price_kind = 'da'
+            and located.da_interval_start_at = da.interval_start_at
+    left join hashprices on located.hour_start_at = hashprices.hour_start_at
+),
+
+final as (
+    select
+        device_id,
+        facility_id,
+        device_kind,
+        interval_start_at,
+        hour_start_at,
+        market_interval_start_at,
+        last_measured_at,
+        sample_count,
+        power_kw,
+        hashrate_ths,
+        gpu_util_pct,
+        temperature_c,
+        price_kind,
+        price_usd_per_mwh,
+        hashprice_usd_per_th_day,
+        coalesce(power_kw, 0) > {{ var('device_up_min_power_kw') }}
+        and (device_kind <> 'asic' or coalesce(hashrate_ths, 0) > 0) as is_up,
+        coalesce(power_kw, 0) * {{ minutes }} / 60.0 as energy_kwh,
+        coalesce(power_kw, 0) * {{ minutes }} / 60.0 * pue as facility_energy_kwh,
+        {{ usd("coalesce(power_kw, 0) * " ~ minutes ~ " / 60.0 * pue * price_usd_per_mwh / 1000") }} as energy_cost_usd,
+        {{ usd("coalesce(hashrate_ths, 0) * hashprice_usd_per_th_day * " ~ minutes ~ " / 1440.0") }}
+            as mining_revenue_usd
+    from priced
+)
+
+select * from final

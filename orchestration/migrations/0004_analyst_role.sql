@@ -1,0 +1,20 @@
+-- Read-only role for analysts: the marts schema and nothing else. The role is created NOLOGIN;
+-- orchestration.roles.set_analyst_password() enables LOGIN with a password from HCP_ANALYST_PASSWORD.
+-- Roles are cluster-wide: creation is conditional so several databases on one server can migrate.
+do $$
+begin
+    if not exists (select from pg_catalog.pg_roles where rolname = 'hcp_analyst') then
+        create role hcp_analyst nologin noinherit nocreatedb nocreaterole;
+    end if;
+end
+$$;
+
+alter role hcp_analyst set default_transaction_read_only = on;
+
+revoke all on schema raw, staging, intermediate, ml, ops from hcp_analyst;
+revoke create on schema public from hcp_analyst;
+grant usage on schema marts to hcp_analyst;
+grant select on all tables in schema marts to hcp_analyst;
+-- tables that the migrating role (the one dbt runs as) creates later in marts are readable too;
+-- dbt also re-grants on every rebuild through the marts' `grants` config.
+alter default privileges in schema marts grant select on tables to hcp_analyst;

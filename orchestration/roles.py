@@ -1,0 +1,36 @@
+"""Database roles managed by code: the analysts' read-only login (created by migration 0004)."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+ANALYST_ROLE = "hcp_analyst"
+
+
+def set_analyst_password(conn: psycopg.Connection, password: str | None) -> bool:
+    """Enable LOGIN for ``hcp_analyst`` with ``password``; with no password, disable LOGIN.
+
+    Returns whether the role can log in afterwards. The password travels as a literal (ALTER ROLE
+    takes no bind parameters) and is never logged.
+    """
+    if password:
+        conn.execute(
+            sql.SQL("alter role {} with login password {}").format(
+                sql.Identifier(ANALYST_ROLE), sql.Literal(password)
+            )
+        )
+        return True
+    conn.execute(sql.SQL("alter role {} with nologin").format(sql.Identifier(ANALYST_ROLE)))
+    return False
+
+
+def apply_analyst_password_from_env(url: str) -> bool:
+    """Set the analyst password from ``HCP_ANALYST_PASSWORD`` when present; returns whether it was set."""
+    from orchestration.settings import get_settings
+
+    password = get_settings().analyst_password
+    if not password:
+        return False
+    with psycopg.connect(url, autocommit=True) as conn:
+        return set_analyst_password(conn, password)
