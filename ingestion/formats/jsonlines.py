@@ -1,0 +1,136 @@
+"""JSON-lines readers: cgminer-style miner API polls and workload lifecycle events."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ingestion.errors import IngestError
+from ingestion.formats.base import Parsed, read_text, rejects_frame
+
+EVENT_FIELDS = [
+    "event_id", "workload_id", "customer_id", "event_type", "event_at",
+    "workload_type", "gpu_pool", "gpus_requested", "device_ids",
+]  # fmt: skip
+
+
+class RecordError(ValueError):
+    """One record cannot be read; ``field`` names the part of it."""
+
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(reason)
+        self.field = field
+
+
+def _objects(path) -> Iterator[tuple[int, str, dict | None, str | None]]:
+    """(line, text, object, error) for each non-blank line."""
+    text = read_text(path)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield number, line, None, f"invalid JSON: {err.msg}"
+            continue
+        yield number, line, obj, None if isinstance(obj, dict) else "not a JSON object"
+
+
+def _read(path, extract: Callable[[dict], dict], columns: list[str]) -> Parsed:
+    rows, rejects = [], []
+    for line, text, obj, error in _objects(path):
+        if error:
+            rejects.append((line, None, error, text))
+            continue
+        try:
+            rows.append({**extract(obj), "_line": line})
+        except RecordError as err:
+            rejects.append((line, err.field, str(err), text))
+    if not rows and rejects and all(r[1] is None for r in rejects):
+        raise IngestError(path, f"no readable JSON lines ({rejects[0][2]})", line=rejects[0][0])
+    return Parsed(pd.DataFrame(rows, columns=[*columns, "_line"]), rejects_frame(rejects))
+
+
+def read_events(path: str | Path) -> Parsed:
+    """Workload events; ``device_ids`` stays a list (or None)."""
+    return _read(path, _event, EVENT_FIELDS)
+
+
+def _event(obj: dict) -> dict:
+    ids = obj.get("device_ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise RecordError("device_ids", "device_ids must be a list of strings")
+    row = {name: obj.get(name) for name in EVENT_FIELDS}
+    row["device_ids"] = ids
+    return row
+
+
+def read_miner(path: str | Path) -> Parsed:
+    """Telemetry rows from cgminer ``summary`` + ``stats`` replies, one JSON object per poll."""
+    columns = ["device_id", "ts", "power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
+    parsed = _read(path, _miner_row, columns)
+    parsed.frame["ts"] = pd.to_datetime(parsed.frame["ts"], unit="s", utc=True)
+    return parsed
+
+
+def _miner_row(obj: dict) -> dict:
+    try:
+        summary = obj["summary"]["SUMMARY"][0]
+        when = obj["summary"]["STATUS"][0]["When"]
+    except (KeyError, IndexError, TypeError):
+        raise RecordError("summary", "no summary.SUMMARY[0] / summary.STATUS[0].When") from None
+    stats = _stats(obj)
+    if "MHS 5s" in summary:
+        hashrate = _number(summary["MHS 5s"], "MHS 5s") / 1e6
+    elif "GHS 5s" in summary:
+        hashrate = _number(summary["GHS 5s"], "GHS 5s") / 1e3
+    else:
+        hashrate = math.nan
+    if "Power" in summary:
+        power = _number(summary["Power"], "Power") / 1000
+    elif "chain_power" in stats:
+        power = _number(stats["chain_power"], "chain_power") / 1000
+    else:
+        power = math.nan
+    temps = [_max_number(v) for k, v in stats.items() if k.lower().startswith("temp")]
+    temps = [t for t in temps if t is not None]
+    return {
+        "device_id": obj.get("device_id"),
+        "ts": _number(when, "When"),
+        "power_kw": power,
+        "hashrate_ths": hashrate,
+        "gpu_util_pct": math.nan,
+        "temperature_c": max(temps) if temps else math.nan,
+    }
+
+
+def _stats(obj: dict) -> dict:
+    """``STATS[1]``: cgminer puts its own version block at index 0 and the device block at 1."""
+    try:
+        blocks = obj["stats"]["STATS"]
+    except (KeyError, TypeError):
+        return {}
+    return blocks[1] if len(blocks) > 1 and isinstance(blocks[1], dict) else {}
+
+
+def _number(value, field: str) -> float:
+    """A number, also from strings like ``"3250 W"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = re.search(r"-?\d+(?:\.\d+)?", str(value))
+    if not match:
+        raise RecordError(field, f"not a number: {value!r}")
+    return float(match.group())
+
+
+def _max_number(value) -> float | None:
+    """The highest number in a value: cgminer gives chip temperatures as ``"62-66-65"`` strings too."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", str(value))]
+    return max(numbers) if numbers else None
