@@ -54,7 +54,7 @@ def site_meter_frames(
             {
                 "facility_id": np.tile(np.array(facility_ids, dtype=object), hi - lo),
                 "ts": np.repeat(ts[lo:hi], n_f),
-                "power_kw": [f"{v:.1f}" for v in meter_kw[:, lo:hi].T.ravel()],
+                "power_kw": [f"{v:.2f}" for v in meter_kw[:, lo:hi].T.ravel()],
             }
         )
         out.append((day.isoformat(), frame))

@@ -12,7 +12,7 @@ from ingestion.simulator.faults import Fault
 from ingestion.simulator.fleet import Fleet
 from ingestion.simulator.spec import GPU_MODELS
 
-CAP_QUANTILE = 0.85  # the cap sits below the busiest 15% of intervals, so it binds sometimes
+CAP_QUANTILE = 0.95  # the cap sits below the busiest 5% of intervals, so it binds sometimes
 
 
 @dataclass
@@ -190,7 +190,7 @@ def make_readings(clock, fleet, prices, hashprice_day, busy_type, faults, rng) -
     f_idx = fleet.devices["facility_idx"].to_numpy()
     for f in range(len(fleet.facilities)):
         meter[f] = power[f_idx == f].sum(axis=0) * fleet.facilities["pue"].iat[f]
-    meter = np.round(meter * (1 + rng.normal(0, 0.003, meter.shape)), 1)
+    meter = np.round(meter * (1 + rng.normal(0, 0.003, meter.shape)), 2)
     r = Readings(power, hashrate, util, temp, running, np.ones(shape, dtype=bool), [], [], caps, meter, dr)
     _apply_faults(faults, clock, r, rng)
     return r
