@@ -12,6 +12,7 @@ from ingestion.simulator.spec import ASIC_MODELS, GPU_MODELS, GPU_SHARE, GPUS_PE
 
 ASIC_PER_RACK = 40
 RACKS_PER_ROW = 10
+GPU_FIRST_ROW = 50  # GPU servers sit in their own hall, rows numbered from here
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _asics(facility_ids: list[str], n_asic: int, rng: np.random.Generator) -> pd
                     "nominal_power_kw": model.power_w / 1000,
                     "nominal_hashrate_ths": model.hashrate_ths,
                     "rack": f"R{rack + 1:03d}",
-                    "rack_row": chr(ord("A") + rack // RACKS_PER_ROW),
+                    "rack_row": rack // RACKS_PER_ROW + 1,
                     "rack_slot": i % ASIC_PER_RACK + 1,
                     "model_idx": int(m),
                     "facility_idx": f,
@@ -111,7 +112,7 @@ def _gpus(facility_ids: list[str], n_gpu: int) -> pd.DataFrame:
                     "nominal_power_kw": model.power_w / 1000,
                     "nominal_hashrate_ths": 0.0,
                     "rack": f"G{k // 4 + 1:03d}",  # four 8-GPU servers per GPU rack
-                    "rack_row": "G",
+                    "rack_row": GPU_FIRST_ROW + k // (4 * RACKS_PER_ROW),
                     "rack_slot": (k % 4) * GPUS_PER_NODE + g + 1,
                     "model_idx": int(m),
                     "facility_idx": f,
@@ -179,7 +180,7 @@ def make_customers(n: int, rng: np.random.Generator) -> pd.DataFrame:
                 "tax_id": f"{int(rng.integers(10, 99))}-{int(rng.integers(1000000, 9999999))}",
                 "timezone": tz,
                 "tax_rate": f"{tax:.4f}",
-                "customer_type": "colocation" if i >= n - n_colo else "gpu_cloud",
+                "customer_type": "colocation" if i >= n - n_colo else "inference",
             }
         )
     return pd.DataFrame(rows)

@@ -213,3 +213,8 @@ def test_reference_records(landing: Path) -> None:
     assert len({c["effective_from"] for c in cards if not c["customer_id"]}) == 2  # one mid-period change
     customers = pd.read_csv(landing / "reference/customers.csv")
     assert (customers["customer_type"] == "colocation").sum() in (1, 2)
+    assert set(customers["customer_type"]) == {"inference", "colocation"}
+    devices = pd.read_csv(landing / "reference/devices.csv")
+    assert pd.api.types.is_integer_dtype(devices["rack_row"]) and pd.api.types.is_integer_dtype(
+        devices["rack_slot"]
+    )
