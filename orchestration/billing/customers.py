@@ -1,0 +1,175 @@
+"""Customer data requests: PII export, erasure, key rotation, and the invoices' frozen bill-to copy.
+
+PII (name, email, billing address, tax id) is encrypted by :mod:`ingestion.pii` (AES-256-GCM, the
+customer id as associated data); this module reuses its functions and never logs plaintext.
+Erasure overwrites the customer's ciphertext in raw.customers with an empty record; each finalized
+invoice keeps its own encrypted copy of what the law requires on an invoice (name, billing
+address, tax id), so invoices stay valid after erasure.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime
+
+import psycopg
+
+from ingestion.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
+from orchestration.billing.audit import write_audit
+
+PII_FIELDS = ("name", "email", "billing_address", "tax_id")
+INVOICE_FIELDS = ("name", "billing_address", "tax_id")  # what an invoice must show
+ERASED = dict.fromkeys(PII_FIELDS)
+
+
+class PiiError(RuntimeError):
+    """A PII request could not be served; the message names the customer."""
+
+
+def old_keys() -> list[PiiKey]:
+    """Retired keys that may still decrypt stored records: ``HCP_PII_OLD_KEYS`` (comma-separated base64)."""
+    keys = []
+    for encoded in filter(None, (k.strip() for k in os.environ.get("HCP_PII_OLD_KEYS", "").split(","))):
+        raw = base64.b64decode(encoded, validate=True)
+        keys.append(PiiKey(raw, key_id(raw)))
+    return keys
+
+
+def _key_for(key_id_: str) -> PiiKey:
+    for key in [load_key(), *old_keys()]:
+        if key.key_id == key_id_:
+            return key
+    raise PiiError(f"no key with id {key_id_} (set HCP_PII_KEY or HCP_PII_OLD_KEYS)")
+
+
+def customer_pii(conn: psycopg.Connection, customer_id: str) -> dict[str, str | None]:
+    """The decrypted PII of a customer's latest record."""
+    row = conn.execute(
+        """select pii_encrypted, pii_key_id from raw.customers where customer_id = %s
+           order by load_id desc limit 1""",
+        (customer_id,),
+    ).fetchone()
+    if row is None:
+        raise PiiError(f"customer {customer_id} does not exist")
+    return decrypt_pii(row[0], customer_id, _key_for(row[1]))
+
+
+def frozen_bill_to(conn: psycopg.Connection, customer_id: str) -> tuple[bytes | None, str | None]:
+    """An invoice's own encrypted copy of the customer's name, billing address and tax id."""
+    try:
+        fields = customer_pii(conn, customer_id)
+    except PiiError:
+        return None, None
+    key = load_key()
+    return encrypt_pii({k: fields.get(k) for k in INVOICE_FIELDS}, customer_id, key), key.key_id
+
+
+def invoice_bill_to(conn: psycopg.Connection, invoice_id: int) -> dict[str, str | None]:
+    """The decrypted bill-to block frozen on a finalized invoice (empty for drafts)."""
+    row = conn.execute(
+        "select customer_id, bill_to_encrypted, bill_to_key_id from billing.invoices where invoice_id = %s",
+        (invoice_id,),
+    ).fetchone()
+    if row is None or row[1] is None:
+        return {}
+    return decrypt_pii(row[1], row[0], _key_for(row[2]))
+
+
+def export_customer(conn: psycopg.Connection, customer_id: str, actor: str | None = None) -> dict:
+    """Everything held about a customer (data-subject access request), PII decrypted."""
+    record = conn.execute(
+        """select customer_id, timezone, tax_rate, customer_type from raw.customers
+           where customer_id = %s order by load_id desc limit 1""",
+        (customer_id,),
+    ).fetchone()
+    if record is None:
+        raise PiiError(f"customer {customer_id} does not exist")
+    invoices = [
+        {"invoice_number": r[0], "kind": r[1], "period": r[2], "status": r[3], "total_usd": str(r[4])}
+        for r in conn.execute(
+            """select invoice_number, kind, period, status, total_usd from billing.invoices
+               where customer_id = %s order by invoice_id""",
+            (customer_id,),
+        )
+    ]
+    erased = conn.execute("select erased_at from billing.pii_erasures where customer_id = %s", (customer_id,))
+    erased_at = erased.fetchone()
+    payload = {
+        "customer_id": record[0],
+        "timezone": record[1],
+        "tax_rate": str(record[2]),
+        "customer_type": record[3],
+        "pii": customer_pii(conn, customer_id),
+        "erased_at": erased_at[0].isoformat() if erased_at else None,
+        "invoices": invoices,
+        "budgets": [
+            {"monthly_budget_usd": str(r[0]), "effective_from": r[1].isoformat()}
+            for r in conn.execute(
+                "select monthly_budget_usd, effective_from from billing.budgets where customer_id = %s",
+                (customer_id,),
+            )
+        ],
+        "exported_at": datetime.now(UTC).isoformat(),
+    }
+    write_audit(conn, "customer.export", f"customer/{customer_id}", None, {"fields": list(PII_FIELDS)}, actor)
+    return payload
+
+
+def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None = None) -> int:
+    """Erase a customer's PII (right to erasure): every stored record of it becomes an empty,
+    re-encrypted record. Finalized invoices keep their frozen bill-to copy. Returns rows erased."""
+    key = load_key()
+    with conn.transaction():
+        rows = conn.execute(
+            "select load_id from raw.customers where customer_id = %s for update", (customer_id,)
+        ).fetchall()
+        if not rows:
+            raise PiiError(f"customer {customer_id} does not exist")
+        conn.execute(
+            "update raw.customers set pii_encrypted = %s, pii_key_id = %s where customer_id = %s",
+            (encrypt_pii(ERASED, customer_id, key), key.key_id, customer_id),
+        )
+        # Drafts are rebuilt and re-frozen at finalization; only finalized copies are kept.
+        conn.execute(
+            """insert into billing.pii_erasures (customer_id, actor) values (%s, %s)
+               on conflict (customer_id) do update set erased_at = now(), actor = excluded.actor""",
+            (customer_id, actor or "unknown"),
+        )
+        write_audit(conn, "customer.erase", f"customer/{customer_id}", None, {"rows": len(rows)}, actor)
+    return len(rows)
+
+
+def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
+    """Re-encrypt every customer record and frozen bill-to copy under the current key
+    (``HCP_PII_KEY``); records under retired keys (``HCP_PII_OLD_KEYS``) are decrypted with those.
+    Returns how many records of each kind were re-encrypted."""
+    key = load_key()
+    counts = {"customers": 0, "invoices": 0}
+    with conn.transaction():
+        customers = conn.execute(
+            """select ctid::text, customer_id, pii_encrypted, pii_key_id from raw.customers
+               where pii_key_id <> %s for update""",
+            (key.key_id,),
+        ).fetchall()
+        for ctid, customer_id, blob, kid in customers:
+            fields = decrypt_pii(blob, customer_id, _key_for(kid))
+            conn.execute(
+                "update raw.customers set pii_encrypted = %s, pii_key_id = %s where ctid = %s::tid",
+                (encrypt_pii(fields, customer_id, key), key.key_id, ctid),
+            )
+            counts["customers"] += 1
+        invoices = conn.execute(
+            """select invoice_id, customer_id, bill_to_encrypted, bill_to_key_id from billing.invoices
+               where bill_to_encrypted is not null and bill_to_key_id <> %s for update""",
+            (key.key_id,),
+        ).fetchall()
+        for invoice_id, customer_id, blob, kid in invoices:
+            fields = decrypt_pii(blob, customer_id, _key_for(kid))
+            conn.execute(
+                "update billing.invoices set bill_to_encrypted = %s, bill_to_key_id = %s where invoice_id = %s",
+                (encrypt_pii(fields, customer_id, key), key.key_id, invoice_id),
+            )
+            counts["invoices"] += 1
+        write_audit(conn, "pii.rotate_key", "raw.customers", None, {"key_id": key.key_id, **counts}, actor)
+    return counts
