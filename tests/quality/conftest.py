@@ -1,0 +1,30 @@
+"""A database of its own for the quality tests: they truncate raw tables and create mart tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+
+from orchestration.migrate import migrate
+
+
+@pytest.fixture(scope="session")
+def quality_url(database_url: str) -> Iterator[str]:
+    name = "hcp_quality_tests"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    url = urlparse(database_url)._replace(path="/" + name).geturl()
+    migrate(url)
+    yield url
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture()
+def qconn(quality_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(quality_url, autocommit=True) as connection:
+        yield connection
