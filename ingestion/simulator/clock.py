@@ -46,8 +46,8 @@ def make_clock(end: datetime | None, days: int, interval_minutes: int) -> Clock:
     """Clock for [end - days, end); end defaults to today 00:00 UTC, naive times are read as UTC."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    if interval_minutes < 1 or 1440 % interval_minutes:
-        raise ValueError("interval_minutes must divide a day (1440 minutes)")
+    if interval_minutes < 1 or 60 % interval_minutes:
+        raise ValueError("interval_minutes must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
     if end is None:
         end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     elif end.tzinfo is None:

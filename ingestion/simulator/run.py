@@ -65,6 +65,9 @@ def simulate(
 ) -> SimulationSummary:
     """Write the landing files of docs/landing-formats.md under out_dir for [end - days, end).
 
+    `end` is cut to its UTC midnight (naive = UTC) so every daily file covers a whole day; market
+    files cover each local operating day that overlaps the period, so they reach a little further.
+
     Same arguments give byte-identical files (whatever `workers`, the processes that format the
     telemetry files; default: up to two cores). Returns a summary of what was written."""
     began = time.perf_counter()
@@ -122,6 +125,8 @@ def _write_records(
     for day, frame in record_files.site_meter_frames(clock, ids, readings.meter_kw):
         summary.add("site-meter", *record_files.write_csv(out / f"site_meter/{day}.csv", frame))
     for day, lines in record_files.event_lines(clock, work.events, rngs["events"]).items():
+        if not lines:
+            continue  # no file rather than an empty one
         path = out / f"workloads/events_{day}.jsonl"
         write_day(path, "".join(line + "\n" for line in lines))
         summary.add("events", path, len(lines))
@@ -138,14 +143,17 @@ def _telemetry_day(k: int) -> list[tuple[str, Path, int]]:
     out, clock, readings, miner, dcgm = _TELEMETRY
     day = clock.days()[k].isoformat()
     done = []
+    # A fleet without GPUs (or ASICs) gets no file of that kind rather than an empty one.
     tt, dd = day_rows(clock, readings, miner.asics, k)
-    path = out / f"telemetry/miner/{day}.jsonl"
-    write_day(path, "\n".join(miner.lines(tt, dd)) + "\n" if len(tt) else "")
-    done.append(("miner", path, len(tt)))
+    if len(tt):
+        path = out / f"telemetry/miner/{day}.jsonl"
+        write_day(path, "\n".join(miner.lines(tt, dd)) + "\n")
+        done.append(("miner", path, len(tt)))
     tt, dd = day_rows(clock, readings, dcgm.gpus, k)
-    path = out / f"telemetry/dcgm/{day}.prom"
-    write_day(path, dcgm.text(tt, dd))
-    done.append(("dcgm", path, len(tt)))
+    if len(tt):
+        path = out / f"telemetry/dcgm/{day}.prom"
+        write_day(path, dcgm.text(tt, dd))
+        done.append(("dcgm", path, len(tt)))
     return done
 
 
