@@ -10,6 +10,7 @@ import pandas as pd
 from ingestion.simulator.clock import Clock, iso_z
 from ingestion.simulator.faults import Fault
 from ingestion.simulator.fleet import Fleet
+from ingestion.simulator.prices import PriceBook
 from ingestion.simulator.spec import GPU_MODELS
 
 CAP_QUANTILE = 0.95  # the cap sits below the busiest 5% of intervals, so it binds sometimes
@@ -154,7 +155,15 @@ def _apply_faults(faults: list[Fault], clock: Clock, r: Readings, rng: np.random
             ft.details = "rows written twice in the same file"
 
 
-def make_readings(clock, fleet, prices, hashprice_day, busy_type, faults, rng) -> Readings:
+def make_readings(
+    clock: Clock,
+    fleet: Fleet,
+    prices: PriceBook,
+    hashprice_day: np.ndarray,
+    busy_type: np.ndarray,
+    faults: list[Fault],
+    rng: np.random.Generator,
+) -> Readings:
     """All device readings, the caps that bind, DR events and the site meter, faults applied."""
     shape = (len(fleet.devices), clock.n)
     power, hashrate, util, temp = (np.zeros(shape) for _ in range(4))

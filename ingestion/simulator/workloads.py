@@ -112,7 +112,18 @@ def simulate_workloads(
     return Workloads(em.events, busy_type > 0, busy_type)
 
 
-def _run_pool(pool, members, clock, rng, customers, em, busy_type, per_hour, counter) -> None:
+def _run_pool(
+    pool: str,
+    members: list[int],
+    clock: Clock,
+    rng: np.random.Generator,
+    customers: list[str],
+    em: _Emitter,
+    busy_type: np.ndarray,
+    per_hour: float,
+    counter: list[int],
+) -> None:
+    """FIFO with backfill over one pool's GPUs; writes busy_type and emits the lifecycle events."""
     size = len(members)
     mean_gpus = float(GPU_CHOICES @ GPU_PROBS)
     mean_hours = 0.6 * MEAN_HOURS["inference"] + 0.4 * MEAN_HOURS["batch"]
