@@ -1,0 +1,78 @@
+"""Operations: rack heatmaps, open anomalies, the allocation plan timeline, stale-data and quality warnings."""
+
+import pandas as pd
+import streamlit as st
+from lib import charts, metrics, queries, ui
+
+st.title("Operations")
+facilities = queries.facilities()
+if facilities.empty:
+    ui.no_data()
+    st.stop()
+
+names = dict(zip(facilities["facility_id"], facilities["facility_name"], strict=True))
+facility_id = st.selectbox(
+    "Facility", list(names), format_func=lambda f: f"{names[f]} ({f})", key="ops_facility"
+)
+facility = facilities.set_index("facility_id").loc[facility_id]
+
+
+@st.fragment(run_every="15s")
+def warnings() -> None:
+    stale = metrics.stale_facilities(queries.freshness(), pd.Timestamp.now(tz="UTC"), max_age_hours=2)
+    for row in stale.itertuples(index=False):
+        age = "no data" if pd.isna(row.age_hours) else f"last data {row.age_hours:g} h ago"
+        st.warning(f"Stale data at {row.facility_name}: {age}.", icon=":material/schedule:")
+    checks = queries.failing_checks()
+    if not checks.empty:
+        with st.expander(f"Data-quality checks failing: {len(checks)}", icon=":material/rule:"):
+            st.dataframe(checks, hide_index=True, width="stretch")
+    alerts = queries.alerts()
+    if not alerts.empty:
+        with st.expander(f"Recent alerts: {len(alerts)}", icon=":material/notifications:"):
+            st.dataframe(alerts, hide_index=True, width="stretch")
+
+
+@st.fragment(run_every="15s")
+def heatmaps() -> None:
+    racks = queries.rack_snapshot(facility_id)
+    if racks.empty or racks["hour_start_at"].isna().all():
+        ui.no_data("Device telemetry")
+        return
+    st.caption(f"Latest hour: {racks['hour_start_at'].max():%Y-%m-%d %H:%M} UTC")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.rack_heatmap(racks, "avg_temperature_c", "Temperature °C"), width="stretch")
+    right.plotly_chart(
+        charts.rack_heatmap(racks, "utilization_pct", "Utilization / hashrate % of nominal", "Viridis"),
+        width="stretch",
+    )
+
+
+warnings()
+heatmaps()
+
+st.subheader("Open anomalies")
+anomalies = metrics.open_anomalies(queries.anomalies(), facility_id)
+if anomalies.empty:
+    st.info("No open anomalies for this facility (or the anomaly detector has not run yet).")
+else:
+    event = st.dataframe(
+        anomalies.drop(columns=["is_open"], errors="ignore"),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="ops_anomalies",
+    )
+    rows = event.selection.rows if event else []
+    if rows and "device_id" in anomalies:
+        device_id = anomalies.iloc[rows[0]]["device_id"]
+        if st.button(f"Open device {device_id}", key="ops_open_device"):
+            ui.open_device(device_id)
+
+st.subheader("Allocation plan")
+plan = queries.plan_by_mode(facility_id)
+if plan.empty:
+    st.info("No allocation plan yet: it appears once the optimizer asset has run (`hcp materialize`).")
+else:
+    st.plotly_chart(charts.plan_timeline(plan, float(facility["power_cap_kw"]) / 1000), width="stretch")

@@ -1,0 +1,268 @@
+"""``hcp bench app``: page first-render times in headless Chromium, and the what-if re-solve time.
+
+Each figure stands next to a baseline measured in the same run: a page against the time of its SQL
+queries alone (cold cache), the what-if re-solve against loading its inputs and building the
+problem. The fleet is synthetic (apps/streamlit/synthetic.py), written into a scratch database on
+the same server that is dropped afterwards, so the platform's own data is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+APP_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = APP_DIR.parent.parent
+CHROMIUM = os.environ.get("HCP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# page key -> text of the element that appears last on the page's first render
+PAGE_READY = {
+    "executive": "What the optimizer earned",
+    "operations": "Allocation plan",
+    "resources": "devices match",
+}
+
+
+@contextlib.contextmanager
+def scratch_database(url: str, prefix: str = "hcp_app") -> Iterator[str]:
+    """A new, migrated database on the server of ``url``; dropped on exit."""
+    from orchestration.migrate import migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    scratch = urlparse(url)._replace(path="/" + name).geturl()
+    try:
+        migrate(scratch)
+        yield scratch
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(url: str, timeout: float = 60.0) -> Iterator[str]:
+    """``streamlit run`` of the app on an ephemeral port with DATABASE_URL; yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"streamlit did not start on {base}:\n{err}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1280, height: int = 900):
+    """A Playwright page in Debian's headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def login(page, base: str, username: str, password: str) -> float:
+    """Open the app and sign in through the form; returns seconds until the first page (executive) rendered."""
+    page.goto(base)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    start = time.perf_counter()
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(PAGE_READY["executive"]).first.wait_for()
+    wait_idle(page)
+    return time.perf_counter() - start
+
+
+def wait_idle(page) -> None:
+    """Until the script run has finished (Streamlit's running indicator is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.indexOf('Running') < 0"
+    )
+
+
+def open_page(page, key: str) -> float:
+    """Click the sidebar link of page ``key`` and return seconds until its last element shows."""
+    from lib.ui import PAGES
+
+    title = PAGES[key][1]
+    start = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"], [data-testid="stSidebar"]').get_by_role(
+        "link", name=title
+    ).first.click()
+    page.get_by_text(PAGE_READY[key]).first.wait_for()
+    wait_idle(page)
+    return time.perf_counter() - start
+
+
+def _sql_baseline(key: str) -> float:
+    """Seconds for the queries a page's first render runs, uncached."""
+    import streamlit as st
+    from lib import queries
+
+    st.cache_data.clear()
+    start = time.perf_counter()
+    if key == "executive":
+        prev, begin, end = queries.period(7)
+        queries.kpi_totals(begin, end)
+        queries.kpi_totals(prev, begin)
+        queries.facility_hourly(begin, end)
+        queries.revenue_mix_daily(begin, end)
+        queries.usd_per_mwh_by_model(begin, end)
+        queries.optimizer_backtest()
+    elif key == "operations":
+        facility = queries.facilities()["facility_id"].iloc[0]
+        queries.freshness()
+        queries.failing_checks()
+        queries.alerts()
+        queries.rack_snapshot(facility)
+        queries.anomalies()
+        queries.plan_by_mode(facility)
+    else:
+        queries.facilities()
+        queries.device_models()
+        queries.devices(None, None, None, None, None, 25, 0)
+    return time.perf_counter() - start
+
+
+def _whatif(url: str) -> dict:
+    import streamlit as st
+    from lib import queries, whatif
+
+    st.cache_data.clear()
+    start = time.perf_counter()
+    base = whatif.build_base(queries.whatif_devices(), queries.facilities(), queries.whatif_hours(24))
+    build = time.perf_counter() - start
+    whatif.run(base, base.problem)  # warm the kernel (numba) once
+    scenario = whatif.apply(base, whatif.Scenario(price_multiplier=1.5, gpu_demand_multiplier=0.8))
+    outcome = whatif.run(base, scenario)
+    return {
+        "devices": int(len(base.problem.power_kw)),
+        "intervals": len(base.hours),
+        "resolve_s": round(outcome.seconds, 3),
+        "baseline_build_problem_s": round(build, 3),
+        "ratio": round(outcome.seconds / build, 2) if build else None,
+    }
+
+
+def run_benchmark(url: str, devices: int, days: list[int], progress: Callable[[str], None] = print) -> dict:
+    """Render times per page and history length, what-if re-solve; each with baseline and ratio."""
+    from apps.streamlit import synthetic
+
+    if str(APP_DIR) not in sys.path:
+        sys.path.insert(0, str(APP_DIR))
+    results: dict = {"devices": devices, "pages": [], "whatif": None}
+    for n_days in days:
+        with scratch_database(url, "hcp_bench_app") as scratch:
+            progress(f"seeding {devices} devices x {n_days} days")
+            synthetic.seed(scratch, devices=devices, days=n_days)
+            os.environ["DATABASE_URL"] = scratch
+            from lib import auth, db
+
+            db.reset()
+            password = secrets.token_urlsafe(12)
+            auth.add_user("bench", "admin", password, actor="bench")
+            baselines = {key: _sql_baseline(key) for key in PAGE_READY}
+            if results["whatif"] is None:
+                progress("what-if re-solve")
+                results["whatif"] = _whatif(scratch)
+            progress("starting streamlit and chromium")
+            with running_app(scratch) as base, chromium() as page:
+                for key in PAGE_READY:  # executive is the first page after signing in
+                    if key == "executive":
+                        seconds = login(page, base, "bench", password)
+                    else:
+                        seconds = open_page(page, key)
+                    results["pages"].append(
+                        {
+                            "page": key,
+                            "days": n_days,
+                            "render_s": round(seconds, 3),
+                            "baseline_sql_s": round(baselines[key], 3),
+                            "ratio": round(seconds / baselines[key], 1) if baselines[key] else None,
+                        }
+                    )
+                    progress(f"{key} at {n_days} days: {seconds:.2f} s")
+            db.reset()
+    return results
+
+
+def format_table(result: dict) -> str:
+    """The benchmark as a plain-text table."""
+    lines = [f"page render, {result['devices']} devices (headless Chromium, first render after navigation)"]
+    lines.append(f"{'page':<12}{'days':>6}{'render s':>10}{'SQL s':>9}{'ratio':>8}")
+    for row in result["pages"]:
+        lines.append(
+            f"{row['page']:<12}{row['days']:>6}{row['render_s']:>10.3f}{row['baseline_sql_s']:>9.3f}{row['ratio']:>8}"
+        )
+    w = result["whatif"]
+    if w:
+        lines.append(
+            f"what-if re-solve ({w['devices']} devices x {w['intervals']} h): {w['resolve_s']:.3f} s; "
+            f"building the problem {w['baseline_build_problem_s']:.3f} s; ratio {w['ratio']}"
+        )
+    return "\n".join(lines)

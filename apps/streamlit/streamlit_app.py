@@ -1,0 +1,112 @@
+"""HCP operations app: sign-in, role-based navigation over app_pages/, quick navigation.
+
+Every page is registered with ``st.navigation`` (so a direct URL resolves), but the menu lists only
+the pages the user's role may open, and a page outside the role is refused here, before it runs,
+and audited.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for path in (HERE, HERE.parent.parent):  # lib/ and the project packages (kernels, orchestration)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import streamlit as st  # noqa: E402
+from lib import auth, ui  # noqa: E402
+
+st.set_page_config(page_title="HCP operations", page_icon=":material/bolt:", layout="wide")
+
+
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def login_page() -> None:
+    """Username/password form, and single sign-on when OIDC is configured in secrets.toml."""
+    st.title("HCP operations")
+    with st.form("login"):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        user = auth.login(username.strip(), password)
+        if user is None:
+            st.error("Unknown user or wrong password.")
+        else:
+            st.session_state["user"] = user
+            st.rerun()
+    if _sso_configured():
+        if st.user.is_logged_in:
+            user = auth.login_sso(str(st.user.get("email", "")))
+            if user is None:
+                st.error("Your single sign-on account has no access to this app; ask an admin.")
+                st.button("Sign out of SSO", on_click=st.logout)
+            else:
+                st.session_state["user"] = user
+                st.rerun()
+        else:
+            st.button("Sign in with single sign-on", on_click=st.login)
+
+
+def _signed_in() -> auth.User | None:
+    user = st.session_state.get("user")
+    if user is None:
+        return None
+    valid = auth.check_session(user.session_id)
+    if valid is None:
+        st.session_state.pop("user", None)
+        st.warning("Your session has expired; please sign in again.")
+        return None
+    st.session_state["user"] = valid
+    return valid
+
+
+def _sidebar(user: auth.User, pages: dict[str, st.Page]) -> None:
+    with st.sidebar:
+        ui.quick_nav(user)
+        section = None
+        for key in auth.allowed_pages(user.role):
+            if ui.PAGES[key][3] != section:
+                section = ui.PAGES[key][3]
+                st.caption(section)
+            st.page_link(pages[key])
+        st.divider()
+        st.caption(f"Signed in as **{user.username}** ({user.role})")
+        if st.button("Sign out", key="logout"):
+            auth.logout(user)
+            st.session_state.clear()
+            st.rerun()
+
+
+def main() -> None:
+    user = _signed_in()
+    if user is None:
+        st.navigation([st.Page(login_page, title="Sign in", url_path="login")], position="hidden").run()
+        return
+    pages = {
+        key: st.Page(
+            file, title=title, icon=icon, url_path=key, default=(key == auth.allowed_pages(user.role)[0])
+        )
+        for key, (file, title, icon, _) in ui.PAGES.items()
+    }
+    current = st.navigation(list(pages.values()), position="hidden")
+    _sidebar(user, pages)
+    # the default page answers at "/", so match the page object, not its URL path
+    key = next(k for k, page in pages.items() if page is current or page._script_hash == current._script_hash)
+    if not auth.can_open(user.role, key):
+        auth.deny(user, key)
+        st.error(
+            f"Access denied: the {user.role} role cannot open {ui.PAGES[key][1]}.", icon=":material/block:"
+        )
+        st.stop()
+    current.run()
+
+
+main()

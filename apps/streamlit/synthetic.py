@@ -1,0 +1,246 @@
+"""A synthetic fleet written straight into the marts (and ml, ops, billing) tables the app reads.
+
+For the app's tests and ``hcp bench app`` only: it lets the app be exercised at any fleet size and
+history length in seconds, without the simulator, loader and dbt. Column names and types follow the
+dbt marts (dbt_project/models/marts); tables that already exist are left as they are.
+Deterministic: ``setseed`` fixes PostgreSQL's random().
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+MARTS_DDL = """
+create table if not exists marts.dim_facilities (
+    facility_id text primary key, facility_name text, market text, price_node_name text, timezone text,
+    power_cap_kw numeric(14, 3), pue numeric(6, 3), asic_count integer, gpu_count integer,
+    nominal_it_power_kw numeric(14, 3));
+create table if not exists marts.dim_devices (
+    device_id text primary key, facility_id text, device_kind text, hardware_model text, gpu_pool text,
+    nominal_power_kw numeric(10, 3), nominal_hashrate_ths numeric(12, 3), nominal_efficiency_j_per_th numeric(10, 3),
+    rack text, rack_row integer, rack_slot integer);
+create table if not exists marts.dim_customers (
+    customer_id text primary key, customer_type text, timezone text, tax_rate numeric(6, 5));
+create table if not exists marts.fct_device_hourly (
+    device_id text, hour_start_at timestamptz, facility_id text, device_kind text, hardware_model text,
+    energy_kwh numeric(18, 6), facility_energy_kwh numeric(18, 6), energy_cost_usd numeric(18, 6),
+    mining_revenue_usd numeric(18, 6), inference_revenue_usd numeric(18, 6), margin_usd numeric(18, 6),
+    uptime_seconds integer, uptime_pct numeric(7, 3), inference_gpu_seconds integer, avg_power_kw numeric(12, 4),
+    avg_temperature_c double precision, avg_gpu_util_pct double precision, avg_hashrate_ths numeric(12, 4),
+    efficiency_j_per_th numeric(10, 3), sample_count integer);
+create unique index if not exists fct_device_hourly_key on marts.fct_device_hourly (device_id, hour_start_at);
+create index if not exists fct_device_hourly_hour on marts.fct_device_hourly (hour_start_at);
+create table if not exists marts.fct_facility_hourly (
+    facility_id text, hour_start_at timestamptz, hour_start_local timestamp, local_date date,
+    energy_mwh numeric(18, 6), it_energy_mwh numeric(18, 6), site_meter_mwh numeric(18, 6),
+    measured_pue numeric(8, 4), avg_price_usd_per_mwh numeric(12, 4), energy_cost_usd numeric(18, 6),
+    mining_revenue_usd numeric(18, 6), inference_revenue_usd numeric(18, 6),
+    demand_response_credit_usd numeric(18, 6), total_revenue_usd numeric(18, 6), margin_usd numeric(18, 6),
+    margin_usd_per_mwh numeric(18, 6), curtailed_mwh numeric(18, 6), avoided_energy_cost_usd numeric(18, 6),
+    gpu_utilization_pct double precision, asic_uptime_pct numeric(7, 3), power_cap_utilization_pct numeric(7, 3),
+    asic_count integer, gpu_count integer);
+create unique index if not exists fct_facility_hourly_key on marts.fct_facility_hourly (facility_id, hour_start_at);
+create table if not exists marts.fct_usage (
+    usage_id text, usage_date date, customer_id text, workload_id text, workload_type text, gpu_pool text,
+    gpu_model text, rate_card_id text, rate_card_effective_at timestamptz, price_usd_per_gpu_hour numeric(12, 6),
+    min_increment_seconds integer, device_count integer, gpu_seconds bigint, billable_gpu_seconds bigint,
+    measured_gpu_seconds bigint, avg_gpu_util_pct double precision, amount_usd numeric(18, 6));
+"""
+
+_FACILITIES = """
+insert into marts.dim_facilities
+select 'F' || f, (array['Abilene', 'Odessa', 'Midland', 'Pecos', 'Sweetwater'])[1 + (f - 1) %% 5] || ' ' || f,
+       'ERCOT', 'HB_WEST', 'America/Chicago', 0, 1.10 + 0.05 * ((f - 1) %% 3), 0, 0, 0
+from generate_series(1, %(facilities)s) as f
+"""
+
+# 85% ASICs in two models, GPUs in two pools; 40 slots per rack.
+_DEVICES = """
+insert into marts.dim_devices
+select 'D' || lpad(i::text, 6, '0'), 'F' || (1 + i %% %(facilities)s),
+       case when i %% 20 < 17 then 'asic' else 'gpu' end,
+       case when i %% 20 < 10 then 'S19j Pro' when i %% 20 < 17 then 'S21' when i %% 20 < 19 then 'H100' else 'L40S' end,
+       case when i %% 20 in (17, 18) then 'h100' when i %% 20 = 19 then 'l40s' end,
+       case when i %% 20 < 10 then 3.05 when i %% 20 < 17 then 3.5 when i %% 20 < 19 then 0.7 else 0.35 end,
+       case when i %% 20 < 10 then 100 when i %% 20 < 17 then 200 else 0 end,
+       case when i %% 20 < 10 then 30.5 when i %% 20 < 17 then 17.5 end,
+       'R' || lpad((i / %(facilities)s / 40)::text, 3, '0'), 1 + (i / %(facilities)s / 400),
+       1 + (i / %(facilities)s) %% 40
+from generate_series(0, %(devices)s - 1) as i
+"""
+
+_COUNTS = """
+update marts.dim_facilities as f set
+    asic_count = c.asics, gpu_count = c.gpus, nominal_it_power_kw = c.kw, power_cap_kw = round(c.kw * f.pue * 0.9, 3)
+from (select facility_id, count(*) filter (where device_kind = 'asic') as asics,
+             count(*) filter (where device_kind = 'gpu') as gpus, sum(nominal_power_kw) as kw
+      from marts.dim_devices group by facility_id) as c
+where c.facility_id = f.facility_id
+"""
+
+_DEVICE_HOURS = """
+insert into marts.fct_device_hourly
+with hours as (
+    select h as hour_start_at,
+           40 + 20 * sin(extract(epoch from h) / 3600.0 / 24 * 2 * pi()) as base_price
+    from generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour', interval '1 hour') as h
+),
+draws as (
+    select d.*, f.pue, h.hour_start_at, (h.base_price + 3 * right(d.facility_id, 1)::int)::numeric as price,
+           random()::numeric as r_up, random()::numeric as r_perf, random()::numeric as r_temp
+    from marts.dim_devices as d
+    join marts.dim_facilities as f on f.facility_id = d.facility_id
+    cross join hours as h
+),
+metrics as (
+    select *, r_up > 0.05 as up,
+           case when device_kind = 'gpu' then round((r_perf * 100)::numeric, 2) end as util,
+           case when device_kind = 'asic' and r_up > 0.05 then nominal_hashrate_ths * (0.9 + 0.12 * r_perf) else 0 end
+               as hashrate
+    from draws
+),
+powered as (
+    select *,
+           case when not up then 0
+                when device_kind = 'gpu' then nominal_power_kw * (0.3 + 0.7 * util / 100)
+                else nominal_power_kw * (0.95 + 0.05 * r_perf) end as power,
+           case when device_kind = 'gpu' and up and util > 20 then 3600 else 0 end as gpu_seconds
+    from metrics
+)
+select device_id, hour_start_at, facility_id, device_kind, hardware_model,
+       power, power * pue, round(power * pue / 1000 * price, 6),
+       round((hashrate * 0.0021)::numeric, 6), round(gpu_seconds / 3600.0 * 2.5, 6),
+       round((hashrate * 0.0021)::numeric, 6) + round(gpu_seconds / 3600.0 * 2.5, 6) - round(power * pue / 1000 * price, 6),
+       case when up then 3600 else 0 end, case when up then 100 else 0 end, gpu_seconds, power,
+       case when up then 50 + 30 * r_temp else 30 end, util, hashrate,
+       case when hashrate > 0 then power * 1000 / hashrate end, case when up then 12 else 0 end
+from powered
+"""
+
+_FACILITY_HOURS = """
+insert into marts.fct_facility_hourly
+select h.facility_id, h.hour_start_at, (h.hour_start_at at time zone 'America/Chicago'),
+       (h.hour_start_at at time zone 'America/Chicago')::date,
+       h.fkwh / 1000, h.kwh / 1000, h.fkwh / 1000 * 1.01, 1.01 * h.fkwh / nullif(h.kwh, 0),
+       40 + 20 * sin(extract(epoch from h.hour_start_at) / 3600.0 / 24 * 2 * pi()) + 3 * right(h.facility_id, 1)::int,
+       h.cost, h.mining, h.inference, h.dr, h.mining + h.inference + h.dr, h.mining + h.inference + h.dr - h.cost,
+       (h.mining + h.inference + h.dr - h.cost) / nullif(h.fkwh / 1000, 0), h.curtailed, h.curtailed * 55,
+       h.util_sum / nullif(f.gpu_count, 0), h.asic_up / 36.0 / nullif(f.asic_count, 0),
+       h.fkwh / nullif(f.power_cap_kw, 0) * 100, f.asic_count, f.gpu_count
+from (
+    select facility_id, hour_start_at, sum(energy_kwh) as kwh, sum(facility_energy_kwh) as fkwh,
+           sum(energy_cost_usd) as cost, sum(mining_revenue_usd) as mining, sum(inference_revenue_usd) as inference,
+           case when extract(hour from hour_start_at) = 18 then 25.0 else 0 end as dr,
+           case when extract(hour from hour_start_at) = 18 then 0.5 else 0 end as curtailed,
+           sum(avg_gpu_util_pct) filter (where device_kind = 'gpu') as util_sum,
+           sum(uptime_seconds) filter (where device_kind = 'asic') as asic_up
+    from marts.fct_device_hourly group by 1, 2
+) as h
+join marts.dim_facilities as f on f.facility_id = h.facility_id
+"""
+
+_USAGE = """
+insert into marts.dim_customers
+select 'C' || lpad(c::text, 3, '0'), case when c %% 2 = 0 then 'enterprise' else 'startup' end, 'UTC', 0.0825
+from generate_series(1, 6) as c;
+insert into marts.fct_usage
+select md5(w::text || d::text), d::date, 'C' || lpad((1 + w %% 6)::text, 3, '0'), 'W' || lpad(w::text, 5, '0'),
+       (array['inference', 'batch', 'fine-tune'])[1 + w %% 3], case when w %% 3 = 2 then 'l40s' else 'h100' end,
+       case when w %% 3 = 2 then 'L40S' else 'H100' end, 'RC-' || (w %% 3), now() - interval '90 days',
+       2.5, 60, 1 + w %% 4, 3600 * (1 + w %% 4) * (2 + w %% 5), 3600 * (1 + w %% 4) * (2 + w %% 5),
+       3600 * (1 + w %% 4) * (2 + w %% 5), 60 + w %% 30, 2.5 * (1 + w %% 4) * (2 + w %% 5)
+from generate_series(1, 40) as w
+cross join generate_series(%(start)s::date, (%(end)s::timestamptz - interval '1 hour')::date, interval '1 day') as d
+where (w + extract(doy from d)::int) %% 3 <> 0
+"""
+
+_ML = """
+insert into ml.anomalies (device_id, device_model, start_at, end_at, metric, score, severity, detector, explanation)
+select device_id, hardware_model, %(end)s::timestamptz - interval '3 hours' - (n || ' hours')::interval,
+       %(end)s::timestamptz - (n || ' hours')::interval, 'temperature_c', 0.9 - n * 0.01,
+       (array['critical', 'warning', 'info'])[1 + n %% 3], 'iforest', 'temperature far above fleet peers'
+from (select device_id, hardware_model, row_number() over (order by device_id) as n
+      from marts.dim_devices where device_kind = 'asic' limit 12) as d
+on conflict do nothing;
+insert into ml.models (series, version, name, kind, status, train_start, train_end, metrics)
+values ('price:HB_WEST', 1, 'prophet', 'prophet', 'champion', %(start)s, %(end)s, '{"smape": 0.12}'),
+       ('price:HB_WEST', 2, 'seasonal_naive', 'baseline', 'challenger', %(start)s, %(end)s, '{"smape": 0.2}')
+on conflict do nothing;
+insert into ml.forecast_metrics (series, model_name, model_version, horizon_steps, folds, mape, smape, mae, mase,
+                                 seconds, is_champion)
+values ('price:HB_WEST', 'prophet', 1, 24, 3, 0.11, 0.12, 4.2, 0.8, 1.5, true),
+       ('price:HB_WEST', 'seasonal_naive', 2, 24, 3, 0.19, 0.2, 7.1, 1.0, 0.01, false);
+insert into ml.forecasts (series, model_version, model_name, issued_at, target_at, yhat, yhat_lower, yhat_upper)
+select 'price:HB_WEST', 1, 'prophet', %(end)s::timestamptz - interval '48 hours', t,
+       45 + 20 * sin(extract(epoch from t) / 3600.0 / 24 * 2 * pi()),
+       35 + 20 * sin(extract(epoch from t) / 3600.0 / 24 * 2 * pi()),
+       55 + 20 * sin(extract(epoch from t) / 3600.0 / 24 * 2 * pi())
+from generate_series(%(end)s::timestamptz - interval '48 hours', %(end)s::timestamptz + interval '23 hours',
+                     interval '1 hour') as t
+on conflict do nothing;
+"""
+
+_BILLING = """
+insert into billing.invoices (customer_id, period, period_start, period_end, timezone, status, invoice_number,
+                              subtotal_usd, tax_rate, tax_usd, total_usd, kind)
+select 'C' || lpad(c::text, 3, '0'), '2026-10', '2026-10-01', '2026-11-01', 'UTC', 'draft', 'INV-' || lpad(c::text, 5, '0'),
+       1000 * c, 0.0825, round(82.5 * c, 2), 1000 * c + round(82.5 * c, 2), 'invoice'
+from generate_series(1, 3) as c;
+insert into billing.invoice_lines (invoice_id, line_no, line_kind, description, quantity, unit, unit_price_usd, amount_usd)
+select invoice_id, 1, 'usage', 'H100 inference GPU hours', subtotal_usd / 2.5, 'gpu_hour', 2.5, subtotal_usd
+from billing.invoices;
+update billing.invoices set status = 'finalized', issued_at = '2026-11-01', due_at = '2026-12-01'
+where invoice_number = 'INV-00001';
+insert into billing.budget_alerts (customer_id, period, threshold_pct, budget_usd, usage_to_date_usd, projected_usd)
+values ('C002', '2026-11', 80, 5000, 4100, 6200) on conflict do nothing;
+"""
+
+_PLAN = """
+create table if not exists ops.allocation_plan (
+    device_id text not null, interval_start_at timestamptz not null, mode text not null, power_kw numeric(10, 3),
+    primary key (device_id, interval_start_at));
+insert into ops.allocation_plan
+select d.device_id, t,
+       case when random() < 0.15 then 'off' when d.device_kind = 'gpu' then 'serve' else 'mine' end,
+       d.nominal_power_kw * f.pue
+from marts.dim_devices as d
+join marts.dim_facilities as f on f.facility_id = d.facility_id
+cross join generate_series(%(end)s::timestamptz, %(end)s::timestamptz + interval '23 hours', interval '1 hour') as t
+"""
+
+
+def _exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def seed(
+    url: str, facilities: int = 3, devices: int = 1000, days: int = 7, end: datetime | None = None
+) -> dict[str, int]:
+    """Write a synthetic fleet of ``devices`` over ``days`` ending at ``end`` (default: this hour); returns row counts."""
+    end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    params = {"facilities": facilities, "devices": devices, "start": start, "end": end}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select setseed(0.42)")
+        has_plan = _exists(conn, "ops.allocation_plan")
+        conn.execute(MARTS_DDL)
+        blocks = [_FACILITIES, _DEVICES, _COUNTS, _DEVICE_HOURS, _FACILITY_HOURS, _USAGE]
+        blocks += [_ML] if _exists(conn, "ml.anomalies") else []
+        blocks += [_BILLING] if _exists(conn, "billing.invoices") else []
+        blocks += [] if has_plan else [_PLAN]
+        for block in blocks:
+            for statement in block.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement, params)
+        conn.execute("analyze")
+        counts = {}
+        for table in (
+            "marts.dim_devices",
+            "marts.fct_device_hourly",
+            "marts.fct_facility_hourly",
+            "marts.fct_usage",
+        ):
+            counts[table] = conn.execute(f"select count(*) from {table}").fetchone()[0]
+    return counts

@@ -1,0 +1,125 @@
+"""``hcp users ...`` (the Streamlit app's accounts) and ``hcp bench app`` (page render times)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from orchestration.settings import PROJECT_ROOT
+
+APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
+ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+
+users_app = typer.Typer(
+    help="Users of the Streamlit app: roles and bcrypt-hashed passwords.", no_args_is_help=True
+)
+
+
+def _auth(url: str):
+    """The app's auth module, bound to the database at ``url``."""
+    import os
+
+    os.environ["DATABASE_URL"] = url
+    if str(APP_DIR) not in sys.path:
+        sys.path.insert(0, str(APP_DIR))
+    from lib import auth
+
+    return auth
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name (or the e-mail used for single sign-on)")],
+    role: Annotated[str, typer.Option(help=f"one of: {', '.join(ROLES)}")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+    sso_only: Annotated[bool, typer.Option("--sso-only", help="no password: single sign-on only")] = False,
+) -> None:
+    """Create a user (or change an existing user's role and password)."""
+    from orchestration.cli import console, fail, ready_database
+
+    if role not in ROLES:
+        fail(f"--role {role!r}: one of {', '.join(ROLES)}")
+    password = None if sso_only else _read_password(password_stdin)
+    auth = _auth(ready_database())
+    try:
+        auth.add_user(name, role, password, actor="cli")
+    except ValueError as err:
+        fail(str(err))
+    console.print(f"user {name} saved with role {role}")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List users with role, status and last login."""
+    from orchestration.cli import emit_json, ready_database
+
+    rows = _auth(ready_database()).list_users()
+    if as_json:
+        emit_json({"users": rows})
+        return
+    for row in rows:
+        status = "active" if row["is_active"] else "disabled"
+        typer.echo(
+            f"{row['username']:<32} {row['role']:<9} {status:<9} last login {row['last_login_at'] or '-'}"
+        )
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user and revoke their sessions."""
+    from orchestration.cli import console, fail, ready_database
+
+    if not _auth(ready_database()).set_active(name, False, actor="cli"):
+        fail(f"no user {name!r}")
+    console.print(f"user {name} disabled")
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user."""
+    from orchestration.cli import console, fail, ready_database
+
+    if not _auth(ready_database()).set_active(name, True, actor="cli"):
+        fail(f"no user {name!r}")
+    console.print(f"user {name} enabled")
+
+
+def bench_app_command(
+    devices: Annotated[int, typer.Option(min=10, help="devices in the synthetic fleet")] = 1000,
+    days: Annotated[str, typer.Option(help="history lengths to measure, comma separated")] = "7,28",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
+) -> None:
+    """First-render time of executive, operations and resources in headless Chromium (vs their SQL alone),
+    and the what-if re-solve time (vs building the problem), on a synthetic fleet in a scratch database."""
+    from orchestration.cli import console, emit_json, ready_database
+
+    if str(APP_DIR.parent.parent) not in sys.path:
+        sys.path.insert(0, str(APP_DIR.parent.parent))
+    from apps.streamlit.benchmark import format_table, run_benchmark
+
+    result = run_benchmark(
+        ready_database(),
+        devices=devices,
+        days=[int(d) for d in days.split(",")],
+        progress=lambda text: console.print(f"[cyan]>[/] {text}"),
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(format_table(result))
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``hcp users`` and ``hcp bench app`` to the CLI."""
+    app.add_typer(users_app, name="users")
+    bench_app.command("app")(bench_app_command)
