@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from ingestion.simulator import simulate
-from tests.simulator.helpers import dcgm_rows, miner_rows
+
+from .helpers import dcgm_rows, miner_rows
 
 END = datetime(2026, 11, 2)  # two days ending here cover the US fall-back on 2026-11-01
 SMALL = {"facilities": 2, "devices": 40, "days": 2, "end": END, "customers": 4}
