@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg
@@ -36,7 +39,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             conn.execute(f'create database "{name}"')
         url = urlparse(external)._replace(path="/" + name).geturl()
     else:
-        url = db.start_embedded(home / "pgdata")
+        # Not under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a
+        # session starts, which would lock the server's own system user out of its data folder.
+        pgdata = Path(tempfile.mkdtemp(prefix="hcp-test-pg-")) / "pgdata"
+        url = db.start_embedded(pgdata)
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     migrate(url)
@@ -47,7 +53,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             with psycopg.connect(external, autocommit=True) as conn:
                 conn.execute(f'drop database if exists "{name}" with (force)')
         else:
-            db.stop_embedded(home / "pgdata")
+            db.stop_embedded(pgdata)
+            shutil.rmtree(pgdata.parent, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
