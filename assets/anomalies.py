@@ -1,0 +1,143 @@
+"""Anomaly assets: score recent telemetry with the pyod ensemble into ml.anomalies, and score the
+detector against the simulator's fault labels into ml.anomaly_metrics (shown as asset metadata).
+
+Scored fault types: ``kernels.anomalies.DEVICE_BEHAVIOUR_FAULTS`` (overheating, hashboard_failure,
+stuck_sensor, offline); late_telemetry, duplicated_telemetry and price_spike are delivery or market
+events whose telemetry values are normal, so they are left out of the evaluation.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from assets import ml_queries as q
+from assets.groups import ANOMALIES
+from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, detect, event_scores
+from orchestration import db
+from orchestration.resources import LandingResource, PostgresResource
+
+TELEMETRY = dg.AssetKey(["raw", "device_telemetry"])
+DEVICES = dg.AssetKey(["raw", "devices"])
+SCORING_WINDOW = timedelta(hours=24)  # detectors learn "normal" from the last day of the fleet
+
+
+def read_fault_labels(path: Path, fault_types: tuple[str, ...] = DEVICE_BEHAVIOUR_FAULTS) -> pd.DataFrame:
+    """Fault windows from labels/faults.csv (device_id, fault_type, start, end; UTC, naive) of the
+    given types; an empty frame when the file is absent."""
+    if not path.is_file():
+        return pd.DataFrame(columns=["device_id", "fault_type", "start", "end"])
+    labels = pd.read_csv(path)
+    labels = labels[labels["fault_type"].isin(fault_types)]
+    return pd.DataFrame(
+        {
+            "device_id": labels["device_id"].fillna("").astype(str),
+            "fault_type": labels["fault_type"],
+            "start": pd.to_datetime(labels["start_at"], utc=True).dt.tz_localize(None),
+            "end": pd.to_datetime(labels["end_at"], utc=True).dt.tz_localize(None),
+        }
+    )
+
+
+def telemetry_from_landing(folder: Path) -> pd.DataFrame:
+    """Telemetry of a landing folder read straight from its files (miner JSON lines, DCGM text),
+    joined to reference/devices.csv: the ``load_telemetry`` columns, without a database. Rows
+    repeated across files (late or duplicated deliveries) are kept once, as staging does."""
+    from ingestion.formats.dcgm import read_dcgm
+    from ingestion.formats.jsonlines import read_miner
+
+    parts = [read_miner(p).frame for p in sorted(folder.glob("telemetry/miner/*.jsonl"))]
+    parts += [read_dcgm(p).frame for p in sorted(folder.glob("telemetry/dcgm/*.prom"))]
+    if not parts:
+        return pd.DataFrame()
+    telemetry = pd.concat(parts, ignore_index=True).drop(columns=["_line"], errors="ignore")
+    telemetry["ts"] = pd.to_datetime(telemetry["ts"], utc=True).dt.tz_localize(None)
+    telemetry = telemetry.drop_duplicates(["device_id", "ts"], keep="last")
+    devices = pd.read_csv(folder / "reference" / "devices.csv")[["device_id", "facility_id", "kind", "model"]]
+    return telemetry.merge(devices, on="device_id").sort_values(["device_id", "ts"]).reset_index(drop=True)
+
+
+def interval_of(telemetry: pd.DataFrame) -> pd.Timedelta:
+    """The telemetry interval: the most common spacing of one device's rows."""
+    steps = telemetry.groupby("device_id")["ts"].diff().dropna()
+    return steps.mode().iloc[0] if not steps.empty else pd.Timedelta("5min")
+
+
+def detect_window(url: str, since=None, until=None) -> tuple[pd.DataFrame, pd.Timedelta]:
+    """Alert events of the telemetry in [since, until) and the telemetry interval."""
+    with db.connect(url) as conn:
+        telemetry = q.load_telemetry(conn, since, until)
+    if telemetry.empty:
+        return pd.DataFrame(), pd.Timedelta("5min")
+    telemetry["ts"] = pd.to_datetime(telemetry["ts"], utc=True).dt.tz_localize(None)
+    interval = interval_of(telemetry)
+    return detect(telemetry, interval), interval
+
+
+@dg.asset(
+    key=["ml", "anomalies"],
+    group_name=ANOMALIES,
+    deps=[TELEMETRY, DEVICES],
+    kinds={"python", "postgres"},
+    description="Alert events from the last day of telemetry (pyod ensemble + telemetry gaps) into ml.anomalies.",
+)
+def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    url = postgres.get_url()
+    with db.connect(url) as conn:
+        latest = conn.execute("select max(ts) from raw.device_telemetry").fetchone()[0]
+    if latest is None:
+        context.log.warning("no telemetry yet")
+        return dg.MaterializeResult(metadata={"alert_events": 0})
+    events, _ = detect_window(url, latest - SCORING_WINDOW, None)
+    with db.connect(url) as conn:
+        written = q.write_anomalies(conn, events)
+    by_severity = events["severity"].value_counts().to_dict() if not events.empty else {}
+    return dg.MaterializeResult(
+        metadata={"alert_events": written, **{f"severity_{k}": v for k, v in by_severity.items()}}
+    )
+
+
+@dg.asset(
+    key=["ml", "anomaly_metrics"],
+    group_name=ANOMALIES,
+    deps=[TELEMETRY, DEVICES],
+    kinds={"python", "postgres"},
+    description="Event-level precision/recall/F1 of the detector on all telemetry against labels/faults.csv.",
+)
+def anomaly_metrics(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, landing: LandingResource
+) -> dg.MaterializeResult:
+    labels = read_fault_labels(landing.path() / "labels" / "faults.csv")
+    if labels.empty:
+        context.log.warning("no fault labels in the landing folder: nothing to score against")
+        return dg.MaterializeResult(metadata={"faults": 0})
+    url = postgres.get_url()
+    events, _ = detect_window(url)
+    alerts = events.rename(columns={"start_at": "start", "end_at": "end"})[["device_id", "start", "end"]]
+    scores = event_scores(alerts, labels)
+    with db.connect(url) as conn:
+        q.write_anomaly_metrics(conn, "simulator_labels", list(DEVICE_BEHAVIOUR_FAULTS), scores)
+    found = event_scores(alerts, labels)
+    per_type = {
+        f"recall_{kind}": event_scores(alerts, labels[labels["fault_type"] == kind])["recall"]
+        for kind in labels["fault_type"].unique()
+    }
+    return dg.MaterializeResult(
+        metadata={
+            **{k: float(v) for k, v in found.items()},
+            **per_type,
+            "fault_types": ", ".join(DEVICE_BEHAVIOUR_FAULTS),
+        }
+    )
+
+
+anomaly_assets = [anomalies, anomaly_metrics]
+anomalies_job = dg.define_asset_job("ml_anomalies_hourly", selection=dg.AssetSelection.assets(anomalies))
+defs = dg.Definitions(
+    assets=anomaly_assets,
+    jobs=[anomalies_job],
+    schedules=[
+        dg.ScheduleDefinition(job=anomalies_job, cron_schedule="10 * * * *", name="ml_anomalies_hourly")
+    ],
+)

@@ -1,0 +1,123 @@
+"""Forecasting assets: weekly backtest + champion selection into ml.models / ml.forecast_metrics,
+and hourly scoring of every series' champion into ml.forecasts.
+
+Series: energy price per price node (next 48 h at the market's interval), hashprice (next 7 days),
+inference demand per GPU pool in GPU-hours per hour (next 48 h). How the allocation plan reads the
+champion forecasts: see ``assets.ml_queries`` (``ml.champion_forecasts``).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from assets import ml_queries as q
+from assets.groups import FORECASTING
+from kernels.forecasting import Candidate, SeriesError, default_candidates, fit_predict, regularize, select
+from kernels.forecasting.sources import gpu_hours, hashprice
+from orchestration import db
+from orchestration.resources import PostgresResource
+
+PRICES = dg.AssetKey(["raw", "energy_prices"])
+BTC = dg.AssetKey(["raw", "btc_economics"])
+EVENTS = dg.AssetKey(["raw", "workload_events"])
+HISTORY = timedelta(days=60)  # training window: enough for weekly seasonality, recent enough to adapt
+
+
+def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
+    """Every forecast series: name -> (raw observations indexed by naive UTC time, horizon in steps
+    of the series' own interval, holiday country)."""
+    since = datetime.now(UTC) - HISTORY
+    out: dict[str, tuple[pd.Series, int, str | None]] = {}
+    with db.connect(url) as conn:
+        prices = q.load_prices(conn)
+        countries = q.market_countries(conn)
+        btc = q.load_btc(conn)
+        events = q.load_workload_events(conn)
+    if not prices.empty:
+        prices["ts"] = pd.to_datetime(prices["interval_start_utc"], utc=True).dt.tz_localize(None)
+        for (market, node), part in prices.groupby(["market", "node_name"]):
+            minutes = int(part["interval_minutes"].mode().iloc[0])
+            part = part[part["interval_start_utc"] >= since] if len(part) > 2000 else part
+            y = part.set_index("ts")["price_usd_per_mwh"]
+            out[f"price:{market}:{node}"] = (y, 48 * 60 // minutes, countries.get(market, "US"))
+    if not btc.empty:
+        out["hashprice"] = (hashprice(btc), 7, None)  # daily data: 7 steps = 7 days
+    demand = gpu_hours(events)
+    for pool in demand.columns:
+        out[f"demand:{pool}"] = (demand[pool], 48, "US")
+    return out
+
+
+def _regular(y: pd.Series) -> tuple[pd.Series, pd.Timedelta]:
+    frame = pd.DataFrame({"ds": y.index.astype(str), "y": y.to_numpy()})
+    return regularize(frame, "ds", "y")
+
+
+@dg.asset(
+    key=["ml", "forecast_models"],
+    group_name=FORECASTING,
+    deps=[PRICES, BTC, EVENTS],
+    kinds={"python", "postgres"},
+    description="Weekly: rolling-origin backtest per series, champion by MASE (A/B against the current one).",
+)
+def forecast_models(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    url = postgres.get_url()
+    summary = {}
+    for name, (raw, horizon, country) in series_frames(url).items():
+        try:
+            y, step = _regular(raw)
+            # backtest at a 24-step horizon for long-horizon series would need weeks; cap the folds' size
+            selection = select(
+                y, default_candidates(step, len(y), country), horizon=min(horizon, len(y) // 4), folds=3
+            )
+        except SeriesError as err:
+            context.log.warning(f"{name}: skipped ({err})")
+            continue
+        with db.connect(url) as conn:
+            result = q.record_selection(conn, name, selection, y.index[0], y.index[-1])
+        summary[name] = {**result, "mase": selection.result(selection.champion).metrics["mase"]}
+        context.log.info(f"{name}: {result}")
+    return dg.MaterializeResult(metadata={"series": dg.MetadataValue.json(summary)})
+
+
+@dg.asset(
+    key=["ml", "forecasts"],
+    group_name=FORECASTING,
+    deps=[forecast_models, PRICES, BTC, EVENTS],
+    kinds={"python", "postgres"},
+    description="Hourly: each series' champion refitted on the latest data, forecast with intervals into ml.forecasts.",
+)
+def forecasts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    url = postgres.get_url()
+    issued_at = datetime.now(UTC).replace(microsecond=0)
+    written = {}
+    for name, (raw, horizon, _country) in series_frames(url).items():
+        with db.connect(url) as conn:
+            champ = q.champion(conn, name)
+        if champ is None:
+            context.log.warning(f"{name}: no champion yet (materialize ml/forecast_models)")
+            continue
+        try:
+            y, _ = _regular(raw)
+            pred = fit_predict(Candidate(champ["name"], champ["kind"], champ["parameters"]), y, horizon)
+        except (SeriesError, ValueError) as err:
+            context.log.warning(f"{name}: skipped ({err})")
+            continue
+        with db.connect(url) as conn:
+            written[name] = q.write_forecast(conn, name, champ["version"], champ["name"], issued_at, pred)
+    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(written)})
+
+
+retrain_job = dg.define_asset_job(
+    "ml_forecast_retrain_weekly", selection=dg.AssetSelection.assets(forecast_models)
+)
+scoring_job = dg.define_asset_job("ml_forecast_scoring_hourly", selection=dg.AssetSelection.assets(forecasts))
+defs = dg.Definitions(
+    assets=[forecast_models, forecasts],
+    jobs=[retrain_job, scoring_job],
+    schedules=[
+        dg.ScheduleDefinition(job=retrain_job, cron_schedule="0 3 * * 1", name="ml_forecast_retrain_weekly"),
+        dg.ScheduleDefinition(job=scoring_job, cron_schedule="5 * * * *", name="ml_forecast_scoring_hourly"),
+    ],
+)

@@ -1,0 +1,166 @@
+"""ML domain: metrics, event scoring, champion selection, eval CLI, detector, registry round trip."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kernels.anomalies import detect, event_scores
+from kernels.forecasting import Candidate, mae, mape, mase, select, smape
+from kernels.forecasting.models import BASELINE
+
+
+def test_metrics_hand_computed():
+    actual, forecast = np.array([100.0, 200.0, 0.0]), np.array([110.0, 180.0, 0.0])
+    assert mae(actual, forecast) == pytest.approx(10.0)
+    assert mape(actual, forecast) == pytest.approx((10 + 10) / 2)  # zero actual left out
+    assert smape(actual, forecast) == pytest.approx((2 * 10 / 210 + 2 * 20 / 380 + 0) / 3 * 100)
+    train = np.array([1.0, 2.0, 4.0, 3.0])  # season 2: |4-1| + |3-2| -> scale 2
+    assert mase(np.array([5.0]), np.array([3.0]), train, season=2) == pytest.approx(1.0)
+
+
+def _t(hours: float) -> pd.Timestamp:
+    return pd.Timestamp("2026-01-01") + pd.Timedelta(hours=hours)
+
+
+def test_event_scoring_gap_overlap_false_positive():
+    labels = pd.DataFrame({"device_id": ["a", "b"], "start": [_t(1), _t(5)], "end": [_t(2), _t(6)]})
+    alerts = pd.DataFrame(
+        {
+            "device_id": ["a", "a", "a", "b"],
+            # a: two alerts 30 min apart merge into one event overlapping the label; one far away = FP
+            "start": [_t(0.5), _t(1.25), _t(10), _t(20)],
+            "end": [_t(0.75), _t(1.5), _t(10.5), _t(21)],
+        }
+    )
+    s = event_scores(alerts, labels)
+    assert s["alert_events"] == 3 and s["faults_found"] == 1 and s["false_positives"] == 2
+    assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == pytest.approx(0.5)
+    assert s["f1"] == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
+
+
+def _hourly(values: np.ndarray) -> pd.Series:
+    return pd.Series(values, index=pd.date_range("2026-01-01", periods=len(values), freq="h"))
+
+
+def test_champion_is_seasonal_naive_on_pure_seasonal_series():
+    y = _hourly(np.tile(np.sin(np.arange(24) / 24 * 2 * np.pi) * 10 + 50, 10))
+    cands = [
+        Candidate(BASELINE, "seasonal_naive", {"season": 24}),
+        Candidate("avg", "seasonal_average", {"season": 24}),
+    ]
+    assert select(y, cands, horizon=24, folds=2).champion == BASELINE
+
+
+def test_challenger_wins_when_better():
+    rng = np.random.default_rng(0)
+    y = _hourly(np.tile(np.sin(np.arange(24) / 24 * 2 * np.pi) * 10 + 50, 14) + rng.normal(0, 3, 24 * 14))
+    cands = [
+        Candidate(BASELINE, "seasonal_naive", {"season": 24}),
+        Candidate("avg", "seasonal_average", {"season": 24, "seasons": 5}),
+    ]
+    sel = select(y, cands, horizon=24, folds=3)
+    assert sel.champion == "avg"
+    assert sel.result("avg").metrics["mase"] < sel.result(BASELINE).metrics["mase"]
+
+
+def test_eval_forecast_cli(tmp_path):
+    from orchestration.cli import app
+
+    rng = np.random.default_rng(1)
+    n = 24 * 12
+    ts = pd.date_range("2026-03-01", periods=n, freq="h")
+    y = 100 + 20 * np.sin(np.arange(n) / 24 * 2 * np.pi) + rng.normal(0, 2, n)
+    frame = pd.DataFrame({"ds": ts.astype(str), "y": y})
+    frame = pd.concat([frame, frame.iloc[[5]]]).drop(index=[40, 41])  # a duplicate and a gap
+    path = tmp_path / "series.csv"
+    frame.to_csv(path, index=False)
+    result = CliRunner().invoke(
+        app, ["eval", "forecast", "--csv", str(path), "--horizon", "24", "--folds", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(payload["champion"]["metrics"]) == {"mape", "smape", "mae", "mase"}
+    assert {c["name"] for c in payload["candidates"]} >= {BASELINE, "prophet_additive"}
+
+    bad = CliRunner().invoke(
+        app, ["eval", "forecast", "--csv", str(path), "--value-col", "nope", "--horizon", "24"]
+    )
+    assert bad.exit_code == 1 and "nope" in bad.output and "Traceback" not in bad.output
+    short = tmp_path / "short.csv"
+    frame.iloc[:10].to_csv(short, index=False)
+    bad = CliRunner().invoke(app, ["eval", "forecast", "--csv", str(short), "--horizon", "24"])
+    assert bad.exit_code == 1 and "too few points" in " ".join(bad.output.split())
+
+
+def test_detector_finds_injected_hashboard_failure():
+    rng = np.random.default_rng(3)
+    ts = pd.date_range("2026-01-01", periods=288, freq="5min")
+    rows = []
+    for d in range(12):
+        power = 3.5 * (1 + rng.normal(0, 0.01, len(ts)))
+        hashrate = 200 * (1 + rng.normal(0, 0.02, len(ts)))
+        if d == 4:
+            hashrate[100:160] *= 2 / 3
+        temp = 65 + rng.normal(0, 1, len(ts))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "device_id": f"a{d}",
+                    "facility_id": "f",
+                    "kind": "asic",
+                    "model": "S21",
+                    "ts": ts,
+                    "power_kw": power,
+                    "hashrate_ths": hashrate,
+                    "gpu_util_pct": np.nan,
+                    "temperature_c": temp,
+                }
+            )
+        )
+    events = detect(pd.concat(rows), pd.Timedelta("5min"))
+    hit = events[events["device_id"] == "a4"]
+    assert not hit.empty and "hashrate down" in hit["explanation"].iloc[0]
+    labels = pd.DataFrame({"device_id": ["a4"], "start": [ts[100]], "end": [ts[160]]})
+    scores = event_scores(events.rename(columns={"start_at": "start", "end_at": "end"}), labels)
+    assert scores["recall"] == 1.0
+
+
+def test_registry_round_trip_and_rollback(conn):
+    from assets import ml_queries as q
+    from kernels.forecasting.backtest import CandidateResult, Selection
+
+    def selection(winner: str, mase_value: float) -> Selection:
+        results = [
+            CandidateResult(
+                Candidate(winner, "seasonal_naive", {"season": 24}),
+                {"mape": 1.0, "smape": 1.0, "mae": 1.0, "mase": mase_value},
+            )
+        ]
+        return Selection(results, winner, 24, 3, 24)
+
+    series = "test:rollback"
+    start, end = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-01-10", tz="UTC")
+    first = q.record_selection(conn, series, selection(BASELINE, 0.9), start, end)
+    second = q.record_selection(conn, series, selection("other", 0.5), start, end)
+    assert first["status"] == "champion" and second["status"] == "champion"
+    assert q.champion(conn, series)["version"] == 2
+    forecast = pd.DataFrame(
+        {"yhat": [1.0, 2.0], "yhat_lower": [0.5, 1.5], "yhat_upper": [1.5, 2.5]},
+        index=pd.date_range("2026-01-10", periods=2, freq="h"),
+    )
+    assert q.write_forecast(conn, series, 2, "other", end.to_pydatetime(), forecast) == 2
+    rows = conn.execute("select count(*) from ml.champion_forecasts where series = %s", (series,)).fetchone()[
+        0
+    ]
+    assert rows == 2
+    assert q.rollback(conn, series, 1, actor="test") == {"series": series, "before": 2, "after": 1}
+    assert q.champion(conn, series)["version"] == 1
+    audit = conn.execute(
+        "select action, after from ops.audit_log where entity = %s", (f"ml.models:{series}",)
+    ).fetchall()
+    assert audit[-1][0] == "ml.rollback" and audit[-1][1] == {"champion_version": 1}
+    with pytest.raises(q.RollbackError):
+        q.rollback(conn, series, 99, actor="test")
