@@ -31,6 +31,7 @@ class RawSource:
     description: str
     daily: bool
     deps: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()  # other raw tables the same loads write (e.g. price nodes)
 
 
 REFERENCE_SOURCES = (
@@ -106,7 +107,8 @@ def landing_files(root: Path, source: RawSource, days: Sequence[str] = ()) -> li
     return sorted(found)
 
 
-def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) -> dg.MaterializeResult:
+def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) -> dict:
+    """Ingest ``files``; returns the summed load log figures as asset metadata."""
     from ingestion.kinds import detect_kind
     from ingestion.loader import ingest_file
 
@@ -124,27 +126,37 @@ def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) ->
         load_ids.append(result.load_id)
     if totals["files"] == 0:
         context.log.warning("no landing files for this asset/partition")
-    return dg.MaterializeResult(metadata={**totals, "load_ids": dg.MetadataValue.json(load_ids)})
+    return {**totals, "load_ids": dg.MetadataValue.json(load_ids)}
 
 
 def _raw_asset(source: RawSource) -> dg.AssetsDefinition:
     partitions = daily_partitions() if source.daily else None
+    deps = [dg.AssetKey(["raw", dep]) for dep in source.deps]
+    specs = [
+        dg.AssetSpec(
+            ["raw", table],
+            group_name=INGESTION,
+            kinds={"postgres"},
+            deps=deps,
+            partitions_def=partitions,
+            description=source.description
+            if table == source.table
+            else f"Written by raw/{source.table} loads.",
+        )
+        for table in (source.table, *source.also)
+    ]
 
-    @dg.asset(
-        key=["raw", source.table],
-        group_name=INGESTION,
-        description=source.description,
-        deps=[dg.AssetKey(["raw", dep]) for dep in source.deps],
-        partitions_def=partitions,
+    @dg.multi_asset(
+        name=f"raw_{source.table}",
+        specs=specs,
         backfill_policy=dg.BackfillPolicy.single_run() if source.daily else None,
-        kinds={"postgres"},
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     )
-    def _asset(
-        context: dg.AssetExecutionContext, postgres: PostgresResource, landing: LandingResource
-    ) -> dg.MaterializeResult:
-        days = [key for key in context.partition_keys] if source.daily else []
-        return _load(context, postgres.get_url(), landing_files(landing.path(), source, days))
+    def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource, landing: LandingResource):
+        days = list(context.partition_keys) if source.daily else []
+        metadata = _load(context, postgres.get_url(), landing_files(landing.path(), source, days))
+        for spec in specs:
+            yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
 
     return _asset
 

@@ -12,6 +12,7 @@ EXPECTED_RAW_KEYS = {
     "raw/devices",
     "raw/energy_prices",
     "raw/facilities",
+    "raw/price_nodes",
     "raw/rate_cards",
     "raw/site_meter",
     "raw/workload_events",

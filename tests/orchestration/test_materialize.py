@@ -25,7 +25,8 @@ def raw_counts(conn) -> dict[str, int]:
 
 
 def test_landing_days_found(small_fleet):
-    assert landing_days() == ["2026-11-18", "2026-11-19"]
+    # market files cover every local operating day that overlaps the period (Chicago is UTC-6)
+    assert landing_days() == ["2026-11-17", "2026-11-18", "2026-11-19"]
 
 
 def test_materialize_ingestion_twice_is_idempotent(small_fleet, conn):
