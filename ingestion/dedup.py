@@ -44,7 +44,12 @@ def row_hashes(frame: pd.DataFrame, table: Table) -> np.ndarray:
                 values = values.map(
                     lambda ids: None if ids is None else _SEPARATOR.join(ids), na_action="ignore"
                 )
-            parts[column.name] = values.astype(object).where(values.notna(), _NULL_TEXT)
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                # hashed per category; equal to hashing the same strings as objects
+                values = values.cat.add_categories([_NULL_TEXT]) if values.isna().any() else values
+                parts[column.name] = values.fillna(_NULL_TEXT) if values.isna().any() else values
+            else:
+                parts[column.name] = values.astype(object).where(values.notna(), _NULL_TEXT)
         elif kind in ("timestamptz", "timestamp"):
             if isinstance(values.dtype, pd.DatetimeTZDtype):
                 values = values.dt.tz_convert(None)

@@ -138,14 +138,14 @@ def _load(
     duplicate = duplicate_mask(
         hashes, row_hashes(existing, table) if len(existing) else np.empty(0, "uint64")
     )
-    new = valid[~duplicate]
+    new = (valid[~duplicate] if duplicate.any() else valid).copy(deep=False)
     if table.name == "energy_prices":
         _register_nodes(conn, schema, valid, load_id)
     columns = {c.name: c.type for c in table.columns}
     if table.name == "customers":
         new, columns = _encrypt(new, columns)
-    new = new.assign(load_id=load_id)
-    loaded = copy_frame(conn, schema, table.name, {**columns, "load_id": "int"}, new, progress)
+    new["load_id"] = load_id
+    loaded = copy_frame(conn, schema, table.name, {**columns, "load_id": "bigint"}, new, progress)
     _quarantine(conn, schema, kind, path, load_id, rejects)
     quarantined, duplicates = len(rejects), int(duplicate.sum())
     return loaded + quarantined + duplicates, loaded, quarantined, duplicates
@@ -238,7 +238,7 @@ def _quarantine(conn, schema: str, kind: str, path: Path, load_id: int, rejects:
             "raw_record": rejects["raw"].to_numpy(),
         }
     )
-    types = {"load_id": "int", "kind": "text", "source_file": "text", "line_no": "int", "field": "text",
+    types = {"load_id": "bigint", "kind": "text", "source_file": "text", "line_no": "int", "field": "text",
              "reason": "text", "raw_record": "text"}  # fmt: skip
     copy_frame(conn, schema, "quarantine", types, frame)
 

@@ -1,5 +1,6 @@
-"""Writing a DataFrame into a table with COPY: pyarrow renders CSV in C++ chunk by chunk, so the
-server parses chunk k while the client renders chunk k + 1."""
+"""Writing a DataFrame into a table with COPY: binary format where every column type has a numpy
+encoder (telemetry, the bulk path), else CSV rendered by pyarrow in C++; both chunk by chunk, so the
+server works on chunk k while the client renders chunk k + 1."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from ingestion import pgbinary
+
 CHUNK_ROWS = 100_000
 _WRITE = pacsv.WriteOptions(include_header=False)
 
@@ -21,7 +24,7 @@ def arrow_column(values: pd.Series, type_: str) -> pa.Array:
     kind = type_.split(":")[0]
     if kind == "real":
         return pa.array(values.to_numpy(dtype="float32"), type=pa.float32(), from_pandas=True)
-    if kind in ("numeric", "int"):
+    if kind in ("numeric", "int", "bigint"):
         arr = values.astype("float64").to_numpy()
         return (
             pa.array(arr, from_pandas=True).cast(pa.int64())
@@ -58,6 +61,8 @@ def copy_frame(
     """COPY ``frame[columns]`` (name -> storage type) into ``schema.table``; returns the rows written."""
     if frame.empty:
         return 0
+    if pgbinary.supported(columns):
+        return pgbinary.copy_frame_binary(conn, schema, table, columns, frame, progress)
     arrow = pa.table({name: arrow_column(frame[name], type_) for name, type_ in columns.items()})
     statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
         sql.Identifier(schema, table), sql.SQL(", ").join(map(sql.Identifier, columns))

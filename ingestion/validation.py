@@ -62,10 +62,13 @@ def validate(
     out = frame.copy(deep=False)  # new columns only: the caller's frame keeps the raw values
     field = np.full(len(frame), None, dtype=object)
     reason = np.full(len(frame), None, dtype=object)
+    bad = np.zeros(len(frame), dtype=bool)
 
     def mark(mask, name: str, why: str) -> None:
-        hit = np.asarray(mask, dtype=bool) & (reason == None)  # noqa: E711 (elementwise on an object array)
-        field[hit], reason[hit] = name, why
+        hit = np.asarray(mask, dtype=bool) & ~bad
+        if hit.any():
+            field[hit], reason[hit] = name, why
+            bad[hit] = True
 
     for column in spec.columns:
         typed, invalid = coerce(out[column.name], column)
@@ -88,7 +91,6 @@ def validate(
         mark(out[name] > limit, name, f"in the future (after {limit:%Y-%m-%d %H:%M} UTC)")
     for name, mask, why in _row_rules(table, out):
         mark(mask, name, why)
-    bad = reason != None  # noqa: E711
     rejects = pd.DataFrame(
         {
             "_line": frame["_line"].to_numpy()[bad],
@@ -97,7 +99,7 @@ def validate(
             "raw": raw_records(frame[bad]),
         }
     )
-    return out[~bad], rejects[REJECT_COLUMNS]
+    return (out[~bad] if bad.any() else out), rejects[REJECT_COLUMNS]
 
 
 def _row_rules(table: str, frame: pd.DataFrame) -> list[tuple[str, pd.Series, str]]:
@@ -127,6 +129,8 @@ def coerce(values: pd.Series, column: Column) -> tuple[pd.Series, np.ndarray]:
     kind = column.type.split(":")[0]
     none = np.zeros(len(values), dtype=bool)
     if kind == "text":
+        if isinstance(values.dtype, pd.CategoricalDtype):  # the telemetry reader's device ids
+            return (values.cat.remove_categories([""]) if "" in values.cat.categories else values), none
         if values.dtype == object:
             blank = values.isna() | (values == "")
             return values.where(~blank, None), none
@@ -141,7 +145,7 @@ def coerce(values: pd.Series, column: Column) -> tuple[pd.Series, np.ndarray]:
         invalid = invalid | np.isinf(typed.to_numpy())
         if kind == "int":
             invalid = invalid | (typed.notna() & (typed % 1 != 0)).to_numpy()
-        return typed.where(~invalid), invalid
+        return (typed.where(~invalid) if invalid.any() else typed), invalid
     if kind == "timestamptz":
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             return values.dt.tz_convert("UTC"), none

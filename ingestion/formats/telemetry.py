@@ -18,7 +18,13 @@ from ingestion.formats.base import Parsed, first_line, header_key, map_header, r
 
 METRICS = ["power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
 COLUMNS = {"device_id": (), "ts": (), **{m: () for m in METRICS}}
-_TYPES = {"device_id": pa.string(), "ts": pa.timestamp("us", "UTC"), **{m: pa.float64() for m in METRICS}}
+# Device ids repeat on every row: a dictionary column (pandas Categorical) makes the id checks,
+# hashing and encoding work on the few distinct ids.
+_TYPES = {
+    "device_id": pa.dictionary(pa.int32(), pa.string()),
+    "ts": pa.timestamp("us", "UTC"),
+    **{m: pa.float64() for m in METRICS},
+}
 
 
 def read_telemetry(path: str | Path) -> Parsed:
@@ -64,11 +70,15 @@ def _read_fast(path, names: list[str], positions: dict[str, int]) -> Parsed | No
         return None
     if invalid:
         return None
-    frame = table.rename_columns([by_position[name] for name in table.column_names]).to_pandas()
+    frame = table.rename_columns([by_position[name] for name in table.column_names]).to_pandas(
+        split_blocks=True,
+        self_destruct=True,  # no block consolidation: saves a copy of every column
+    )
     for metric in METRICS:
         if metric not in frame:
             frame[metric] = float("nan")
-    frame = frame[list(COLUMNS)]
+    if list(frame.columns) != list(COLUMNS):
+        frame = frame[list(COLUMNS)]
     frame["_line"] = range(2, len(frame) + 2)
     return Parsed(frame)
 

@@ -1,0 +1,22 @@
+"""The ingest benchmark on a small file: it runs, reports the three rates, and cleans up."""
+
+from __future__ import annotations
+
+from ingestion.bench import format_table, run_benchmark
+
+
+def test_benchmark_reports_rates_and_drops_its_schema(conn, database_url):
+    result = run_benchmark(database_url, rows=20_000)
+    for key in (
+        "project_rows_per_s",
+        "copy_rows_per_s",
+        "to_sql_rows_per_s",
+        "project_vs_copy",
+        "project_vs_to_sql",
+    ):
+        assert result[key] > 0
+    assert "project / COPY" in format_table(result)
+    leftovers = conn.execute(
+        "select count(*) from pg_namespace where nspname like 'hcp_bench_%%'"
+    ).fetchone()[0]
+    assert leftovers == 0
