@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import dagster as dg
 
 from assets import ingestion
@@ -30,15 +33,15 @@ ingestion_defs = dg.Definitions(
 )
 
 
+DOMAIN_MODULES = ("assets.marts", "assets.quality", "assets.ml", "assets.allocation", "assets.billing")
+
+
 def _domain_definitions() -> list[dg.Definitions]:
-    """Per-domain Definitions; domains that are not importable yet are simply absent."""
+    """Per-domain Definitions (each module's ``defs``), merged with ingestion's."""
     found = [ingestion_defs]
-    try:
-        from assets.marts import defs as marts_defs
-    except ImportError:
-        marts_defs = None
-    if marts_defs is not None:
-        found.append(marts_defs)
+    for name in DOMAIN_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).defs)
     return found
 
 
