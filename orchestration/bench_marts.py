@@ -163,7 +163,13 @@ def insert_synthetic_fleet(
             "insert into raw.load_log (kind, source_file, status, finished_at) "
             "values ('synthetic', 'bench_marts', 'succeeded', now()) returning load_id"
         ).fetchone()[0]
-        params = {"load_id": load_id, "facilities": facilities, "devices": devices, "start": start, "end": end}
+        params = {
+            "load_id": load_id,
+            "facilities": facilities,
+            "devices": devices,
+            "start": start,
+            "end": end,
+        }
         if reference:
             conn.execute(_REFERENCE_SQL, params)
         conn.execute(_WINDOW_SQL, params)
@@ -181,10 +187,12 @@ def dbt_env(url: str) -> dict[str, str]:
     }
 
 
-def run_dbt(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the dbt CLI of this virtualenv on the project, against ``url``."""
+def run_dbt(url: str, *args: str, target_path: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``."""
     dbt = Path(sys.executable).parent / "dbt"
     cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if target_path is not None:
+        cmd += ["--target-path", str(target_path), "--log-path", str(target_path)]
     done = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
     if check and done.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")

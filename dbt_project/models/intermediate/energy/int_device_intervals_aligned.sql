@@ -45,7 +45,8 @@ hashprices as (
 intervals as (
     select
         device_id,
-        date_bin(interval '{{ minutes }} minutes', measured_at, timestamptz '2000-01-01 00:00:00+00') as interval_start_at,
+        date_bin(interval '{{ minutes }} minutes', measured_at, timestamptz '2000-01-01 00:00:00+00')
+            as interval_start_at,
         max(measured_at) as last_measured_at,
         count(*) as sample_count,
         avg(power_kw) as power_kw,

@@ -13,7 +13,8 @@ watermarks as (
 hours as (
     select spine.hour_start_at
     from watermarks
-    cross join lateral
+    cross join
+        lateral
         generate_series(
             date_trunc('hour', watermarks.data_start_at, 'UTC'),
             watermarks.watermark_at,

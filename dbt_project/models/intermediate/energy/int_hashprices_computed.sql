@@ -33,8 +33,8 @@ as_of as (
     cross join lateral (
         select *
         from btc_economics
-        where btc_economics.observed_at <= hours.hour_start_at
-        order by btc_economics.observed_at desc
+        where btc_economics.observed_at <= hours.hour_start_at  -- noqa: RF03
+        order by btc_economics.observed_at desc  -- noqa: RF03 (correlated lateral subquery)
         limit 1
     ) as latest
 ),

@@ -91,9 +91,10 @@ devices_placed as (
         placed.device_id
     from spans
     left join first_placements on spans.workload_id = first_placements.workload_id
-    cross join lateral unnest(
-        case when cardinality(spans.device_ids) > 0 then spans.device_ids else first_placements.device_ids end
-    ) as placed (device_id)
+    cross join
+        lateral unnest(
+            case when cardinality(spans.device_ids) > 0 then spans.device_ids else first_placements.device_ids end
+        ) as placed (device_id)
     where spans.transition = 'open'
 ),
 

@@ -49,11 +49,12 @@ pieces as (
         least(sessions.ended_at, hours.hour_start_at + interval '1 hour') as piece_end_at
     from sessions
     inner join devices on sessions.device_id = devices.device_id
-    cross join lateral generate_series(
-        date_trunc('hour', greatest(sessions.started_at, {{ window.start }}), 'UTC'),
-        sessions.ended_at - interval '1 second',
-        interval '1 hour'
-    ) as hours (hour_start_at)
+    cross join
+        lateral generate_series(
+            date_trunc('hour', greatest(sessions.started_at, {{ window.start }}), 'UTC'),
+            sessions.ended_at - interval '1 second',
+            interval '1 hour'
+        ) as hours (hour_start_at)
     where hours.hour_start_at < {{ window.end }}
 ),
 
@@ -63,7 +64,8 @@ measured as (
         pieces.hour_start_at,
         avg(device_intervals.gpu_util_pct) as avg_gpu_util_pct,
         sum(
-            extract(epoch from
+            extract(
+                epoch from
                 least(pieces.piece_end_at, device_intervals.interval_start_at + interval '{{ minutes }} minutes')
                 - greatest(pieces.piece_start_at, device_intervals.interval_start_at)
             )
@@ -72,7 +74,7 @@ measured as (
     inner join device_intervals
         on
             pieces.device_id = device_intervals.device_id
-            and device_intervals.interval_start_at < pieces.piece_end_at
+            and pieces.piece_end_at > device_intervals.interval_start_at
             and device_intervals.interval_start_at + interval '{{ minutes }} minutes' > pieces.piece_start_at
     group by pieces.session_id, pieces.hour_start_at
 ),

@@ -74,8 +74,9 @@ device_hours as (
         usage_hourly.inference_revenue_usd
     from intervals_hourly
     full outer join usage_hourly
-        on intervals_hourly.device_id = usage_hourly.device_id
-        and intervals_hourly.hour_start_at = usage_hourly.hour_start_at
+        on
+            intervals_hourly.device_id = usage_hourly.device_id
+            and intervals_hourly.hour_start_at = usage_hourly.hour_start_at
 ),
 
 final as (

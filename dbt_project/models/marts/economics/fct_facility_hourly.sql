@@ -52,13 +52,14 @@ devices_hourly as (
         sum(avg_gpu_util_pct) filter (where device_kind = 'gpu') as gpu_util_pct_sum,
         sum(uptime_seconds) filter (where device_kind = 'asic') as asic_uptime_seconds
     from device_hourly
-    group by facility_id, hour_start_at
+    group by 1, 2
 ),
 
 meter_intervals as (
     select
         facility_id,
-        date_bin(interval '{{ minutes }} minutes', measured_at, timestamptz '2000-01-01 00:00:00+00') as interval_start_at,
+        date_bin(interval '{{ minutes }} minutes', measured_at, timestamptz '2000-01-01 00:00:00+00')
+            as interval_start_at,
         avg(power_kw) as power_kw
     from site_meter_readings
     group by 1, 2
@@ -89,14 +90,16 @@ curtailment as (
         facility_hours.hour_start_at,
         sum(
             demand_response_events.curtail_kw
-            * extract(epoch from
+            * extract(
+                epoch from
                 least(demand_response_events.ended_at, facility_hours.hour_start_at + interval '1 hour')
                 - greatest(demand_response_events.started_at, facility_hours.hour_start_at)
             ) / 3600.0 / 1000.0
         ) as curtailed_mwh,
         sum(
             demand_response_events.curtail_kw * demand_response_events.credit_usd_per_mwh
-            * extract(epoch from
+            * extract(
+                epoch from
                 least(demand_response_events.ended_at, facility_hours.hour_start_at + interval '1 hour')
                 - greatest(demand_response_events.started_at, facility_hours.hour_start_at)
             ) / 3600.0 / 1000.0
@@ -106,7 +109,7 @@ curtailment as (
         on
             facility_hours.facility_id = demand_response_events.facility_id
             and demand_response_events.started_at < facility_hours.hour_start_at + interval '1 hour'
-            and demand_response_events.ended_at > facility_hours.hour_start_at
+            and facility_hours.hour_start_at < demand_response_events.ended_at
     group by 1, 2
 ),
 

@@ -1,0 +1,122 @@
+"""dbt as Dagster assets: staging, intermediate and marts models, with dbt tests as asset checks.
+
+One :class:`DbtProject` is shared by ``@dbt_assets`` and the ``dbt`` resource. The manifest is
+prepared at load: ``prepare_if_dev()`` re-parses under ``dagster dev``; anywhere else, when
+``dbt_project/target/manifest.json`` is missing, ``dbt parse`` runs once at load (parsing needs no
+database: the profile's ``env_var`` calls have defaults). The database is resolved at run time
+only (``orchestration.db.database_url()``), and its ``PG*`` variables are handed to dbt through the
+subprocess environment.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from assets import groups
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+_FOLDER_GROUPS = {"staging": groups.STAGING, "intermediate": groups.INTERMEDIATE, "marts": groups.MARTS}
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    with contextlib.redirect_stdout(None):
+        dbt_project.preparer.prepare(dbt_project)
+
+
+class HcpDbtTranslator(DagsterDbtTranslator):
+    """Models keyed ``[<schema>, <model>]`` and grouped by their dbt folder; sources ``raw.<table>``
+    map to the ingestion assets ``["raw", "<table>"]``."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        folder = _folder(dbt_resource_props)
+        if folder in _FOLDER_GROUPS:
+            return dg.AssetKey([folder, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return _FOLDER_GROUPS.get(_folder(dbt_resource_props)) or super().get_group_name(dbt_resource_props)
+
+
+def _folder(dbt_resource_props: Mapping[str, Any]) -> str | None:
+    fqn = dbt_resource_props.get("fqn") or []
+    return fqn[1] if len(fqn) > 2 else None
+
+
+def mart_key(model: str) -> dg.AssetKey:
+    """Asset key of a mart model, for downstream assets (billing, apps): ``["marts", model]``."""
+    return dg.AssetKey(["marts", model])
+
+
+class DbtWindowConfig(dg.Config):
+    """Optional time window [start, end) (ISO, UTC) for incremental models, and a full refresh switch."""
+
+    start: str | None = None
+    end: str | None = None
+    full_refresh: bool = False
+
+
+@contextlib.contextmanager
+def database_env() -> Iterator[dict[str, str]]:
+    """Point dbt at the platform database for the duration of a run: PG* variables in os.environ."""
+    from orchestration.db import database_url, libpq_env
+    from orchestration.migrate import migrate
+
+    url = database_url()
+    migrate(url)  # the analysts' role must exist before dbt grants on marts
+    env = {**libpq_env(url), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dbt_build_args(config: DbtWindowConfig) -> list[str]:
+    """``dbt build`` arguments for a window config."""
+    args = ["build"]
+    window = {key: value for key, value in (("start", config.start), ("end", config.end)) if value}
+    if window:
+        args += ["--vars", _yaml_vars(window)]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def _yaml_vars(values: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{key}: '{value}'" for key, value in values.items()) + "}"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=HcpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+)
+def hcp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtWindowConfig):
+    """Build the selected dbt models and run their tests (reported as asset checks)."""
+    with database_env():
+        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+
+
+defs = dg.Definitions(
+    assets=[hcp_dbt_models],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=os.fspath(DBT_PROJECT_DIR))},
+)
