@@ -229,3 +229,40 @@ def price_period(
 def with_amount(line: Line, amount: Decimal) -> Line:
     """A copy of ``line`` with another amount (used for credit-note differences)."""
     return replace(line, amount=amount, usage=[])
+
+
+def energy_lines(contract, intervals) -> tuple[list[Line], list[str]]:
+    """Colocation lines for one contract: metered energy at the real-time price of each interval,
+    and the contract's adder on the same energy. Intervals without a price are reported."""
+    problems = [
+        f"no real-time price at {i.interval_start.isoformat()} for colocation contract {contract.contract_id}"
+        for i in intervals
+        if i.price_usd_per_mwh is None
+    ]
+    priced = [i for i in intervals if i.price_usd_per_mwh is not None]
+    kwh = sum((exact(i.energy_kwh) for i in priced), Fraction(0))
+    cost = sum((exact(i.energy_kwh) * exact(i.price_usd_per_mwh) for i in priced), Fraction(0)) / 1000
+    adder = kwh * exact(contract.adder_usd_per_mwh) / 1000
+    mwh = quantity(kwh / 1000)
+    average = quantity(cost * 1000 / kwh) if kwh else Decimal(0)
+    lines = [
+        Line(
+            "energy",
+            f"Colocation energy, rack {contract.rack} at {contract.facility_id}, real-time price",
+            mwh,
+            "MWh",
+            average,
+            round_money(cost),
+            commitment_id=contract.contract_id,
+        ),
+        Line(
+            "energy_adder",
+            f"Colocation energy adder ({contract.adder_usd_per_mwh}/MWh)",
+            mwh,
+            "MWh",
+            contract.adder_usd_per_mwh,
+            round_money(adder),
+            commitment_id=contract.contract_id,
+        ),
+    ]
+    return (lines if kwh else []), problems

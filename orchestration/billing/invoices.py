@@ -22,9 +22,9 @@ from kernels.billing import ZERO, Totals, apply_credits, invoice_totals
 from orchestration.billing.audit import current_actor, write_audit
 from orchestration.billing.catalog import Catalog, load_catalog
 from orchestration.billing.config import get_config
-from orchestration.billing.engine import Line, PricedPeriod, hours, price_period
+from orchestration.billing.engine import Line, PricedPeriod, energy_lines, hours, price_period
 from orchestration.billing.periods import parse_period, period_bounds
-from orchestration.billing.usage import Span, events_watermark, load_spans
+from orchestration.billing.usage import Span, events_watermark, load_energy, load_spans
 
 
 class InvoiceError(RuntimeError):
@@ -62,6 +62,7 @@ def price_customers(
 ) -> tuple[Catalog, dict[str, PricedPeriod]]:
     """Priced lines of every customer (or the given ones) for ``period``, from SQL-built spans."""
     parse_period(period)
+    analyze_if_never(conn)
     catalog = catalog or load_catalog(conn)
     wanted = sorted(customers or catalog.customers)
     bounds = {
@@ -75,9 +76,48 @@ def price_customers(
     for span in load_spans(conn, lo, hi, list(bounds) if customers else None):
         by_customer.setdefault(span.customer_id, []).append(span)
     priced = {
-        c: price_period(c, by_customer.get(c, []), catalog, start, end) for c, (start, end) in bounds.items()
+        c: price_customer(conn, catalog, c, by_customer.get(c, []), start, end)
+        for c, (start, end) in bounds.items()
     }
     return catalog, priced
+
+
+def price_customer(
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    customer_id: str,
+    spans: list[Span],
+    start: datetime,
+    end: datetime,
+) -> PricedPeriod:
+    """All lines of one customer for ``[start, end)``: GPU usage from ``spans`` and, for colocation
+    contracts in force at ``start``, metered rack energy."""
+    priced = price_period(customer_id, spans, catalog, start, end)
+    for contract in catalog.colocation:
+        if contract.customer_id != customer_id or contract.effective_from > start:
+            continue
+        lines, problems = energy_lines(
+            contract, load_energy(conn, contract.facility_id, contract.rack, start, end)
+        )
+        priced.lines.extend(lines)
+        priced.problems.extend(problems)
+    return priced
+
+
+_READ_TABLES = ("workload_events", "device_telemetry", "devices", "energy_prices", "rate_cards", "customers")
+
+
+def analyze_if_never(conn: psycopg.Connection) -> None:
+    """ANALYZE the raw tables billing reads if they never were: right after a bulk load, before
+    autovacuum gets to them, the planner has no statistics and picks plans 30x slower."""
+    stale = conn.execute(
+        """select relname from pg_stat_user_tables
+           where schemaname = 'raw' and relname = any(%s)
+             and last_analyze is null and last_autoanalyze is null and n_live_tup > 0""",
+        (list(_READ_TABLES),),
+    ).fetchall()
+    for (table,) in stale:
+        conn.execute(f"analyze raw.{table}")
 
 
 def period_problems(

@@ -3,6 +3,7 @@ invoice builder's SQL (and of the dbt marts), and compare to the cent.
 
 Spans are rebuilt here in Python, event by event, with the rules written in
 :mod:`orchestration.billing.usage`; pricing uses the same kernel rules (they are the contract).
+Colocation energy lines are re-read with the same metering query as the builder (not independent).
 For each (customer, period) that has documents, the sums of subtotal, discount and tax over its
 invoice and notes must equal the recomputation, and each document must be internally consistent
 (lines sum to the subtotal; total = subtotal - discount + tax - credit).
@@ -18,8 +19,7 @@ from decimal import Decimal
 import psycopg
 
 from orchestration.billing.catalog import load_catalog
-from orchestration.billing.engine import price_period
-from orchestration.billing.invoices import totals_for
+from orchestration.billing.invoices import price_customer, totals_for
 from orchestration.billing.periods import period_bounds
 from orchestration.billing.usage import Span
 
@@ -146,7 +146,7 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
             differences.append(Difference(cid, per, "customer", Decimal(0), Decimal(0)))
             continue
         start, end = period_bounds(per, customer.timezone)
-        priced = price_period(cid, spans.get(cid, []), catalog, start, end)
+        priced = price_customer(conn, catalog, cid, spans.get(cid, []), start, end)
         expected = totals_for(catalog, cid, start, priced.lines)
         for name, want, got in zip(
             ("subtotal", "discount", "tax"),

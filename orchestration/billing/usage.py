@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import psycopg
 
@@ -113,3 +114,63 @@ def load_spans(
 def events_watermark(conn: psycopg.Connection) -> datetime | None:
     """The newest workload event time: usage is complete up to here."""
     return conn.execute("select max(event_at) from raw.workload_events").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class EnergyInterval:
+    """Metered energy of a colocation rack in one market interval, with the real-time price."""
+
+    interval_start: datetime
+    energy_kwh: Decimal
+    price_usd_per_mwh: Decimal | None  # None: the price is missing (a data-quality failure)
+
+
+ENERGY_SQL = """
+with dev as (
+    select device_id from (
+        select distinct on (device_id) device_id, facility_id, rack from raw.devices
+        order by device_id, load_id desc) d
+    where facility_id = %(facility)s and rack = %(rack)s
+),
+fac as (
+    select distinct on (facility_id) market, price_node from raw.facilities
+    where facility_id = %(facility)s order by facility_id, load_id desc
+),
+prices as (
+    select distinct on (p.interval_start_utc) p.interval_start_utc, p.interval_minutes, p.price_usd_per_mwh
+    from raw.energy_prices p join fac on p.market = fac.market and p.node_name = fac.price_node
+    where p.price_kind = 'rt' and p.interval_start_utc >= %(start)s - interval '1 hour'
+      and p.interval_start_utc < %(end)s
+    order by p.interval_start_utc, p.load_id desc
+),
+step as (
+    select coalesce(min(interval_minutes), 15) as minutes from prices
+),
+samples as (
+    select distinct on (t.device_id, t.ts) t.device_id, t.ts, t.power_kw
+    from raw.device_telemetry t join dev using (device_id)
+    where t.ts >= %(start)s and t.ts < %(end)s and t.power_kw is not null
+    order by t.device_id, t.ts, t.load_id desc
+),
+-- A device's energy in an interval: its mean measured power over the interval times its length
+-- (missing samples are filled by the mean of the others).
+per_device as (
+    select s.device_id,
+           date_bin(make_interval(mins => step.minutes), s.ts, timestamptz '2000-01-01 00:00:00+00') as bucket,
+           avg(s.power_kw)::numeric(14, 6) as kw, step.minutes
+    from samples s cross join step
+    group by 1, 2, step.minutes
+)
+select d.bucket, sum(d.kw) * d.minutes / 60 as kwh, p.price_usd_per_mwh
+from per_device d left join prices p on p.interval_start_utc = d.bucket
+group by d.bucket, d.minutes, p.price_usd_per_mwh
+order by d.bucket
+"""
+
+
+def load_energy(
+    conn: psycopg.Connection, facility_id: str, rack: str, start: datetime, end: datetime
+) -> list[EnergyInterval]:
+    """Metered energy of a rack per market interval in ``[start, end)`` with the node's RT price."""
+    rows = conn.execute(ENERGY_SQL, {"facility": facility_id, "rack": rack, "start": start, "end": end})
+    return [EnergyInterval(r[0], Decimal(r[1]), None if r[2] is None else Decimal(r[2])) for r in rows]

@@ -1,0 +1,268 @@
+"""Finance reports: per invoice a PDF and a CSV of its line items; per period a finance summary
+(revenue by customer and product, discounts, credits, tax, accounts-receivable ageing) as CSV and PDF.
+
+Amounts are printed as stored (already rounded); nothing here computes money beyond sums.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from fpdf import FPDF
+
+from orchestration.billing.config import get_config
+from orchestration.billing.customers import invoice_bill_to
+
+LINE_COLUMNS = (
+    "line_no",
+    "line_kind",
+    "description",
+    "gpu_model",
+    "workload_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "amount_usd",
+)
+AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def _latin(text: object) -> str:
+    # fpdf2's core fonts are Latin-1: anything else is replaced rather than failing the report.
+    return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
+
+
+def _invoice(conn, invoice_id: int) -> dict:
+    row = conn.execute(
+        """select invoice_id, kind, invoice_number, customer_id, period, status, period_start, period_end,
+                  issued_at, due_at, subtotal_usd, discount_usd, credit_usd, tax_rate, tax_usd, total_usd,
+                  refers_to, reason
+           from billing.invoices where invoice_id = %s""",
+        (invoice_id,),
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"invoice {invoice_id} does not exist")
+    keys = (
+        "invoice_id",
+        "kind",
+        "invoice_number",
+        "customer_id",
+        "period",
+        "status",
+        "period_start",
+        "period_end",
+        "issued_at",
+        "due_at",
+        "subtotal_usd",
+        "discount_usd",
+        "credit_usd",
+        "tax_rate",
+        "tax_usd",
+        "total_usd",
+        "refers_to",
+        "reason",
+    )
+    invoice = dict(zip(keys, row, strict=True))
+    invoice["lines"] = [
+        dict(zip(LINE_COLUMNS, r, strict=True))
+        for r in conn.execute(
+            f"select {', '.join(LINE_COLUMNS)} from billing.invoice_lines where invoice_id = %s order by line_no",
+            (invoice_id,),
+        )
+    ]
+    return invoice
+
+
+def _name(invoice: dict) -> str:
+    return invoice["invoice_number"] or f"draft-{invoice['invoice_id']}"
+
+
+def invoice_csv(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Path:
+    """Write ``<number>.csv`` (one row per line item) into ``out_dir``; returns its path."""
+    invoice = _invoice(conn, invoice_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{_name(invoice)}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("invoice_number", "customer_id", "period", *LINE_COLUMNS))
+        for line in invoice["lines"]:
+            writer.writerow((_name(invoice), invoice["customer_id"], invoice["period"], *line.values()))
+    return path
+
+
+def invoice_pdf(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Path:
+    """Write ``<number>.pdf`` (header, frozen bill-to block, line items, totals); returns its path."""
+    invoice = _invoice(conn, invoice_id)
+    bill_to = invoice_bill_to(conn, invoice_id)
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    title = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}[invoice["kind"]]
+    pdf.cell(0, 10, _latin(f"{title} {_name(invoice)}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    details = [
+        f"Customer: {invoice['customer_id']}   Period: {invoice['period']}   Status: {invoice['status']}",
+        f"Issued: {invoice['issued_at'] or '-'}   Due: {invoice['due_at'] or '-'}",
+    ]
+    if invoice["refers_to"]:
+        details.append(f"Refers to invoice id {invoice['refers_to']}: {invoice['reason'] or ''}")
+    details += [f"Bill to: {bill_to.get('name') or ''}", f"{bill_to.get('billing_address') or ''}"]
+    if bill_to.get("tax_id"):
+        details.append(f"Tax id: {bill_to['tax_id']}")
+    for text in details:
+        pdf.cell(0, 6, _latin(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    widths = (10, 140, 30, 20, 32, 35)
+    pdf.set_font("Helvetica", "B", 9)
+    for width, head in zip(
+        widths, ("#", "Description", "Quantity", "Unit", "Unit price", "Amount USD"), strict=True
+    ):
+        pdf.cell(width, 7, head, border=1)
+    pdf.ln()
+    pdf.set_font("Helvetica", size=8)
+    for line in invoice["lines"]:
+        cells = (
+            line["line_no"],
+            line["description"][:95],
+            line["quantity"],
+            line["unit"],
+            line["unit_price_usd"],
+            line["amount_usd"],
+        )
+        for width, value in zip(widths, cells, strict=True):
+            pdf.cell(width, 6, _latin(value), border=1)
+        pdf.ln()
+    pdf.ln(3)
+    pdf.set_font("Helvetica", size=10)
+    for label, key in (
+        ("Subtotal", "subtotal_usd"),
+        ("Discounts", "discount_usd"),
+        ("Tax", "tax_usd"),
+        ("Credits", "credit_usd"),
+        ("Total", "total_usd"),
+    ):
+        pdf.cell(230, 6, label, align="R")
+        pdf.cell(35, 6, _latin(invoice[key]), align="R", new_x="LMARGIN", new_y="NEXT")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{_name(invoice)}.pdf"
+    pdf.output(str(path))
+    return path
+
+
+def period_summary(conn: psycopg.Connection, period: str, as_of: datetime | None = None) -> dict:
+    """The finance summary of ``period``: revenue by customer and by product, discounts, credits,
+    tax, totals, and accounts-receivable ageing (unpaid finalized documents by days past due)."""
+    as_of = as_of or datetime.now(UTC)
+    by_customer: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for cid, subtotal, discount, credit, tax, total in conn.execute(
+        """select customer_id, subtotal_usd, discount_usd, credit_usd, tax_usd, total_usd
+           from billing.invoices where period = %s and status <> 'draft'""",
+        (period,),
+    ):
+        for key, value in (
+            ("subtotal", subtotal),
+            ("discount", discount),
+            ("credit", credit),
+            ("tax", tax),
+            ("total", total),
+        ):
+            by_customer[cid][key] += value
+    by_product = defaultdict(Decimal)
+    for kind, model, wtype, amount in conn.execute(
+        """select l.line_kind, coalesce(l.gpu_model, l.gpu_pool, ''), coalesce(l.workload_type, ''), l.amount_usd
+           from billing.invoice_lines l join billing.invoices i using (invoice_id)
+           where i.period = %s and i.status <> 'draft'""",
+        (period,),
+    ):
+        by_product[f"{kind}: {model} {wtype}".strip()] += amount
+    ageing = dict.fromkeys(AGEING_BUCKETS, Decimal(0))
+    for due_at, total in conn.execute(
+        """select due_at, total_usd from billing.invoices
+           where status in ('finalized', 'sent') and due_at is not null and period <= %s""",
+        (period,),
+    ):
+        late = (as_of - due_at).days
+        bucket = (
+            "current"
+            if late <= 0
+            else "1-30"
+            if late <= 30
+            else "31-60"
+            if late <= 60
+            else ("61-90" if late <= 90 else "90+")
+        )
+        ageing[bucket] += total
+    totals = defaultdict(Decimal)
+    for sums in by_customer.values():
+        for key, value in sums.items():
+            totals[key] += value
+    drafts = conn.execute(
+        "select count(*) from billing.invoices where period = %s and status = 'draft'", (period,)
+    ).fetchone()[0]
+    return {
+        "period": period,
+        "as_of": as_of.isoformat(),
+        "by_customer": {c: {k: str(v) for k, v in s.items()} for c, s in sorted(by_customer.items())},
+        "by_product": {p: str(v) for p, v in sorted(by_product.items())},
+        "totals": {k: str(v) for k, v in totals.items()},
+        "receivables_ageing": {k: str(v) for k, v in ageing.items()},
+        "drafts_not_included": drafts,
+    }
+
+
+def summary_files(summary: dict, out_dir: Path) -> list[Path]:
+    """Write the finance summary as ``summary-<period>.csv`` and ``.pdf``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [("section", "key", "field", "amount_usd")]
+    for cid, sums in summary["by_customer"].items():
+        rows += [("customer", cid, field, value) for field, value in sums.items()]
+    rows += [("product", product, "revenue", value) for product, value in summary["by_product"].items()]
+    rows += [("total", "all", field, value) for field, value in summary["totals"].items()]
+    rows += [
+        ("receivables_ageing", bucket, "open", value)
+        for bucket, value in summary["receivables_ageing"].items()
+    ]
+    csv_path = out_dir / f"summary-{summary['period']}.csv"
+    with csv_path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(
+        0,
+        10,
+        _latin(f"Finance summary {summary['period']} (as of {summary['as_of'][:10]})"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_font("Helvetica", size=9)
+    for section, key, field, value in rows[1:]:
+        pdf.cell(40, 5, _latin(section))
+        pdf.cell(90, 5, _latin(key)[:60])
+        pdf.cell(25, 5, _latin(field))
+        pdf.cell(30, 5, _latin(value), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf_path = out_dir / f"summary-{summary['period']}.pdf"
+    pdf.output(str(pdf_path))
+    return [csv_path, pdf_path]
+
+
+def write_period_reports(
+    conn: psycopg.Connection, period: str, out_dir: Path | None = None, as_of: datetime | None = None
+) -> dict:
+    """Every finalized document's PDF and CSV plus the period summary, under
+    ``$HCP_HOME/reports/billing/<period>/`` by default. Returns the summary and the paths written."""
+    out_dir = out_dir or get_config().reports_dir / period
+    paths: list[Path] = []
+    for (invoice_id,) in conn.execute(
+        "select invoice_id from billing.invoices where period = %s and status <> 'draft' order by invoice_id",
+        (period,),
+    ).fetchall():
+        paths += [invoice_pdf(conn, invoice_id, out_dir), invoice_csv(conn, invoice_id, out_dir)]
+    summary = period_summary(conn, period, as_of)
+    paths += summary_files(summary, out_dir)
+    return {"summary": summary, "paths": [str(p) for p in paths]}

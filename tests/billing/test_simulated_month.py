@@ -1,0 +1,126 @@
+"""A simulated month end to end: simulate -> ingest -> seed -> invoices -> finalize -> reconcile
+(zero differences, then a planted one is found) -> reports; plus colocation and tiered lines."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from ingestion.loader import ingest_folder
+from ingestion.simulator import simulate
+from orchestration.billing import invoices as inv
+from orchestration.billing.reconcile import reconcile
+from orchestration.billing.reports import write_period_reports
+from orchestration.billing.seed import seed_defaults
+from tests.billing import factories as f
+
+PERIOD = "2026-10"
+NOW = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def month(database_url, tmp_path_factory):
+    """October 2026 in every customer's time zone: 33 days of data ending 2 Nov 00:00 UTC."""
+    landing = tmp_path_factory.mktemp("landing")
+    simulate(
+        landing,
+        seed=11,
+        facilities=1,
+        devices=64,
+        days=33,
+        interval_minutes=60,
+        end=datetime(2026, 11, 2, tzinfo=UTC),
+        customers=6,
+    )
+    # Billing reads reference data, workload events, the facility's real-time prices and the ASIC
+    # telemetry of colocation racks; the rest is left out to keep the test fast.
+    for sub in ("prices/ercot_dam", "prices/pjm", "site_meter", "bitcoin", "telemetry/dcgm", "labels"):
+        shutil.rmtree(landing / sub, ignore_errors=True)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        f.reset(conn)
+        conn.execute("truncate raw.load_log cascade")
+    ingest_folder(database_url, landing)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_defaults(conn, actor="test")
+        result = inv.finalize_period(conn, PERIOD, now=NOW, actor="test")
+    return result
+
+
+def test_month_finalizes_and_reconciles(conn, month):
+    assert month["refused"] == []
+    assert len(month["finalized"]) >= 5
+    numbers = sorted(month["finalized"])
+    assert numbers == [f"INV-{n:06d}" for n in range(1, len(numbers) + 1)]
+    result = reconcile(conn, PERIOD)
+    assert result["checked"] == len(numbers)
+    assert result["differences"] == []
+    kinds = {r[0] for r in conn.execute("select distinct line_kind from billing.invoice_lines")}
+    assert {"usage", "commitment", "energy", "energy_adder"} <= kinds
+    assert kinds & {"tiered"}
+    # every usage line's amount is explained by its usage rows (same seconds)
+    mismatched = conn.execute(
+        """select l.line_id from billing.invoice_lines l join billing.invoice_line_usage u using (line_id)
+           where l.line_kind in ('usage', 'tiered')
+           group by l.line_id, l.quantity having abs(sum(u.billable_seconds) / 3600 - l.quantity) > 0.000001"""
+    ).fetchall()
+    assert mismatched == []
+
+
+def test_reconcile_finds_planted_difference(conn, month):
+    # a revised completion event (a newer load) changes usage after finalization
+    wid, eid, at = conn.execute(
+        """select workload_id, event_id, event_at from raw.workload_events
+           where event_type = 'completed' and event_at between '2026-10-10' and '2026-10-20'
+           order by event_id limit 1"""
+    ).fetchone()
+    row = conn.execute(
+        """select customer_id, workload_type, gpu_pool from raw.workload_events where event_id = %s""", (eid,)
+    ).fetchone()
+    f.event(
+        conn,
+        wid,
+        row[0],
+        "completed",
+        at.replace(minute=(at.minute + 7) % 60),
+        row[1],
+        row[2],
+        load_id=999,
+        eid=eid,
+    )
+    result = reconcile(conn, PERIOD)
+    assert result["differences"], "the revised event should change the recomputation"
+    assert all(d["customer_id"] == row[0] for d in result["differences"])
+    invoice_id = conn.execute(
+        "select invoice_id from billing.invoices where customer_id = %s and period = %s and kind = 'invoice'",
+        (row[0], PERIOD),
+    ).fetchone()[0]
+    assert inv.correct_invoice(conn, invoice_id, "revised event", now=NOW)
+    assert reconcile(conn, PERIOD)["differences"] == []
+
+
+def test_reports(conn, month, tmp_path):
+    result = write_period_reports(conn, PERIOD, tmp_path, as_of=datetime(2026, 12, 20, tzinfo=UTC))
+    pdfs = sorted(tmp_path.glob("INV-*.pdf"))
+    assert len(pdfs) >= len(month["finalized"])
+    assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
+    first = tmp_path / f"{month['finalized'][0]}.csv"
+    rows = list(csv.DictReader(first.open()))
+    lines = conn.execute(
+        """select count(*), sum(amount_usd) from billing.invoice_lines l join billing.invoices i using (invoice_id)
+           where i.invoice_number = %s""",
+        (month["finalized"][0],),
+    ).fetchone()
+    assert len(rows) == lines[0]
+    assert sum(Decimal(r["amount_usd"]) for r in rows) == lines[1]
+    summary = result["summary"]
+    assert Decimal(summary["totals"]["total"]) == sum(
+        Decimal(v["total"]) for v in summary["by_customer"].values()
+    )
+    # due 15 days after 10 Nov = 25 Nov; at 20 Dec unpaid invoices are 25 days late
+    assert Decimal(summary["receivables_ageing"]["1-30"]) > 0
+    assert (tmp_path / f"summary-{PERIOD}.pdf").exists()
