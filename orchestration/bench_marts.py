@@ -11,16 +11,25 @@ no landing files), so the benchmark measures dbt and PostgreSQL, not parsers.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import os
+import statistics
 import subprocess
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import psycopg
 
 from orchestration.db import libpq_env
+from orchestration.migrate import migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -187,7 +196,9 @@ def dbt_env(url: str) -> dict[str, str]:
     }
 
 
-def run_dbt(url: str, *args: str, target_path: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(
+    url: str, *args: str, target_path: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``."""
     dbt = Path(sys.executable).parent / "dbt"
     cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
@@ -197,3 +208,178 @@ def run_dbt(url: str, *args: str, target_path: Path | None = None, check: bool =
     if check and done.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
     return done
+
+
+DASHBOARD_QUERIES = {
+    "kpis_for_a_day": "select * from marts.fct_exec_kpis_daily where activity_date = %(day)s::date",
+    "facility_hourly_for_a_week": """
+        select * from marts.fct_facility_hourly
+        where facility_id = %(facility_id)s
+          and hour_start_at >= %(day)s::timestamptz - interval '6 days'
+          and hour_start_at < %(day)s::timestamptz + interval '1 day'
+        order by hour_start_at""",
+    "top_devices_by_margin_for_a_day": """
+        select device_id, hardware_model, sum(margin_usd) as margin_usd, sum(energy_kwh) as energy_kwh
+        from marts.fct_device_hourly
+        where hour_start_at >= %(day)s::timestamptz and hour_start_at < %(day)s::timestamptz + interval '1 day'
+        group by device_id, hardware_model
+        order by margin_usd desc
+        limit 20""",
+}
+
+
+@contextlib.contextmanager
+def _scratch_database(url: str) -> Iterator[str]:
+    """A fresh, migrated database on the server of ``url``, dropped on exit."""
+    name = f"hcp_bench_marts_{uuid.uuid4().hex[:8]}"
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    scratch = urlparse(url)._replace(path="/" + name).geturl()
+    try:
+        migrate(scratch)
+        yield scratch
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _model_seconds(target: Path) -> float:
+    results = json.loads((target / "run_results.json").read_text())
+    return sum(r["execution_time"] for r in results["results"])
+
+
+def _timed_dbt(url: str, target: Path, *args: str) -> dict:
+    started = time.perf_counter()
+    run_dbt(url, *args, target_path=target)
+    return {"wall_seconds": time.perf_counter() - started, "model_seconds": _model_seconds(target)}
+
+
+def _query_latency(url: str, day: datetime, repeats: int) -> dict:
+    latencies: dict[str, dict] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        facility_id = conn.execute("select min(facility_id) from marts.dim_facilities").fetchone()[0]
+        params = {"day": day, "facility_id": facility_id}
+        for name, query in DASHBOARD_QUERIES.items():
+            for _ in range(3):
+                conn.execute(query, params).fetchall()
+            samples = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                conn.execute(query, params).fetchall()
+                samples.append((time.perf_counter() - started) * 1000)
+            samples.sort()
+            latencies[name] = {
+                "p50_ms": statistics.median(samples),
+                "p95_ms": samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)],
+            }
+    return latencies
+
+
+def run_benchmark(
+    url: str,
+    progress: Progress = None,
+    *,
+    facilities: int = 3,
+    devices: int = 1000,
+    history_days: tuple[int, ...] = (7, 28),
+    end: datetime = DEFAULT_END,
+    repeats: int = 50,
+    incremental_repeats: int = 3,
+) -> dict:
+    """Time an incremental dbt run adding one hour on top of each history length, side by side,
+    and dashboard query latency on the longest history. Works in scratch databases on the server
+    of ``url`` (created and dropped here); the platform database is not touched.
+
+    ``devices`` is the fleet size (the simulator's default fleet: 3 facilities, 1000 devices).
+    """
+    say = progress or (lambda message: None)
+    per_facility = max(1, math.ceil(devices / facilities))
+    result: dict = {"facilities": facilities, "devices": per_facility * facilities, "runs": {}, "queries": {}}
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-dbt-") as tmp:
+        target = Path(tmp)
+        for days in history_days:
+            with _scratch_database(url) as scratch:
+                say(f"{days} d: loading {per_facility * facilities} devices x {days} days")
+                started = time.perf_counter()
+                insert_synthetic_fleet(
+                    scratch,
+                    start=end - timedelta(days=days),
+                    end=end,
+                    facilities=facilities,
+                    devices=per_facility,
+                )
+                load_seconds = time.perf_counter() - started
+                say(f"{days} d: full build")
+                full = _timed_dbt(scratch, target, "run", "--full-refresh")
+                samples = []
+                for hour in range(incremental_repeats):  # one more hour each time; the median is kept
+                    insert_synthetic_fleet(
+                        scratch,
+                        start=end + timedelta(hours=hour),
+                        end=end + timedelta(hours=hour + 1),
+                        facilities=facilities,
+                        devices=per_facility,
+                        reference=False,
+                    )
+                    say(f"{days} d: incremental run (+1 hour) {hour + 1}/{incremental_repeats}")
+                    samples.append(_timed_dbt(scratch, target, "run"))
+                incremental = {
+                    key: statistics.median(sample[key] for sample in samples)
+                    for key in ("wall_seconds", "model_seconds")
+                }
+                with psycopg.connect(scratch) as conn:
+                    telemetry_rows = conn.execute("select count(*) from raw.device_telemetry").fetchone()[0]
+                result["runs"][days] = {
+                    "telemetry_rows": telemetry_rows,
+                    "load_seconds": load_seconds,
+                    "full_refresh": full,
+                    "incremental": incremental,
+                }
+                if days == max(history_days):
+                    say(f"{days} d: dashboard queries")
+                    result["queries"] = _query_latency(scratch, end - timedelta(days=1), repeats)
+    runs = result["runs"]
+    shortest, longest = min(history_days), max(history_days)
+    for key in ("wall_seconds", "model_seconds"):
+        result[f"incremental_ratio_{key}"] = (
+            runs[longest]["incremental"][key] / runs[shortest]["incremental"][key]
+        )
+    result["incremental_ratio_ok"] = result["incremental_ratio_model_seconds"] < 1.3
+    result["queries_p95_ok"] = all(q["p95_ms"] < 50 for q in result["queries"].values())
+    return result
+
+
+def format_table(result: dict) -> str:
+    """A plain-text report of :func:`run_benchmark`."""
+    runs = result["runs"]
+    days = sorted(runs)
+    lines = [f"dbt marts benchmark: {result['facilities']} facilities, {result['devices']} devices", ""]
+    header = f"{'':34}" + "".join(f"{str(d) + ' days':>16}" for d in days)
+    lines.append(header)
+    rows = [
+        ("telemetry rows", lambda r: f"{r['telemetry_rows']:,}"),
+        ("full refresh, models (s)", lambda r: f"{r['full_refresh']['model_seconds']:.2f}"),
+        ("full refresh, wall (s)", lambda r: f"{r['full_refresh']['wall_seconds']:.2f}"),
+        ("incremental +1 h, models (s)", lambda r: f"{r['incremental']['model_seconds']:.2f}"),
+        ("incremental +1 h, wall (s)", lambda r: f"{r['incremental']['wall_seconds']:.2f}"),
+    ]
+    for label, cell in rows:
+        lines.append(f"{label:34}" + "".join(f"{cell(runs[d]):>16}" for d in days))
+    ok = "ok" if result["incremental_ratio_ok"] else "OVER GOAL"
+    lines.append(
+        f"incremental ratio {days[-1]} d / {days[0]} d: models {result['incremental_ratio_model_seconds']:.2f}, "
+        f"wall {result['incremental_ratio_wall_seconds']:.2f} (goal < 1.3: {ok})"
+    )
+    lines += ["", f"{'dashboard query (' + str(days[-1]) + ' days)':40}{'p50 ms':>10}{'p95 ms':>10}"]
+    for name, q in result["queries"].items():
+        lines.append(f"{name:40}{q['p50_ms']:>10.2f}{q['p95_ms']:>10.2f}")
+    lines.append(f"goal p95 < 50 ms: {'ok' if result['queries_p95_ok'] else 'OVER GOAL'}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m orchestration.bench_marts [devices]
+    from orchestration.db import database_url
+
+    fleet = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    print(format_table(run_benchmark(database_url(), progress=print, devices=fleet)))

@@ -10,20 +10,36 @@ workload_events as (
     select * from {{ ref('stg_raw__workload_events') }}
 ),
 
-bounds as (
+-- the newest sample sits in the newest interval: both lookups use the interval_start_at index
+interval_range as (
     select
-        (select min(interval_start_at) from device_intervals) as telemetry_start_at,
-        (select max(last_measured_at) from device_intervals) as telemetry_end_at,
-        (select min(event_at) from workload_events) as events_start_at,
-        (select max(event_at) from workload_events) as events_end_at
+        min(interval_start_at) as oldest_interval_start_at,
+        max(interval_start_at) as newest_interval_start_at
+    from device_intervals
+),
+
+telemetry_bounds as (
+    select
+        min(interval_range.oldest_interval_start_at) as telemetry_start_at,
+        max(device_intervals.last_measured_at) as telemetry_end_at
+    from device_intervals
+    inner join interval_range on device_intervals.interval_start_at >= interval_range.newest_interval_start_at
+),
+
+event_bounds as (
+    select
+        min(event_at) as events_start_at,
+        max(event_at) as events_end_at
+    from workload_events
 ),
 
 final as (
     select
         1 as watermark_id,
-        least(telemetry_start_at, events_start_at) as data_start_at,
-        greatest(telemetry_end_at, events_end_at) as watermark_at
-    from bounds
+        least(telemetry_bounds.telemetry_start_at, event_bounds.events_start_at) as data_start_at,
+        greatest(telemetry_bounds.telemetry_end_at, event_bounds.events_end_at) as watermark_at
+    from telemetry_bounds
+    cross join event_bounds
 )
 
 select * from final
