@@ -1,0 +1,166 @@
+"""Replay history day by day under four policies and score each on realized prices and demand.
+
+- optimizer: the allocation kernel on a day-ahead-ish forecast (the previous day's prices and GPU
+  demand at the same hours, the hashprice and GPU rates known at the end of the previous day);
+- always_on: every device runs (GPUs up to demand), trimmed to the power cap;
+- strike_price: ASICs run while the real-time price is below a fixed strike, the breakeven price of
+  the median ASIC at the hashprice known the day before; GPUs run up to demand;
+- perfect_foresight: the allocation kernel on the realized day (an upper reference).
+
+Every plan is made feasible for the realized day (GPUs beyond realized demand and devices beyond
+the cap are switched off, least valuable first by the forecast margins) and scored with
+`kernels.allocation.evaluate`. Each policy carries its own device state from one day to the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from kernels.allocation import AllocationProblem, AllocationResult, evaluate, solve
+from kernels.allocation.evaluate import restarts, shortfall
+from kernels.allocation.problem import load_kw, margins
+from kernels.planning.builder import Fleet, Forecast, build_problem, naive_forecast
+from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
+
+POLICIES = ("optimizer", "always_on", "strike_price", "perfect_foresight")
+
+
+@dataclass
+class BacktestResult:
+    """daily: day, policy, realized_profit_usd, revenue_usd, energy_cost_usd, restart_cost_usd,
+    penalty_usd, energy_mwh, device_hours, feasible; solves: day, policy, objective, upper_bound,
+    gap, seconds of each kernel call."""
+
+    daily: pd.DataFrame
+    solves: pd.DataFrame
+
+    def totals(self) -> pd.DataFrame:
+        """Per policy over all days: days, realized_profit_usd, energy_mwh, device_hours."""
+        if self.daily.empty:
+            return pd.DataFrame(
+                columns=["policy", "days", "realized_profit_usd", "energy_mwh", "device_hours"]
+            )
+        grouped = self.daily.groupby("policy", sort=False)
+        out = grouped[["realized_profit_usd", "energy_mwh", "device_hours"]].sum()
+        out.insert(0, "days", grouped["day"].nunique())
+        return out.reset_index()
+
+
+def make_feasible(problem: AllocationProblem, x: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """x (uint8[D, T]) with GPUs beyond each pool's demand, then devices beyond each facility's cap,
+    switched off, lowest `priority` (float[D, T]) first."""
+    p, on = problem, x.astype(bool).copy()
+    K, T = p.demand_gpus.shape
+    for k in range(K):
+        members = np.flatnonzero(p.device_pool == k)
+        for t in range(T):
+            running = members[on[members, t]]
+            excess = len(running) - int(p.demand_gpus[k, t])
+            if excess > 0:
+                on[running[np.argsort(priority[running, t], kind="stable")[:excess]], t] = False
+    kw = load_kw(p)
+    for f in range(p.cap_kw.shape[0]):
+        members = np.flatnonzero(p.device_facility == f)
+        for t in range(T):
+            running = members[on[members, t]]
+            if kw[running].sum() <= p.cap_kw[f, t]:
+                continue
+            order = running[np.argsort(-priority[running, t], kind="stable")]
+            on[order[np.cumsum(kw[order]) > p.cap_kw[f, t]], t] = False
+    return on.astype(np.uint8)
+
+
+def score(problem: AllocationProblem, x: np.ndarray) -> dict[str, float]:
+    """Realized figures of plan x: profit (the evaluate objective), revenue, energy cost, restart
+    cost, shortfall penalty (USD), energy at the meter (MWh), device-hours and feasibility."""
+    p, on = problem, x.astype(bool)
+    objective, feasible, _ = evaluate(p, x)
+    kw = load_kw(p)
+    energy_usd = p.dt * kw[:, None] * p.price_usd_mwh[p.device_facility] / 1000.0
+    margin = margins(p)
+    return {
+        "realized_profit_usd": objective,
+        "revenue_usd": float(np.sum(margin + energy_usd, where=on)),
+        "energy_cost_usd": float(np.sum(energy_usd, where=on)),
+        "restart_cost_usd": float(np.sum(p.restart_usd[:, None] * restarts(p, x))),
+        "penalty_usd": float(np.sum(p.penalty_usd_per_gpu_h[:, None] * p.dt * shortfall(p, x))),
+        "energy_mwh": float(np.sum(kw[:, None] * on) * p.dt / 1000.0),
+        "device_hours": float(on.sum() * p.dt),
+        "feasible": bool(feasible),
+    }
+
+
+def strike_prices(problem: AllocationProblem) -> np.ndarray:
+    """Strike price per facility (USD/MWh): breakeven of the median ASIC (TH/s per kW) at the
+    problem's mean hashprice, float64[F]; +inf when the fleet has no ASIC."""
+    p = problem
+    asic = (p.device_pool < 0) & (p.power_kw > 0)
+    if not asic.any():
+        return np.full(len(p.pue), np.inf)
+    ths_per_kw = float(np.median(p.hashrate_ths[asic] / p.power_kw[asic]))
+    return ths_per_kw * float(np.mean(p.hashprice_usd_per_th_h)) * 1000.0 / p.pue
+
+
+def backtest_days(history: Forecast, hours_per_day: int) -> list[pd.Timestamp]:
+    """UTC days with a full day of price rows whose previous day also has one (a forecast exists)."""
+    index = history.prices_usd_mwh.dropna(how="all").index
+    counts = pd.Series(1, index=index).groupby(index.floor("D")).sum()
+    full = set(counts.index[counts >= hours_per_day])
+    return sorted(day for day in full if day - pd.Timedelta(days=1) in full)
+
+
+def backtest(
+    fleet: Fleet,
+    history: Forecast,
+    initial_on: Mapping[str, bool] | None = None,
+    penalty_usd_per_gpu_h: Mapping[str, float] | None = None,
+    config: PlanningConfig = DEFAULT_PLANNING,
+    solver: Callable[[AllocationProblem], AllocationResult] = solve,
+) -> BacktestResult:
+    """Replay every day of `history` (realized hourly inputs) with a full previous day under the four
+    POLICIES; returns realized figures per day and policy, and the kernel statistics."""
+    steps = round(24 / config.dt_hours)
+    daily, solves = [], []
+    state: dict[str, np.ndarray] = {}
+    for day in backtest_days(history, steps):
+        intervals = pd.date_range(day, periods=steps, freq=pd.Timedelta(hours=config.dt_hours))
+        known = history.between(day - pd.Timedelta(days=1), day)
+        forecast = naive_forecast(known, intervals)
+        realized = forecast.prefer(history.between(day, day + pd.Timedelta(days=1)))
+        planned = build_problem(fleet, forecast, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
+        actual = build_problem(fleet, realized, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
+        priority = margins(planned)
+        for policy in POLICIES:
+            start = state.get(policy, planned.initial_on)
+            x, result = _decide(policy, replace(planned, initial_on=start), replace(actual, initial_on=start),
+                                priority, solver)  # fmt: skip
+            x = make_feasible(actual, x, priority)
+            daily.append({"day": day.date(), "policy": policy, **score(replace(actual, initial_on=start), x)})
+            if result is not None:
+                solves.append({"day": day.date(), "policy": policy, "objective": result.objective,
+                               "upper_bound": result.upper_bound, "gap": result.gap, "seconds": result.seconds})  # fmt: skip
+            state[policy] = x[:, -1].astype(bool)
+    return BacktestResult(pd.DataFrame(daily), pd.DataFrame(solves))
+
+
+def _decide(
+    policy: str, planned: AllocationProblem, actual: AllocationProblem, priority: np.ndarray, solver
+) -> tuple[np.ndarray, AllocationResult | None]:
+    """The raw plan of one policy for one day (before trimming to realized demand and cap)."""
+    D, T = len(actual.power_kw), actual.price_usd_mwh.shape[1]
+    if policy == "optimizer":
+        result = solver(planned)
+        return result.x, result
+    if policy == "perfect_foresight":
+        result = solver(actual)
+        return result.x, result
+    x = np.ones((D, T), dtype=np.uint8)
+    if policy == "strike_price":
+        asic = actual.device_pool < 0
+        below = actual.price_usd_mwh < strike_prices(planned)[:, None]
+        x[asic] = below[actual.device_facility[asic]]
+    return x, None

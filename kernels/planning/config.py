@@ -1,0 +1,30 @@
+"""Tunables of the allocation planning layer (problem building and backtest), in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlanningConfig:
+    """Defaults used when the marts do not say: restart costs, penalties, rates, horizon."""
+
+    # Interval length of the plan, hours. Prices are averaged to the hour (the marts are hourly and
+    # hourly decisions are what the operators act on); 0.25 would follow the 15-minute RT market.
+    dt_hours: float = 1.0
+    # Hours planned ahead by `allocation_plan` (the issue asks for 24 to 48).
+    horizon_hours: int = 24
+    # Cost of switching a device on (wear, warm-up, lost shares / model load), USD.
+    restart_usd_asic: float = 0.5
+    restart_usd_gpu: float = 2.0
+    # Shortfall penalty on committed GPUs as a multiple of the pool's rate when no contract says.
+    penalty_rate_multiple: float = 2.0
+    # GPU-hour price when neither usage nor rate cards give one, USD.
+    default_gpu_rate_usd_per_h: float = 2.0
+    # Hashprice when nothing is observed (USD per TH/s per day).
+    default_hashprice_usd_per_th_day: float = 0.05
+    # Energy price when a facility has no observed price at all, USD/MWh.
+    default_price_usd_mwh: float = 50.0
+
+
+DEFAULT_PLANNING = PlanningConfig()
