@@ -3,7 +3,8 @@ one transaction under an advisory lock, with the counts in ``raw.load_log``.
 
 Every input row ends in exactly one place: rows_in = loaded + quarantined + duplicates_skipped.
 A row with the same key as a loaded row but different values is a new version and is loaded (raw
-is append-only; staging keeps the latest load).
+is append-only; staging keeps the latest load). A rejected row this file already put in quarantine
+counts as a duplicate on re-ingest, so re-ingesting a file changes no table but the load log.
 """
 
 from __future__ import annotations
@@ -82,20 +83,27 @@ def ingest_file(
         except IngestError:
             _record_failure(conn, schema, kind, path)
             raise
-        with conn.transaction():
-            conn.execute("set local timezone = 'UTC'")
-            table = TABLES[TABLE_OF[kind]]
-            # Serialise loads into the same table, so two loads cannot both miss each other's rows.
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"hcp-ingest:{schema}.{table.name}",))
-            load_id = _start_load(conn, schema, kind, path)
-            counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
-            conn.execute(
-                sql.SQL(
-                    "update {} set finished_at = now(), status = 'succeeded', rows_in = %s, loaded = %s,"
-                    " quarantined = %s, duplicates_skipped = %s where load_id = %s"
-                ).format(sql.Identifier(schema, "load_log")),
-                (*counts, load_id),
-            )
+        try:
+            with conn.transaction():
+                conn.execute("set local timezone = 'UTC'")
+                table = TABLES[TABLE_OF[kind]]
+                # Serialise loads into the same table, so two loads cannot both miss each other's rows.
+                conn.execute(
+                    "select pg_advisory_xact_lock(hashtext(%s))", (f"hcp-ingest:{schema}.{table.name}",)
+                )
+                load_id = _start_load(conn, schema, kind, path)
+                counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
+                conn.execute(
+                    sql.SQL(
+                        "update {} set finished_at = now(), status = 'succeeded', rows_in = %s, loaded = %s,"
+                        " quarantined = %s, duplicates_skipped = %s where load_id = %s"
+                    ).format(sql.Identifier(schema, "load_log")),
+                    (*counts, load_id),
+                )
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):  # the connection itself may be gone
+                _record_failure(conn, schema, kind, path)
+            raise
     rows_in, loaded, quarantined, duplicates = counts
     return LoadResult(
         load_id, kind, str(path), rows_in, loaded, quarantined, duplicates, time.perf_counter() - started
@@ -146,8 +154,9 @@ def _load(
         new, columns = _encrypt(new, columns)
     new["load_id"] = load_id
     loaded = copy_frame(conn, schema, table.name, {**columns, "load_id": "bigint"}, new, progress)
-    _quarantine(conn, schema, kind, path, load_id, rejects)
-    quarantined, duplicates = len(rejects), int(duplicate.sum())
+    seen = _already_quarantined(conn, schema, kind, path, rejects)
+    _quarantine(conn, schema, kind, path, load_id, rejects[~seen])
+    quarantined, duplicates = int((~seen).sum()), int(duplicate.sum()) + int(seen.sum())
     return loaded + quarantined + duplicates, loaded, quarantined, duplicates
 
 
@@ -222,6 +231,28 @@ def _register_nodes(conn, schema: str, frame: pd.DataFrame, load_id: int) -> Non
             ).format(sql.Identifier(schema, "price_nodes")),
             rows,
         )
+
+
+def _already_quarantined(conn, schema: str, kind: str, path: Path, rejects: pd.DataFrame) -> np.ndarray:
+    """Rejects this file already put in quarantine (a re-ingest): duplicates, not new quarantine rows."""
+    if rejects.empty:
+        return np.zeros(0, dtype=bool)
+    query = sql.SQL(
+        "select line_no, field, reason, raw_record from {} where kind = %s and source_file = %s"
+    ).format(sql.Identifier(schema, "quarantine"))
+    known = set(conn.execute(query, (kind, str(path))).fetchall())
+    if not known:
+        return np.zeros(len(rejects), dtype=bool)
+    keys = zip(rejects["_line"], rejects["field"], rejects["reason"], rejects["raw"], strict=True)
+    return np.array([(_int(line), _none(f), r, _none(raw)) in known for line, f, r, raw in keys], dtype=bool)
+
+
+def _int(value) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _none(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
 def _quarantine(conn, schema: str, kind: str, path: Path, load_id: int, rejects: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 SUPPORTED = {"text", "real", "timestamptz", "bigint"}
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
@@ -112,7 +113,9 @@ def copy_frame_binary(
         sql.Identifier(schema, table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     total = len(frame)
-    with conn.cursor().copy(statement) as copy:
+    cursor = conn.cursor()
+    # A writer thread sends chunk k while this thread encodes chunk k + 1.
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(HEADER)
         for start in range(0, total, chunk_rows):
             copy.write(encode(frame.iloc[start : start + chunk_rows], columns))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
+
+try:  # orjson parses miner polls several times faster; the standard library is the fallback
+    from orjson import JSONDecodeError as _DecodeError
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    from json import JSONDecodeError as _DecodeError
+    from json import loads as _loads
 
 from ingestion.errors import IngestError
 from ingestion.formats.base import Parsed, read_text, rejects_frame
@@ -34,9 +40,9 @@ def _objects(path) -> Iterator[tuple[int, str, dict | None, str | None]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield number, line, None, f"invalid JSON: {err.msg}"
+            obj = _loads(line)
+        except _DecodeError as err:
+            yield number, line, None, f"invalid JSON: {err}"
             continue
         yield number, line, obj, None if isinstance(obj, dict) else "not a JSON object"
 
@@ -97,8 +103,7 @@ def _miner_row(obj: dict) -> dict:
         power = _number(stats["chain_power"], "chain_power") / 1000
     else:
         power = math.nan
-    temps = [_max_number(v) for k, v in stats.items() if k.lower().startswith("temp")]
-    temps = [t for t in temps if t is not None]
+    temps = [t for k, v in stats.items() if k[:4] in _TEMP and (t := _max_number(v)) is not None]
     return {
         "device_id": obj.get("device_id"),
         "ts": _number(when, "When"),
@@ -107,6 +112,9 @@ def _miner_row(obj: dict) -> dict:
         "gpu_util_pct": math.nan,
         "temperature_c": max(temps) if temps else math.nan,
     }
+
+
+_TEMP = {"temp", "Temp", "TEMP"}
 
 
 def _stats(obj: dict) -> dict:
@@ -130,7 +138,7 @@ def _number(value, field: str) -> float:
 
 def _max_number(value) -> float | None:
     """The highest number in a value: cgminer gives chip temperatures as ``"62-66-65"`` strings too."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if type(value) in (int, float):
         return float(value)
     numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", str(value))]
     return max(numbers) if numbers else None
