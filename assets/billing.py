@@ -1,0 +1,153 @@
+"""Billing assets, partitioned by month: drafts -> finalized invoices (reconciled) -> reports and
+Stripe sync; a budget sensor raises alerts. Thin: the work is in orchestration.billing.
+
+Metadata carries counts and totals only, never customer PII.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import psycopg
+
+from assets.groups import BILLING
+from orchestration.billing.resources import StripeResource, stripe_resource
+from orchestration.resources import PostgresResource
+from orchestration.settings import get_settings
+
+RAW_INPUTS = ["workload_events", "rate_cards", "customers", "devices", "energy_prices", "device_telemetry"]
+
+
+def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
+    """Calendar months from the month of ``HCP_PARTITIONS_START``."""
+    return dg.MonthlyPartitionsDefinition(
+        start_date=get_settings().partitions_start[:7] + "-01", end_offset=0
+    )
+
+
+MONTHLY = monthly_partitions()
+
+
+def _period(context: dg.AssetExecutionContext) -> str:
+    return context.partition_key[:7]
+
+
+@dg.asset(
+    key=["billing", "invoice_drafts"],
+    group_name=BILLING,
+    partitions_def=MONTHLY,
+    deps=[dg.AssetKey(["raw", name]) for name in RAW_INPUTS],
+    description="Draft invoices of the month for every customer, rebuilt from current usage and prices.",
+)
+def invoice_drafts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    from orchestration.billing.invoices import build_drafts
+
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        drafts = build_drafts(conn, _period(context))
+    return dg.MaterializeResult(
+        metadata={
+            "drafts": len(drafts),
+            "subtotal_usd": str(sum((d.subtotal_usd for d in drafts), 0)),
+            "lines": sum(d.lines for d in drafts),
+        }
+    )
+
+
+@dg.asset(
+    key=["billing", "invoices"],
+    group_name=BILLING,
+    partitions_def=MONTHLY,
+    deps=[invoice_drafts],
+    description="Finalized invoices: past the grace period and passing the data-quality gate; gapless numbers.",
+)
+def invoices(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    from orchestration.billing.invoices import finalize_period
+
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        result = finalize_period(conn, _period(context), actor="dagster")
+    for message in result["refused"]:
+        context.log.warning(message)  # ids, periods and reasons only
+    return dg.MaterializeResult(
+        metadata={"finalized": len(result["finalized"]), "refused": len(result["refused"])}
+    )
+
+
+@dg.asset_check(asset=invoices, description="Independent recomputation from raw events matches to the cent.")
+def invoices_reconcile(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
+    from orchestration.billing.reconcile import reconcile
+
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        result = reconcile(conn)
+    return dg.AssetCheckResult(
+        passed=not result["differences"],
+        metadata={"checked": result["checked"], "differences": len(result["differences"])},
+    )
+
+
+@dg.asset(
+    key=["billing", "finance_reports"],
+    group_name=BILLING,
+    partitions_def=MONTHLY,
+    deps=[invoices],
+    description="PDF and CSV per invoice and the month's finance summary with receivables ageing.",
+)
+def finance_reports(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    from orchestration.billing.reports import write_period_reports
+
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        result = write_period_reports(conn, _period(context))
+    return dg.MaterializeResult(
+        metadata={"files": len(result["paths"]), "total_usd": result["summary"]["totals"].get("total", "0")}
+    )
+
+
+@dg.asset(
+    key=["billing", "stripe_sync"],
+    group_name=BILLING,
+    partitions_def=MONTHLY,
+    deps=[invoices],
+    description="Finalized invoices pushed to Stripe (idempotent); a dry run without STRIPE_API_KEY.",
+)
+def stripe_sync(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, stripe: StripeResource
+) -> dg.MaterializeResult:
+    from orchestration.billing.stripe_sync import sync_period
+
+    gateway = stripe.gateway()
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        results = sync_period(conn, _period(context), gateway)
+    return dg.MaterializeResult(metadata={"invoices": len(results), "dry_run": not bool(stripe.api_key)})
+
+
+@dg.sensor(
+    name="budget_alert_sensor",
+    minimum_interval_seconds=900,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Budget alerts at 50/80/100 % of monthly budgets; sent to HCP_BUDGET_ALERT_HOOK (email, Slack).",
+)
+def budget_alert_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    from orchestration.billing.budgets import evaluate_budgets, notify
+
+    with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        alerts = evaluate_budgets(conn, datetime.now(UTC))
+        sent = notify(conn, alerts)
+    return dg.SkipReason(f"{len(alerts)} new budget alerts, {sent} notified")
+
+
+billing_monthly_job = dg.define_asset_job(
+    "billing_monthly",
+    selection=dg.AssetSelection.groups(BILLING),
+    partitions_def=MONTHLY,
+    description="The monthly billing run: drafts, finalization, reports, Stripe.",
+)
+
+defs = dg.Definitions(
+    assets=[invoice_drafts, invoices, finance_reports, stripe_sync],
+    asset_checks=[invoices_reconcile],
+    jobs=[billing_monthly_job],
+    # After the grace period (72 h by default) of the month just ended.
+    schedules=[dg.build_schedule_from_partitioned_job(billing_monthly_job, day_of_month=4, hour_of_day=6)],
+    sensors=[budget_alert_sensor],
+    resources={"stripe": stripe_resource()},
+)
