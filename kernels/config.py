@@ -10,17 +10,17 @@ class AllocationConfig:
     """Knobs of `kernels.allocation.solve`; the defaults are tuned on generated instances."""
 
     # Subgradient iterations on the Lagrange multipliers (power price, pool price).
-    max_iterations: int = 80
+    max_iterations: int = 60
     # Stop once (upper bound - best plan) / |upper bound| falls below this.
-    gap_tolerance: float = 1e-4
-    # Wall-clock budget of the whole solve; the best plan so far is returned when it runs out.
-    time_limit_s: float = 30.0
+    gap_tolerance: float = 5e-4
+    # Wall-clock budget of the multiplier iterations; the final polishing runs after it.
+    time_limit_s: float = 2.5
     # Polyak step factor: starts here, halves after `step_patience` iterations without a better bound.
     step_initial: float = 1.0
     step_patience: int = 4
     step_min: float = 1e-4
     # Repair the relaxed plan into a feasible one every this many iterations (and at the end).
-    repair_every: int = 5
+    repair_every: int = 10
     # Passes of single-device re-optimisation (each device's schedule given all the others).
     polish_passes: int = 3
     # Columns (one interval, all devices) this small are re-packed exactly by enumeration.

@@ -15,11 +15,27 @@ _NEG = -1e30  # value of a forbidden "on" slot: large enough to never win, small
 RUNNING, PRICE_ABOVE_BREAKEVEN, POWER_CAP_BINDING, DEMAND_EXHAUSTED, RESTART_NOT_WORTH_IT = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, inline="always")
-def _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy):
-    k = pool[d]
-    revenue = rate_dt[k, t] if k >= 0 else hr[d] * hashprice_dt[t]
-    return revenue - w[d] * energy[fac[d], t]
+@njit(cache=True)
+def _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, out):
+    """Margin of device d in every interval into out[T].
+
+    Margins are filled a row or a column at a time: a call per cell with all these arrays costs ~100 ns
+    in reference counting, far more than the arithmetic.
+    """
+    f, k = fac[d], pool[d]
+    for t in range(out.shape[0]):
+        revenue = rate_dt[k, t] if k >= 0 else hr[d] * hashprice_dt[t]
+        out[t] = revenue - w[d] * energy[f, t]
+
+
+@njit(cache=True)
+def _column_margins(t, fac, pool, w, hr, hashprice_dt, rate_dt, energy, out):
+    """Margin of every device in interval t into out[D]."""
+    for d in range(out.shape[0]):
+        revenue = hr[d] * hashprice_dt[t]
+        if pool[d] >= 0:
+            revenue = rate_dt[pool[d], t]
+        out[d] = revenue - w[d] * energy[fac[d], t]
 
 
 @njit(cache=True)
@@ -29,26 +45,15 @@ def _schedule(vals, restart, initial_on, choice, out):
     v_on = 0.0 if initial_on else _NEG
     v_off = _NEG if initial_on else 0.0
     for t in range(T):
-        stay = v_on
+        # written without branches: the comparisons are data dependent and mispredict often
         start = v_off - restart
-        c = 0
-        if stay >= start:
-            new_on = stay + vals[t]
-            c = 1
-        else:
-            new_on = start + vals[t]
-        if v_on > v_off:  # off after on costs nothing; prefer staying off on ties
-            new_off = v_on
-            c |= 2
-        else:
-            new_off = v_off
-        choice[t] = c
-        v_on, v_off = new_on, new_off
+        choice[t] = np.uint8(v_on >= start) | (np.uint8(v_on > v_off) << 1)  # prefer staying on / off on ties
+        v_on, v_off = max(v_on, start) + vals[t], max(v_on, v_off)
     state = 1 if v_on > v_off else 0
     best = max(v_on, v_off)
     for t in range(T - 1, -1, -1):
         out[t] = state
-        state = (choice[t] & 1) if state == 1 else (choice[t] >> 1) & 1
+        state = (choice[t] >> (1 - state)) & 1
     return best
 
 
@@ -69,15 +74,18 @@ def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
         choice = np.empty(T, dtype=np.uint8)
         for d in range(c * chunk, min(D, (c + 1) * chunk)):
             f, k = fac[d], pool[d]
+            _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, vals)
             for t in range(T):
-                v = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy) - lam[f, t] * w[d]
-                vals[t] = v + pi[k, t] if k >= 0 else v
+                vals[t] -= lam[f, t] * w[d]
+            if k >= 0:
+                for t in range(T):
+                    vals[t] += pi[k, t]
             values[c] += _schedule(vals, restart[d], initial_on[d], choice, x[d])
             for t in range(T):
-                if x[d, t]:
-                    loads[c, f, t] += w[d]
-                    if k >= 0:
-                        counts[c, k, t] += 1
+                loads[c, f, t] += w[d] * x[d, t]
+            if k >= 0:
+                for t in range(T):
+                    counts[c, k, t] += x[d, t]
     return values.sum(), loads.sum(axis=0), counts.sum(axis=0)
 
 
@@ -91,12 +99,14 @@ def score(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
     counts = np.zeros((n_chunks, K, T), dtype=np.int64)
     values = np.zeros(n_chunks)
     for c in prange(n_chunks):
+        m = np.empty(T)
         for d in range(c * chunk, min(D, (c + 1) * chunk)):
             f, k = fac[d], pool[d]
+            _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, m)
             before = initial_on[d]
             for t in range(T):
                 if x[d, t]:
-                    values[c] += _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
+                    values[c] += m[t]
                     if not before:
                         values[c] -= restart[d]
                     loads[c, f, t] += w[d]
@@ -104,6 +114,37 @@ def score(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
                         counts[c, k, t] += 1
                 before = x[d, t]
     return values.sum(), loads.sum(axis=0), counts.sum(axis=0)
+
+
+@njit(cache=True)
+def _sift_down(key, idx, i, n):
+    """Restore the min-heap order of key[:n] (idx moves along) below position i."""
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            return
+        if child + 1 < n and key[child + 1] < key[child]:
+            child += 1
+        if key[i] <= key[child]:
+            return
+        key[i], key[child] = key[child], key[i]
+        idx[i], idx[child] = idx[child], idx[i]
+        i = child
+
+
+@njit(cache=True)
+def _heapify(key, idx, n):
+    for i in range(n // 2 - 1, -1, -1):
+        _sift_down(key, idx, i, n)
+
+
+@njit(cache=True)
+def _pop(key, idx, n):
+    """Remove the smallest of the heap key[:n]; returns (its key, its idx). The heap then has n - 1 items."""
+    top_key, top = key[0], idx[0]
+    key[0], idx[0] = key[n - 1], idx[n - 1]
+    _sift_down(key, idx, 0, n - 1)
+    return top_key, top
 
 
 @njit(cache=True, parallel=True)
@@ -114,108 +155,122 @@ def clearing_prices(fac_order, fac_start, pool, w, hr, hashprice_dt, rate_dt, en
     """
     F, T = cap.shape
     lam = np.zeros((F, T))
-    for ft in prange(F * T):
-        f, t = ft // T, ft % T
-        members = fac_order[fac_start[f] : fac_start[f + 1]]
-        ratio = np.empty(members.shape[0])
-        for i in range(members.shape[0]):
-            d = members[i]
-            m = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
-            ratio[i] = m / w[d] if w[d] > 0 and m > 0 else 0.0
-        order = np.argsort(-ratio)
-        used = 0.0
-        for i in order:
-            if ratio[i] <= 0:
-                break
-            used += w[members[i]]
-            if used > cap[f, t]:
-                lam[f, t] = ratio[i]
-                break
+    for t in prange(T):
+        m = np.empty(fac.shape[0])
+        _column_margins(t, fac, pool, w, hr, hashprice_dt, rate_dt, energy, m)
+        for f in range(F):
+            members = fac_order[fac_start[f] : fac_start[f + 1]]
+            key = np.empty(members.shape[0])
+            idx = np.empty(members.shape[0], dtype=np.int64)
+            n, total = 0, 0.0
+            for d in members:
+                if m[d] > 0 and w[d] > 0:
+                    key[n], idx[n] = m[d] / w[d], d
+                    total += w[d]
+                    n += 1
+            _heapify(key, idx, n)
+            # drop the worst per kW until the rest fits: usually far fewer than the devices that stay
+            while total > cap[f, t] and n > 0:
+                ratio, d = _pop(key, idx, n)
+                n -= 1
+                total -= w[d]
+                lam[f, t] = ratio
     return lam
 
 
-@njit(cache=True, inline="always")
-def _local_value(d, t, x, restart, initial_on, margin):
-    """Change in objective from switching device d on at t (others and its own neighbours fixed)."""
-    T = x.shape[1]
-    before = x[d, t - 1] if t > 0 else initial_on[d]
-    v = margin
-    if not before:
-        v -= restart[d]
-    if t + 1 < T and x[d, t + 1]:
-        v += restart[d]
-    return v
+@njit(cache=True)
+def _column_values(x_before, x_after, restart, margin, out):
+    """Gain of switching each device on at t with its neighbours fixed, into out[D]: a switch-on at t
+    costs a restart unless it ran before; staying off at t costs one at t + 1 if it runs then."""
+    for d in range(out.shape[0]):
+        out[d] = margin[d] - restart[d] * (1 - x_before[d]) + restart[d] * x_after[d]
 
 
 @njit(cache=True)
-def _repair_column(t, x, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand,
-                   committed, bonus, fac_order, fac_start, tol):  # fmt: skip
+def _repair_column(t, xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand,
+                   committed, bonus, fac_order, fac_start, pool_order, pool_start, tol):  # fmt: skip
     """Make column t feasible: drop the least valuable GPUs over demand, then the lowest value per kW over
-    the cap; then re-add the best devices that still fit."""
-    D = x.shape[0]
+    the cap; then re-add the best devices that still fit. Heaps, not sorts: few devices move."""
+    T, D = xt.shape
     F, K = cap.shape[0], demand.shape[0]
     load = np.zeros(F)
     count = np.zeros(K, dtype=np.int64)
     value = np.empty(D)
+    key = np.empty(D)
+    idx = np.empty(D, dtype=np.int64)
+    margin = np.empty(D)
+    _column_margins(t, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin)
+    x_after = xt[t + 1] if t + 1 < T else np.zeros(D, dtype=np.uint8)
+    _column_values(xt[t - 1] if t > 0 else initial_on, x_after, restart, margin, value)
     for d in range(D):
-        m = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
-        value[d] = _local_value(d, t, x, restart, initial_on, m)
-        if x[d, t]:
-            load[fac[d]] += w[d]
-            if pool[d] >= 0:
-                count[pool[d]] += 1
-    for d in range(D):  # a GPU serving towards the commitment also saves the penalty
-        k = pool[d]
-        if k >= 0 and count[k] <= committed[k, t]:
-            value[d] += bonus[k]
+        load[fac[d]] += w[d] * xt[t, d]
+        if pool[d] >= 0:
+            count[pool[d]] += xt[t, d]
+    for d in pool_order:  # a GPU serving towards the commitment also saves the penalty
+        if count[pool[d]] <= committed[pool[d], t]:
+            value[d] += bonus[pool[d]]
     for k in range(K):
-        if count[k] > demand[k, t]:
-            cand = np.array([d for d in range(D) if pool[d] == k and x[d, t]])
-            for d in cand[np.argsort(value[cand])]:
-                if count[k] <= demand[k, t]:
-                    break
-                x[d, t] = 0
-                count[k] -= 1
-                load[fac[d]] -= w[d]
+        n = 0
+        for d in pool_order[pool_start[k] : pool_start[k + 1]]:
+            if xt[t, d]:
+                key[n], idx[n] = value[d], d
+                n += 1
+        _heapify(key, idx, n)
+        while count[k] > demand[k, t] and n > 0:
+            _, d = _pop(key, idx, n)
+            n -= 1
+            xt[t, d] = 0
+            count[k] -= 1
+            load[fac[d]] -= w[d]
     for f in range(F):
         members = fac_order[fac_start[f] : fac_start[f + 1]]
+        n = 0
         if load[f] > cap[f, t] + tol:
-            cand = np.array([d for d in members if x[d, t] and w[d] > 0])
-            key = np.array([value[d] / w[d] for d in cand])
-            for d in cand[np.argsort(key)]:
-                if load[f] <= cap[f, t] + tol:
-                    break
-                x[d, t] = 0
-                load[f] -= w[d]
-                if pool[d] >= 0:
-                    count[pool[d]] -= 1
-        cand = np.array([d for d in members if not x[d, t] and value[d] > 0])
-        key = np.array([-value[d] / max(w[d], 1e-12) for d in cand])
-        for d in cand[np.argsort(key)]:
+            for d in members:
+                if xt[t, d] and w[d] > 0:
+                    key[n], idx[n] = value[d] / w[d], d
+                    n += 1
+        _heapify(key, idx, n)
+        while load[f] > cap[f, t] + tol and n > 0:
+            _, d = _pop(key, idx, n)
+            n -= 1
+            xt[t, d] = 0
+            load[f] -= w[d]
+            if pool[d] >= 0:
+                count[pool[d]] -= 1
+        n = 0
+        for d in members:
+            if not xt[t, d] and value[d] > 0 and load[f] + w[d] <= cap[f, t] + tol:
+                key[n], idx[n] = -value[d] / max(w[d], 1e-12), d
+                n += 1
+        _heapify(key, idx, n)
+        while n > 0:
+            _, d = _pop(key, idx, n)
+            n -= 1
             k = pool[d]
             if load[f] + w[d] > cap[f, t] + tol or (k >= 0 and count[k] >= demand[k, t]):
                 continue
             if k >= 0 and count[k] >= committed[k, t] and value[d] - bonus[k] <= 0:
                 continue  # the bonus was earned by GPUs added before this one
-            x[d, t] = 1
+            xt[t, d] = 1
             load[f] += w[d]
             if k >= 0:
                 count[k] += 1
 
 
 @njit(cache=True, parallel=True)
-def repair(x, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand, committed,
-           bonus, fac_order, fac_start, tol):  # fmt: skip
-    """Turn plan x into a feasible one in place, column by column.
+def repair(xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand, committed,
+           bonus, fac_order, fac_start, pool_order, pool_start, tol):  # fmt: skip
+    """Turn plan xt (transposed: T x D, so a column is contiguous) into a feasible one in place.
 
     Even intervals first, then odd ones: a column's local values read only its neighbours, which stay
     fixed within each half, so the columns of a half are repaired in parallel.
     """
-    T = x.shape[1]
+    T = xt.shape[0]
     for parity in range(2):
         for i in prange((T - parity + 1) // 2):
-            _repair_column(2 * i + parity, x, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt,
-                           energy, cap, demand, committed, bonus, fac_order, fac_start, tol)  # fmt: skip
+            _repair_column(2 * i + parity, xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt,
+                           energy, cap, demand, committed, bonus, fac_order, fac_start, pool_order, pool_start, tol)  # fmt: skip
 
 
 @njit(cache=True)
@@ -226,9 +281,10 @@ def _polish_device(d, x, load, count, fac, pool, w, hr, restart, initial_on, has
     f, k = fac[d], pool[d]
     old = 0.0
     before = initial_on[d]
+    _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, vals)
     for t in range(T):
         on = x[d, t]
-        m = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
+        m = vals[t]
         room = load[f, t] - w[d] * on + w[d] <= cap[f, t] + tol
         if k >= 0:
             others = count[k, t] - on
@@ -290,10 +346,12 @@ def exact_columns(x, load, count, fac, pool, w, hr, restart, initial_on, hashpri
     F, K = cap.shape[0], demand.shape[0]
     gain = 0.0
     value = np.empty(D)
+    margin = np.empty(D)
+    xt = np.ascontiguousarray(x.T)
     for t in range(T):
-        for d in range(D):
-            m = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
-            value[d] = _local_value(d, t, x, restart, initial_on, m)
+        _column_margins(t, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin)
+        x_after = xt[t + 1] if t + 1 < T else np.zeros(D, dtype=np.uint8)
+        _column_values(xt[t - 1] if t > 0 else initial_on, x_after, restart, margin, value)
         current = 0
         for d in range(D):
             if x[d, t]:
@@ -335,6 +393,7 @@ def exact_columns(x, load, count, fac, pool, w, hr, restart, initial_on, hashpri
                 if pool[d] >= 0:
                     count[pool[d], t] += delta
                 x[d, t] = on
+                xt[t, d] = on
     return gain
 
 
@@ -347,10 +406,12 @@ def reasons(
     out = np.zeros((D, T), dtype=np.int8)
     for d in prange(D):
         f, k = fac[d], pool[d]
+        margin = np.empty(T)
+        _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin)
         for t in range(T):
             if x[d, t]:
                 continue
-            m = _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
+            m = margin[t]
             if k >= 0 and count[k, t] < committed[k, t]:
                 m += bonus[k]
             if m <= 0:
@@ -365,8 +426,7 @@ def reasons(
 
 
 @njit(cache=True)
-def _pair_values(a, b, t, x, load, count, fac, pool, w, hr, hashprice_dt, rate_dt, energy, cap, demand, committed,
-                 bonus, tol, vals):  # fmt: skip
+def _pair_values(a, b, t, margin, x, load, count, fac, pool, w, cap, demand, committed, bonus, tol, vals):
     """Value of the four joint states (bit 0: a on, bit 1: b on) at t, others fixed; _NEG where infeasible."""
     devices = (a, b)
     for s in range(4):
@@ -390,7 +450,7 @@ def _pair_values(a, b, t, x, load, count, fac, pool, w, hr, hashprice_dt, rate_d
                     added_ct += (s >> j) & 1
             ok = ok and ld + added_ld <= cap[f, t] + tol
             if on:
-                v += _margin(d, t, fac, pool, w, hr, hashprice_dt, rate_dt, energy)
+                v += margin[i, t]
                 if k >= 0:
                     ok = ok and ct + added_ct <= demand[k, t]
                     # this GPU's share of the penalty saved: the slot below the commitment it fills
@@ -412,12 +472,16 @@ def pair_polish(x, load, count, fac, pool, w, hr, restart, initial_on, hashprice
     vals = np.empty((T, 4))
     value = np.empty((T + 1, 4))
     back = np.empty((T, 4), dtype=np.int64)
+    margin = np.empty((2, T))
     gain = 0.0
     for i in range(pair_a.shape[0]):
         a, b = pair_a[i], pair_b[i]
+        _device_margins(a, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin[0])
+        _device_margins(b, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin[1])
         for t in range(T):
-            _pair_values(a, b, t, x, load, count, fac, pool, w, hr, hashprice_dt, rate_dt, energy, cap, demand,
-                         committed, bonus, tol, vals)  # fmt: skip
+            _pair_values(
+                a, b, t, margin, x, load, count, fac, pool, w, cap, demand, committed, bonus, tol, vals
+            )
         start = int(initial_on[a]) | (int(initial_on[b]) << 1)
         value[0, :] = _NEG
         value[0, start] = 0.0
@@ -453,3 +517,29 @@ def pair_polish(x, load, count, fac, pool, w, hr, restart, initial_on, hashprice
                     x[d, t] = on
             s = back[t, s]
     return gain
+
+
+@njit(cache=True, parallel=True)
+def pool_prices(pool_order, pool_start, fac, w, rate_dt, energy, lam, demand, committed, bonus):
+    """Per (pool, interval): the price that makes exactly the most valuable GPUs worth running, float64[K, T].
+
+    Negative to hold the count to demand, up to the penalty rate to reach the commitment, else 0: the
+    start of the pool multipliers, given the power prices `lam`.
+    """
+    K, T = demand.shape
+    pi = np.zeros((K, T))
+    for t in prange(T):
+        for k in range(K):
+            members = pool_order[pool_start[k] : pool_start[k + 1]]
+            n = members.shape[0]
+            value = np.empty(n)
+            for i in range(n):
+                d = members[i]
+                value[i] = -(rate_dt[k, t] - w[d] * (energy[fac[d], t] + lam[fac[d], t]))
+            value.sort()  # negated: best first
+            positive = np.sum(value < 0)
+            if positive > demand[k, t]:
+                pi[k, t] = value[demand[k, t]]  # minus the first GPU that must stay off
+            elif positive < committed[k, t]:
+                pi[k, t] = min(bonus[k], value[committed[k, t] - 1])
+    return pi

@@ -62,6 +62,11 @@ class _Arrays:
         # Devices grouped by facility, best average margin per kW first, so greedy passes favour them.
         self.fac_order = np.lexsort((np.arange(len(self.fac)), self.fac)).astype(np.int64)
         self.fac_start = np.searchsorted(self.fac[self.fac_order], np.arange(len(p.pue) + 1)).astype(np.int64)
+        gpus = np.flatnonzero(self.pool >= 0)
+        self.pool_order = gpus[np.argsort(self.pool[gpus], kind="stable")].astype(np.int64)
+        self.pool_start = np.searchsorted(self.pool[self.pool_order], np.arange(len(self.bonus) + 1)).astype(
+            np.int64
+        )
         self.tol = tol
 
     def model(self) -> tuple:
@@ -90,16 +95,11 @@ def _evaluate_plan(a: _Arrays, x: np.ndarray, chunk: int) -> tuple[float, np.nda
     return value - a.penalty(count), load, count
 
 
-def _primal(
-    a: _Arrays, x: np.ndarray, cfg: AllocationConfig, passes: int
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Repair x in place into a feasible plan, polish it; returns (objective, load, count)."""
-    model = a.model()
-    K.repair(x, *model, a.fac_order, a.fac_start, a.tol)
-    _, load, count = _evaluate_plan(a, x, cfg.chunk_devices)
-    for _ in range(passes):
-        if K.polish(x, load, count, *model, a.fac_order, a.fac_start, a.tol) <= 1e-9:
-            break
+def _repaired(a: _Arrays, x: np.ndarray, cfg: AllocationConfig) -> tuple[float, np.ndarray, np.ndarray]:
+    """Repair x in place into a feasible plan; returns (objective, load [F, T], count [K, T])."""
+    xt = np.ascontiguousarray(x.T)
+    K.repair(xt, *a.model(), a.fac_order, a.fac_start, a.pool_order, a.pool_start, a.tol)
+    x[:] = xt.T
     return _evaluate_plan(a, x, cfg.chunk_devices)
 
 
@@ -131,7 +131,8 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
     D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
     lam = K.clearing_prices(a.fac_order, a.fac_start, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy,
                             a.fac, a.cap)  # fmt: skip
-    pi = np.zeros_like(a.rate_dt)
+    pi = K.pool_prices(a.pool_order, a.pool_start, a.fac, a.w, a.rate_dt, a.energy, lam, a.demand, a.committed_eff,
+                       a.bonus)  # fmt: skip
     x = np.zeros((D, T), dtype=np.uint8)
     best_x, best_obj, best_ub = x.copy(), -np.inf, np.inf
     theta, stall, iteration = cfg.step_initial, 0, 0
@@ -148,7 +149,7 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
         out_of_time = time.perf_counter() - start > cfg.time_limit_s
         if (iteration - 1) % cfg.repair_every == 0 or out_of_time or iteration == cfg.max_iterations:
             candidate = x.copy()
-            obj, _, _ = _primal(a, candidate, cfg, 1)
+            obj, _, _ = _repaired(a, candidate, cfg)
             if obj > best_obj:
                 best_x, best_obj = candidate, obj
         if out_of_time or theta < cfg.step_min or _gap(best_obj, best_ub) <= cfg.gap_tolerance:
