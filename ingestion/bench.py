@@ -130,6 +130,7 @@ def run_benchmark(url: str, rows: int = 2_000_000, progress: Callable[[str], Non
         path = Path(tmp) / "telemetry.csv"
         say(f"writing {rows:,} telemetry rows")
         device_ids = write_telemetry_csv(path, rows)
+        file_mb = round(path.stat().st_size / 1e6, 1)
         try:
             _scratch_schema(conn, schema, device_ids)
             say("project loader: parse + validate + COPY")
@@ -149,7 +150,7 @@ def run_benchmark(url: str, rows: int = 2_000_000, progress: Callable[[str], Non
     to_sql_rate = sample / to_sql_seconds
     return {
         "rows": rows,
-        "file_mb": round(path.stat().st_size / 1e6, 1) if path.exists() else None,
+        "file_mb": file_mb,
         "project_seconds": round(result.seconds, 3),
         "copy_seconds": round(copy_seconds, 3),
         "to_sql_rows": sample,

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +80,11 @@ def ingest_file(
         try:
             if not path.is_file():
                 raise IngestError(path, "no such file")
-            parsed = READERS[kind](path)
+            # hashlib and the readers' C code release the GIL: hash the file while it is parsed
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                digest = pool.submit(_sha256, path)
+                parsed = READERS[kind](path)
+                sha256 = digest.result()
         except IngestError:
             _record_failure(conn, schema, kind, path)
             raise
@@ -91,7 +96,7 @@ def ingest_file(
                 conn.execute(
                     "select pg_advisory_xact_lock(hashtext(%s))", (f"hcp-ingest:{schema}.{table.name}",)
                 )
-                load_id = _start_load(conn, schema, kind, path)
+                load_id = _start_load(conn, schema, kind, path, sha256)
                 counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
                 conn.execute(
                     sql.SQL(
@@ -110,16 +115,20 @@ def ingest_file(
     )
 
 
-def _start_load(conn: psycopg.Connection, schema: str, kind: str, path: Path) -> int:
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def _start_load(conn: psycopg.Connection, schema: str, kind: str, path: Path, sha256: str) -> int:
     return conn.execute(
         sql.SQL(
             "insert into {} (kind, source_file, file_sha256) values (%s, %s, %s) returning load_id"
         ).format(sql.Identifier(schema, "load_log")),
-        (kind, str(path), digest.hexdigest()),
+        (kind, str(path), sha256),
     ).fetchone()[0]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -198,3 +200,14 @@ def test_ingest_folder_loads_reference_first(raw, database_url, tmp_path):
     assert [r.kind for r in results] == kinds
     telemetry = raw.execute("select count(*) from raw.device_telemetry").fetchone()[0]
     assert telemetry == 5  # 3 DCGM rows of known GPUs + 2 miner polls
+
+
+def test_parquet_telemetry(reference, tmp_path):
+    frame = pd.read_csv(FIXTURES / "telemetry.csv").head(3)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame.rename(columns={"device_id": "Device ID"}).to_parquet(tmp_path / "t.parquet")
+    result = ingest_file(reference, "telemetry", tmp_path / "t.parquet")
+    assert (result.rows_in, result.loaded) == (3, 3)
+    assert reference.execute("select sum(power_kw)::numeric(6, 2) from raw.device_telemetry").fetchone()[
+        0
+    ] == Decimal("7.40")
