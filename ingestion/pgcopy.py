@@ -24,13 +24,10 @@ def arrow_column(values: pd.Series, type_: str) -> pa.Array:
     kind = type_.split(":")[0]
     if kind == "real":
         return pa.array(values.to_numpy(dtype="float32"), type=pa.float32(), from_pandas=True)
-    if kind in ("numeric", "int", "bigint"):
-        arr = values.astype("float64").to_numpy()
-        return (
-            pa.array(arr, from_pandas=True).cast(pa.int64())
-            if kind == "int"
-            else pa.array(arr, from_pandas=True)
-        )
+    if kind == "numeric":  # already rounded to the column's scale by dedup.to_storage
+        return pa.array(values.astype("float64").to_numpy(), from_pandas=True)
+    if kind in ("int", "bigint"):
+        return pa.array(values.astype("float64").to_numpy(), from_pandas=True).cast(pa.int64())
     if kind == "timestamptz":
         return pa.array(values.dt.tz_convert("UTC"), from_pandas=True).cast(
             pa.timestamp("us", "UTC"), safe=False

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_kill_during_copy_leaves_previous_state(raw, database_url, tmp_path):
     path = tmp_path / "big.csv"
     _register(raw, write_telemetry_csv(path, ROWS, devices=500))
     before, logs = snapshot(raw), raw.execute("select count(*) from raw.load_log").fetchone()[0]
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen([sys.executable, "-c", _LOADER, database_url, str(path)], env=env)
     try:
         assert _wait_for_copy(raw, process), "the load never reached its COPY"
