@@ -129,7 +129,8 @@ def test_telemetry_coverage(raw, quality_url):
     data.insert_telemetry(raw, rows)
     outcome = telemetry(quality_url)
     assert not outcome.passed
-    assert [f["suite"] for f in outcome.failing] == ["raw_device_telemetry_coverage"]
+    assert [f["kwargs"]["column"] for f in outcome.failing] == ["coverage"]
+    assert {row["device_id"] for row in outcome.sample} == {"asic-002"}
 
 
 # --- bitcoin --------------------------------------------------------------------------------------
