@@ -28,7 +28,7 @@ def to_storage(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             out[column.name] = values.astype("float32")
         elif kind == "numeric":
             out[column.name] = values.round(int(scale))
-        elif kind in ("timestamptz", "timestamp"):
+        elif kind in ("timestamptz", "timestamp") and values.dt.unit == "ns":
             out[column.name] = values.dt.round("us")
     return out
 

@@ -120,8 +120,13 @@ def _row_rules(table: str, frame: pd.DataFrame) -> list[tuple[str, pd.Series, st
     if table == "customers":
         rules.append(("email", ~frame["email"].fillna("").str.contains("@"), "not an email address"))
     if table == "device_telemetry":
-        metrics = frame[["power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]]
-        rules.append(("power_kw", metrics.isna().all(axis=1), "no measurement in the row"))
+        empty = np.logical_and.reduce(
+            [
+                frame[m].isna().to_numpy()
+                for m in ("power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c")
+            ]
+        )
+        rules.append(("power_kw", empty, "no measurement in the row"))
     return rules
 
 
@@ -138,7 +143,7 @@ def coerce(values: pd.Series, column: Column) -> tuple[pd.Series, np.ndarray]:
         return values.astype(object).where(values.notna(), None), none
     if kind in ("real", "numeric", "int"):
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            typed, invalid = values.astype("float64"), none
+            typed, invalid = values.astype("float64", copy=False), none
         else:
             blank = values.isna() | (values.astype(str).str.strip() == "")
             typed = pd.to_numeric(values.where(~blank, None), errors="coerce").astype("float64")
