@@ -13,8 +13,10 @@ class AllocationConfig:
     max_iterations: int = 60
     # Stop once (upper bound - best plan) / |upper bound| falls below this.
     gap_tolerance: float = 5e-4
-    # Wall-clock budget of the multiplier iterations; the final polishing runs after it.
-    time_limit_s: float = 2.5
+    # Wall-clock budget of the whole solve: the multiplier iterations stop at `iteration_share` of it,
+    # the final polishing passes when it runs out (a pass already started completes).
+    time_limit_s: float = 4.0
+    iteration_share: float = 0.6
     # Polyak step factor: starts here, halves after `step_patience` iterations without a better bound.
     step_initial: float = 1.0
     step_patience: int = 4
@@ -29,6 +31,10 @@ class AllocationConfig:
     exact_column_rounds: int = 4
     # Instances with at most this many devices also re-plan every pair sharing a facility or pool jointly.
     pair_devices: int = 64
+    # Numba threads; 0 = one thread below `parallel_min_cells` devices x intervals, numba's default above.
+    # Small solves lose more to thread start-up and barrier waits (worse on a busy machine) than they gain.
+    threads: int = 0
+    parallel_min_cells: int = 2_000_000
     # Devices per parallel work chunk in the relaxation pass.
     chunk_devices: int = 2048
     # Slack on the power cap, kW, so round-off never reports a plan at the cap as infeasible.

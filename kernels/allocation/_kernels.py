@@ -258,19 +258,17 @@ def _repair_column(t, xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, r
                 count[k] += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def repair(xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand, committed,
            bonus, fac_order, fac_start, pool_order, pool_start, tol):  # fmt: skip
     """Turn plan xt (transposed: T x D, so a column is contiguous) into a feasible one in place.
 
-    Even intervals first, then odd ones: a column's local values read only its neighbours, which stay
-    fixed within each half, so the columns of a half are repaired in parallel.
+    Columns go in time order so each sees its repaired predecessor: devices that were just dropped are
+    the cheapest to keep off, which avoids needless restarts.
     """
-    T = xt.shape[0]
-    for parity in range(2):
-        for i in prange((T - parity + 1) // 2):
-            _repair_column(2 * i + parity, xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt,
-                           energy, cap, demand, committed, bonus, fac_order, fac_start, pool_order, pool_start, tol)  # fmt: skip
+    for t in range(xt.shape[0]):
+        _repair_column(t, xt, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand,
+                       committed, bonus, fac_order, fac_start, pool_order, pool_start, tol)  # fmt: skip
 
 
 @njit(cache=True)

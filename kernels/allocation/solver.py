@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from kernels.allocation import _kernels as K
@@ -125,7 +126,17 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
     """Best feasible plan found within the configured budget, with a Lagrangian upper bound on the optimum."""
     start = time.perf_counter()
     problem.validate()
-    cfg = config
+    cells = problem.hashrate_ths.shape[0] * problem.hashprice_usd_per_th_h.shape[0]
+    threads = config.threads or (1 if cells < config.parallel_min_cells else numba.config.NUMBA_NUM_THREADS)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return _solve(problem, config, start)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> AllocationResult:
     a = _Arrays(problem, cfg.cap_tolerance_kw)
     _order_by_value(a)
     D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
@@ -146,7 +157,7 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
             stall += 1
         if stall >= cfg.step_patience:
             theta, stall = theta / 2, 0
-        out_of_time = time.perf_counter() - start > cfg.time_limit_s
+        out_of_time = time.perf_counter() - start > cfg.iteration_share * cfg.time_limit_s
         if (iteration - 1) % cfg.repair_every == 0 or out_of_time or iteration == cfg.max_iterations:
             candidate = x.copy()
             obj, _, _ = _repaired(a, candidate, cfg)
@@ -189,7 +200,7 @@ def _finish(problem, a: _Arrays, cfg: AllocationConfig, x, ub, iterations, start
         for _ in range(cfg.polish_passes):
             step = K.polish(x, load, count, *model, a.fac_order, a.fac_start, a.tol)
             gain += step
-            if step <= 1e-9:
+            if step <= 1e-9 or time.perf_counter() - start > cfg.time_limit_s:
                 break
         if cfg.exact_column_devices >= D:
             gain += K.exact_columns(x, load, count, *model, a.tol)
