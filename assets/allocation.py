@@ -79,7 +79,11 @@ def allocation_plan(context: dg.AssetExecutionContext, config: PlanConfig, postg
         fleet = q.load_fleet(conn)
         observed_until = min(start, q.data_end(conn) or start)
         history = q.load_history(conn, observed_until - timedelta(days=7), observed_until)
-        forecast = naive_forecast(history, intervals)
+        day_ahead = q.load_prices(conn, start, end).dropna(subset=["da"])
+        day_ahead = (
+            day_ahead.pivot_table(index="at", columns="facility_id", values="da") if len(day_ahead) else None
+        )
+        forecast = naive_forecast(history, intervals, day_ahead, cfg.price_spike_mads)
         champion = q.load_champion(conn, fleet, start, end)
         if champion is not None:
             forecast = forecast.prefer(champion)

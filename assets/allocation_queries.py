@@ -58,22 +58,7 @@ def load_history(conn: psycopg.Connection, since: datetime, until: datetime) -> 
     """Realized hourly inputs in [since, until): prices per facility, hashprice (USD per TH/s per
     hour), GPU-hours served per pool and hour, realized GPU rate per pool and day, commitments."""
     window = {"since": since, "until": until}
-    prices = _frame(
-        conn,
-        """
-        with hourly as (
-            select market, price_node_name, date_trunc('hour', interval_start_at, 'UTC') as at,
-                coalesce(avg(price_usd_per_mwh) filter (where price_kind = 'rt'), avg(price_usd_per_mwh))::float8
-                    as price
-            from staging.stg_raw__energy_prices
-            where interval_start_at >= %(since)s and interval_start_at < %(until)s
-            group by 1, 2, 3
-        )
-        select f.facility_id, h.at, h.price
-        from hourly h join marts.dim_facilities f using (market, price_node_name)
-        """,
-        window,
-    )
+    prices = load_prices(conn, since, until)
     hashprice = _frame(
         conn,
         """
@@ -113,10 +98,32 @@ def load_history(conn: psycopg.Connection, since: datetime, until: datetime) -> 
     )
     return Forecast(
         prices_usd_mwh=_wide(prices, "facility_id", "price"),
+        day_ahead_usd_mwh=_wide(prices.dropna(subset=["da"]), "facility_id", "da"),
         hashprice_usd_per_th_h=series.astype(float) if series is not None else pd.Series(dtype=float),
         gpu_rate_usd_per_h=_with_card_rates(_wide(rates, "pool", "rate"), card_rates(conn)),
         demand_gpus=_wide(demand, "pool", "gpus"),
         committed_gpus=committed_gpus(conn, since, until),
+    )
+
+
+def load_prices(conn: psycopg.Connection, since: datetime, until: datetime) -> pd.DataFrame:
+    """Hourly prices per facility in [since, until): facility_id, at, price (real-time, else
+    day-ahead), da (day-ahead or None), USD/MWh."""
+    return _frame(
+        conn,
+        """
+        with hourly as (
+            select market, price_node_name, date_trunc('hour', interval_start_at, 'UTC') as at,
+                avg(price_usd_per_mwh) filter (where price_kind = 'rt')::float8 as rt,
+                avg(price_usd_per_mwh) filter (where price_kind = 'da')::float8 as da
+            from staging.stg_raw__energy_prices
+            where interval_start_at >= %(since)s and interval_start_at < %(until)s
+            group by 1, 2, 3
+        )
+        select f.facility_id, h.at, coalesce(h.rt, h.da) as price, h.da
+        from hourly h join marts.dim_facilities f using (market, price_node_name)
+        """,
+        {"since": since, "until": until},
     )
 
 

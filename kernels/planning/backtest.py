@@ -1,7 +1,8 @@
 """Replay history day by day under four policies and score each on realized prices and demand.
 
-- optimizer: the allocation kernel on a day-ahead-ish forecast (the previous day's prices and GPU
-  demand at the same hours, the hashprice and GPU rates known at the end of the previous day);
+- optimizer: the allocation kernel on a day-ahead forecast: the day-ahead price where the node has
+  one (published before the day), else the previous day's real-time prices at the same hours with
+  spikes clipped; the previous day's GPU demand; the hashprice and GPU rates known at its end;
 - always_on: every device runs (GPUs up to demand), trimmed to the power cap;
 - strike_price: ASICs run while the real-time price is below a fixed strike, the breakeven price of
   the median ASIC at the hashprice known the day before; GPUs run up to demand;
@@ -9,7 +10,8 @@
 
 Every plan is made feasible for the realized day (GPUs beyond realized demand and devices beyond
 the cap are switched off, least valuable first by the forecast margins) and scored with
-`kernels.allocation.evaluate`. Each policy carries its own device state from one day to the next.
+`kernels.allocation.evaluate` on realized real-time prices. Each policy carries its own device
+state from one day to the next (all devices on before the first day unless `initial_on` says).
 """
 
 from __future__ import annotations
@@ -126,11 +128,13 @@ def backtest(
     steps = round(24 / config.dt_hours)
     daily, solves = [], []
     state: dict[str, np.ndarray] = {}
+    initial_on = initial_on if initial_on is not None else dict.fromkeys(fleet.devices["device_id"], True)
     for day in backtest_days(history, steps):
         intervals = pd.date_range(day, periods=steps, freq=pd.Timedelta(hours=config.dt_hours))
         known = history.between(day - pd.Timedelta(days=1), day)
-        forecast = naive_forecast(known, intervals)
-        realized = forecast.prefer(history.between(day, day + pd.Timedelta(days=1)))
+        today = history.between(day, day + pd.Timedelta(days=1))
+        forecast = naive_forecast(known, intervals, today.day_ahead_usd_mwh, config.price_spike_mads)
+        realized = forecast.prefer(today)
         planned = build_problem(fleet, forecast, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
         actual = build_problem(fleet, realized, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
         priority = margins(planned)

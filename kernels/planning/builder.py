@@ -37,14 +37,17 @@ def _empty() -> pd.DataFrame:
 
 @dataclass
 class Forecast:
-    """Inputs per interval (index: interval start, UTC): prices_usd_mwh (columns facility_id),
-    hashprice_usd_per_th_h (Series), gpu_rate_usd_per_h, demand_gpus, committed_gpus (columns pool)."""
+    """Inputs per interval (index: interval start, UTC): prices_usd_mwh (columns facility_id; the
+    real-time price where the node has one), hashprice_usd_per_th_h (Series), gpu_rate_usd_per_h,
+    demand_gpus, committed_gpus (columns pool), day_ahead_usd_mwh (columns facility_id; the day-ahead
+    price, published before its day, where the node has a day-ahead market)."""
 
     prices_usd_mwh: pd.DataFrame
     hashprice_usd_per_th_h: pd.Series
     gpu_rate_usd_per_h: pd.DataFrame = field(default_factory=_empty)
     demand_gpus: pd.DataFrame = field(default_factory=_empty)
     committed_gpus: pd.DataFrame = field(default_factory=_empty)
+    day_ahead_usd_mwh: pd.DataFrame = field(default_factory=_empty)
 
     def between(self, start: pd.Timestamp, end: pd.Timestamp) -> Forecast:
         """The part of every frame in [start, end)."""
@@ -105,15 +108,45 @@ def latest(history: pd.DataFrame | pd.Series, intervals: pd.DatetimeIndex) -> pd
     return pd.DataFrame({c: np.full(len(intervals), float(last[c])) for c in frame.columns}, index=intervals)
 
 
-def naive_forecast(history: Forecast, intervals: pd.DatetimeIndex) -> Forecast:
-    """Forecast for `intervals` from observed history: seasonal naive prices and demand, the latest
-    hashprice, GPU rates and commitments."""
+def clip_spikes(history: pd.DataFrame, mads: float) -> pd.DataFrame:
+    """Each column capped at its median + `mads` x its median absolute deviation: a scarcity spike
+    seen yesterday is not a forecast for today."""
+    median = history.median()
+    mad = (history - median).abs().median()
+    return history.clip(upper=median + mads * mad.clip(lower=1.0), axis=1)
+
+
+def recent_max(history: pd.DataFrame, intervals: pd.DatetimeIndex, hours: float = 24.0) -> pd.DataFrame:
+    """Each column's maximum over its last `hours` observed hours, repeated over `intervals`."""
+    out = pd.DataFrame(index=intervals, columns=history.columns, dtype=float)
+    for column in history.columns:
+        observed = history[column].dropna()
+        if len(observed):
+            out[column] = float(
+                observed[observed.index > observed.index.max() - pd.Timedelta(hours=hours)].max()
+            )
+    return out
+
+
+def naive_forecast(
+    history: Forecast,
+    intervals: pd.DatetimeIndex,
+    day_ahead: pd.DataFrame | None = None,
+    spike_mads: float = 6.0,
+) -> Forecast:
+    """Forecast for `intervals` from what is known before them: the day-ahead price where published
+    (`day_ahead`, columns facility_id), else the seasonal naive of spike-clipped observed prices;
+    the most GPUs of each pool in use over the last observed day (a GPU kept ready costs its idle
+    draw, a lost sale its rate); the latest hashprice, GPU rates and commitments."""
     hashprice = latest(history.hashprice_usd_per_th_h.rename("hashprice"), intervals)["hashprice"]
+    prices = seasonal_naive(clip_spikes(history.prices_usd_mwh, spike_mads), intervals)
+    if day_ahead is not None and not day_ahead.empty:
+        prices = day_ahead.reindex(intervals).combine_first(prices)
     return Forecast(
-        prices_usd_mwh=seasonal_naive(history.prices_usd_mwh, intervals),
+        prices_usd_mwh=prices,
         hashprice_usd_per_th_h=hashprice,
         gpu_rate_usd_per_h=latest(history.gpu_rate_usd_per_h, intervals),
-        demand_gpus=seasonal_naive(history.demand_gpus, intervals),
+        demand_gpus=recent_max(history.demand_gpus, intervals),
         committed_gpus=latest(history.committed_gpus, intervals),
     )
 

@@ -23,6 +23,8 @@ class PlanningConfig:
     default_gpu_rate_usd_per_h: float = 2.0
     # Hashprice when nothing is observed (USD per TH/s per day).
     default_hashprice_usd_per_th_day: float = 0.05
+    # Observed prices above median + this many MADs are clipped before the seasonal naive forecast.
+    price_spike_mads: float = 6.0
     # Energy price when a facility has no observed price at all, USD/MWh.
     default_price_usd_mwh: float = 50.0
 

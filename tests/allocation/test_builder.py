@@ -81,6 +81,16 @@ def test_seasonal_naive_repeats_the_last_observed_day():
     assert forecast["a"].tolist() == list(np.arange(24.0, 48.0))
 
 
+def test_naive_forecast_prefers_day_ahead_prices_and_clips_spikes():
+    known = history()
+    known.prices_usd_mwh.iloc[-3, 0] = 5000.0  # a real-time spike yesterday
+    day_ahead = pd.DataFrame({"f2": 33.0}, index=NEXT)
+    forecast = naive_forecast(known, NEXT, day_ahead)
+    assert (forecast.prices_usd_mwh["f2"] == 33.0).all()
+    assert forecast.prices_usd_mwh["f1"].max() < 300.0  # clipped at median + 6 MAD
+    assert (forecast.demand_gpus["h100"] == known.demand_gpus["h100"].iloc[-24:].max()).all()
+
+
 def test_negative_prices_make_everything_run():
     inputs = build_problem(fleet(), naive_forecast(history(), NEXT), NEXT, config_cap_free())
     p = inputs.problem
