@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_load(source('raw', 'device_telemetry'), ['device_id', 'ts']) }}
+    {{ latest_load(source('raw', 'device_telemetry'), ['ts', 'device_id']) }}  -- index order of raw.device_telemetry
 ),
 
 renamed as (
