@@ -252,9 +252,12 @@ def _present_assets(modules: tuple[str, ...] = ("assets.marts", "assets.billing"
     for module in modules:
         try:
             domain_defs = importlib.import_module(module).defs
-            found.update(mart_asset_keys(domain_defs.resolve_all_asset_keys()))
-        except Exception:  # noqa: BLE001 - domain absent or not buildable yet: no checks on it
+        except Exception:  # noqa: BLE001 - domain absent or not importable yet: no checks on it
             continue
+        # read the keys off the definitions: resolving them would demand the domain's resources
+        for item in domain_defs.assets or []:
+            keys = getattr(item, "keys", None) or [getattr(item, "key", None)]
+            found.update(mart_asset_keys(k for k in keys if k is not None))
     return found
 
 
