@@ -128,8 +128,8 @@ def chromium(width: int = 1280, height: int = 900):
 def login(page, base: str, username: str, password: str) -> float:
     """Open the app and sign in through the form; returns seconds until the first page (executive) rendered."""
     page.goto(base)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
     start = time.perf_counter()
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(PAGE_READY["executive"]).first.wait_for()

@@ -52,10 +52,10 @@ else:
     st.markdown(f"**{name}** · {chosen['customer_id']} · {chosen['period']} · {chosen['status']}")
     st.dataframe(lines, hide_index=True, width="stretch")
     left, right = st.columns(2)
-    left.download_button(
-        "PDF", reports.invoice_pdf(chosen, lines), f"{name}.pdf", "application/pdf", key="inv_pdf"
-    )
     right.download_button("CSV", reports.invoice_csv(chosen, lines), f"{name}.csv", "text/csv", key="inv_csv")
+    if left.toggle("Prepare PDF", key="inv_pdf_ready"):  # building a PDF loads fpdf2, which takes seconds
+        pdf = reports.invoice_pdf(chosen, lines)
+        left.download_button("PDF", pdf, f"{name}.pdf", "application/pdf", key="inv_pdf")
 
 st.subheader("Credit notes")
 notes = queries.invoices("credit_note")

@@ -4,9 +4,10 @@ import streamlit as st
 from lib import charts, queries, ui
 
 st.title("Device detail")
-device_id = st.query_params.get("device") or st.session_state.get("device_id")
-typed = st.text_input("Device id", value=device_id or "", key="device_lookup")
-device_id = typed.strip() or None
+if "device" in st.query_params:
+    st.session_state["device_lookup"] = st.query_params["device"]
+st.session_state.setdefault("device_lookup", st.session_state.get("device_id") or "")
+device_id = st.text_input("Device id", key="device_lookup").strip() or None
 if device_id is None:
     st.info("Pick a device in Resources or type its id above.")
     st.stop()

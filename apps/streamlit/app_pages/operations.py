@@ -56,8 +56,9 @@ anomalies = metrics.open_anomalies(queries.anomalies(), facility_id)
 if anomalies.empty:
     st.info("No open anomalies for this facility (or the anomaly detector has not run yet).")
 else:
+    shown = ["device_id", "severity", "metric", "score", "anomaly_at", "end_at", "explanation", "detector"]
     event = st.dataframe(
-        anomalies.drop(columns=["is_open"], errors="ignore"),
+        anomalies[[c for c in shown if c in anomalies]],
         hide_index=True,
         width="stretch",
         on_select="rerun",

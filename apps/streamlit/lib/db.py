@@ -6,8 +6,10 @@ tables other teams still change) come from the catalog through :mod:`psycopg.sql
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,9 @@ from psycopg import errors, sql
 # A missing relation or column means "that part of the pipeline has not run yet", not a bug.
 MISSING = (errors.UndefinedTable, errors.UndefinedColumn, errors.InvalidSchemaName, errors.UndefinedFunction)
 
-_local = threading.local()
+_POOL_SIZE = 8
+_pool: list[tuple[str, psycopg.Connection]] = []
+_lock = threading.Lock()
 
 
 def database_url() -> str:
@@ -31,21 +35,40 @@ def database_url() -> str:
     return platform_url()
 
 
-def _connection() -> psycopg.Connection:
-    conn = getattr(_local, "conn", None)
+@contextlib.contextmanager
+def _connection() -> Iterator[psycopg.Connection]:
+    """An autocommit connection from a small pool shared by the app's script threads."""
     url = database_url()
-    if conn is None or conn.closed or getattr(_local, "url", None) != url:
+    conn = None
+    with _lock:
+        while _pool and conn is None:
+            pooled_url, candidate = _pool.pop()
+            if pooled_url == url and not candidate.closed:
+                conn = candidate
+            else:
+                candidate.close()
+    if conn is None:
         conn = psycopg.connect(url, autocommit=True, application_name="hcp-streamlit")
-        _local.conn, _local.url = conn, url
-    return conn
+    try:
+        yield conn
+    except psycopg.OperationalError:
+        conn.close()
+        raise
+    finally:
+        if not conn.closed:
+            with _lock:
+                if len(_pool) < _POOL_SIZE:
+                    _pool.append((url, conn))
+                    conn = None
+            if conn is not None:
+                conn.close()
 
 
 def reset() -> None:
-    """Close this thread's connection (tests switch databases)."""
-    conn = getattr(_local, "conn", None)
-    if conn is not None and not conn.closed:
-        conn.close()
-    _local.conn = None
+    """Close the pooled connections (tests switch databases)."""
+    with _lock:
+        while _pool:
+            _pool.pop()[1].close()
 
 
 def _plain(value: Any) -> Any:
@@ -54,22 +77,26 @@ def _plain(value: Any) -> Any:
 
 def frame(query: str | sql.Composable, params: dict | None = None) -> pd.DataFrame:
     """Rows of a read-only query as a DataFrame (NUMERIC as float); empty when a table is missing."""
-    try:
-        cur = _connection().execute(query, params or {})
-    except MISSING:
-        return pd.DataFrame()
-    except psycopg.OperationalError:
-        reset()
-        cur = _connection().execute(query, params or {})
-    columns = [c.name for c in cur.description or []]
-    rows = [[_plain(v) for v in row] for row in cur.fetchall()]
-    return pd.DataFrame(rows, columns=columns)
+    for attempt in (1, 2):  # once more on a fresh connection if a pooled one went stale
+        try:
+            with _connection() as conn:
+                cur = conn.execute(query, params or {})
+                columns = [c.name for c in cur.description or []]
+                rows = [[_plain(v) for v in row] for row in cur.fetchall()]
+            return pd.DataFrame(rows, columns=columns)
+        except MISSING:
+            return pd.DataFrame()
+        except psycopg.OperationalError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def execute(query: str | sql.Composable, params: dict | None = None) -> list[tuple]:
     """Run a statement (writes: users, sessions, audit) and return its rows, if any."""
-    cur = _connection().execute(query, params or {})
-    return cur.fetchall() if cur.description else []
+    with _connection() as conn:
+        cur = conn.execute(query, params or {})
+        return cur.fetchall() if cur.description else []
 
 
 def columns(schema: str, table: str) -> list[str]:

@@ -36,9 +36,9 @@ def kpi_cards(current: pd.DataFrame, previous: pd.DataFrame) -> list[tuple[str, 
             text = ui.usd(now, 2)
         elif kind == "pct":
             text = ui.number(now, "%")
-        else:
-            avoided = _value(current, "avoided_energy_cost_usd")
-            text = f"{ui.number(now, 'MWh')} · {ui.usd(avoided)} avoided"
+        else:  # curtailed energy, with the energy cost it avoided in the label
+            text = ui.number(now, "MWh")
+            label = f"{label} · {ui.usd(_value(current, 'avoided_energy_cost_usd'))} avoided"
         cards.append((label, text, ui.change(now, before), color))
     return cards
 

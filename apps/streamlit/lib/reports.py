@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-from fpdf import FPDF
 
 
 def _text(value: object) -> str:
@@ -13,6 +12,8 @@ def _text(value: object) -> str:
 
 def invoice_pdf(invoice: pd.Series, lines: pd.DataFrame) -> bytes:
     """A PDF of one invoice or credit note: header, period, lines and totals (no personal data)."""
+    from fpdf import FPDF  # imported on demand: it takes seconds to load
+
     pdf = FPDF(format="A4")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)

@@ -91,6 +91,7 @@ def paginate(total: int, page_size: int, key: str) -> int:
 def open_device(device_id: str) -> None:
     """Jump to the device detail page for ``device_id``."""
     st.session_state["device_id"] = device_id
+    st.session_state["device_lookup"] = device_id
     st.switch_page(PAGES["device"][0])
 
 

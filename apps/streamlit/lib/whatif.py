@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from kernels.allocation import AllocationProblem, solve
+from kernels.config import AllocationConfig
 from lib import queries
 
 DEFAULT_HASHPRICE_USD_PER_PH_DAY = 50.0
@@ -23,6 +24,9 @@ DEFAULT_RATE_USD_PER_GPU_H = 2.0
 DEFAULT_PRICE_USD_MWH = 40.0
 RESTART_ASIC_USD, RESTART_GPU_USD = 0.2, 1.0
 COMMITTED_SHARE = 0.5
+# Interactive budget: fewer multiplier iterations and one polishing pass keep a re-solve of the
+# default fleet well under a second; the gap is shown next to the result.
+INTERACTIVE = AllocationConfig(max_iterations=30, time_limit_s=0.4, polish_passes=1)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def apply(base: Base, scenario: Scenario) -> AllocationProblem:
 def run(base: Base, problem: AllocationProblem) -> Outcome:
     """Solve ``problem`` with the kernel and summarize MW by mode per interval."""
     start = time.perf_counter()
-    result = solve(problem)
+    result = solve(problem, INTERACTIVE)
     seconds = time.perf_counter() - start
     draw = problem.power_kw * problem.pue[problem.device_facility]
     x = result.x.astype(float)

@@ -1,0 +1,66 @@
+"""Helpers for the app tests: point the app at a database, users per role, signed-in AppTests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+from orchestration.settings import PROJECT_ROOT
+
+APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+
+ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+PASSWORD = "correct horse battery"
+APP_FILE = str(APP_DIR / "streamlit_app.py")
+
+
+@contextlib.contextmanager
+def using(url: str) -> Iterator[str]:
+    """Point the app (lib.db, caches) at ``url`` for the duration of the block."""
+    import streamlit as st
+    from lib import db
+
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    db.reset()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        yield url
+    finally:
+        db.reset()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+
+
+def add_role_users() -> None:
+    """One user per role, named after the role, with PASSWORD."""
+    from lib import auth
+
+    for role in ROLES:
+        auth.add_user(role, role, PASSWORD, actor="test")
+
+
+def signed_in(role: str, password: str = PASSWORD):
+    """An AppTest of the app, signed in through the login form as the user named ``role``."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP_FILE, default_timeout=300)
+    at.run()
+    at.text_input(key="login_username").input(role)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click().run()
+    return at
+
+
+def render_problems(at) -> list[str]:
+    """Exceptions and error boxes on the rendered page."""
+    return [e.value for e in at.exception] + [e.value for e in at.error]
