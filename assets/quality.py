@@ -17,7 +17,7 @@ import dagster as dg
 import psycopg
 
 from assets.ingestion import daily_partitions
-from expectations.alerts import Alert, raise_alert
+from expectations.alerts import CHECK_ALERT_QUIET, Alert, raise_alert
 from expectations.runner import CheckOutcome, record_outcome, run_check
 from expectations.suites import CHECKS, MART_CHECKS, CheckSpec
 from orchestration.resources import PostgresResource
@@ -230,7 +230,7 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, postgres: Postgr
     if alerts:
         url = postgres.get_url()
         for alert in alerts:
-            raise_alert(url, alert)
+            raise_alert(url, alert, quiet_for=CHECK_ALERT_QUIET)
     if records:
         context.update_cursor(str(records[-1].storage_id))
     return dg.SkipReason(f"{len(alerts)} alert(s) raised from {len(records)} check evaluation(s)")

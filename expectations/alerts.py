@@ -14,11 +14,13 @@ import os
 import subprocess
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 
 HOOK_TIMEOUT_S = 10
+CHECK_ALERT_QUIET = timedelta(hours=6)  # a still-failing check alerts again after this
 
 
 @dataclass
@@ -33,6 +35,17 @@ class Alert:
     partition_key: str | None = None
     run_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _recently_raised(conn: psycopg.Connection, alert: Alert, quiet_for: timedelta) -> bool:
+    row = conn.execute(
+        """select 1 from ops.alerts
+           where source = %s and check_name is not distinct from %s and asset_key is not distinct from %s
+             and partition_key is not distinct from %s and raised_at > now() - %s
+           limit 1""",
+        (alert.source, alert.check_name, alert.asset_key, alert.partition_key, quiet_for),
+    ).fetchone()
+    return row is not None
 
 
 def _run_hook(alert: Alert) -> tuple[str | None, str | None]:
@@ -61,9 +74,16 @@ def _run_hook(alert: Alert) -> tuple[str | None, str | None]:
     return None, None
 
 
-def raise_alert(url: str, alert: Alert) -> int:
-    """Write ``alert`` to ``ops.alerts``, run the configured hook, record its outcome; returns the alert id."""
+def raise_alert(url: str, alert: Alert, quiet_for: timedelta | None = None) -> int | None:
+    """Write ``alert`` to ``ops.alerts``, run the configured hook, record its outcome; returns the alert id.
+
+    With ``quiet_for``, an alert for the same check, asset and partition raised within that time
+    is not repeated (returns None): a stale feed checked every 15 minutes pages once, not 4 times
+    an hour.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
+        if quiet_for is not None and _recently_raised(conn, alert, quiet_for):
+            return None
         alert_id = conn.execute(
             """insert into ops.alerts (source, severity, title, asset_key, check_name, partition_key,
                    run_id, payload) values (%s, %s, %s, %s, %s, %s, %s, %s) returning alert_id""",

@@ -122,6 +122,9 @@ def test_check_failure_sensor_writes_alert_and_runs_command(qconn, quality_url, 
         freshness(instance, quality_url)
         tick = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
         quality.alert_on_check_failure(tick)
+        freshness(instance, quality_url)  # still stale 15 minutes later: no second page
+        again = dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=resources)
+        quality.alert_on_check_failure(again)
     rows = qconn.execute(
         "select source, severity, check_name, hook, hook_status from ops.alerts order by alert_id"
     ).fetchall()
