@@ -57,6 +57,24 @@ def _schedule(vals, restart, initial_on, choice, out):
     return best
 
 
+@njit(cache=True)
+def _chunk_totals(n_chunks, F, K, T):
+    """Zeroed per-chunk (value, load [F, T], count [max(K, 1), T]) so parallel chunks never write the same cell.
+
+    The count has a spare pool when K = 0 so that an ASIC can pass the empty slice count[c, 0, :0].
+    """
+    return np.zeros(n_chunks), np.zeros((n_chunks, F, T)), np.zeros((n_chunks, max(K, 1), T), np.int64)
+
+
+@njit(cache=True)
+def _add_usage(row, w, load, count):
+    """Add a device's path `row` to its facility's load (w kW when on) and, for a GPU, its pool's count."""
+    for t in range(row.shape[0]):
+        load[t] += w * row[t]
+    for t in range(count.shape[0]):
+        count[t] += row[t]
+
+
 @njit(cache=True, parallel=True)
 def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi, x, chunk):
     """Lagrangian subproblem: each device's best path at power price `lam` and pool price `pi`.
@@ -64,11 +82,8 @@ def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
     Writes the paths to x and returns (sum of path values, facility load [F, T], pool count [K, T]).
     """
     D, T = x.shape
-    F, K = lam.shape[0], pi.shape[0]
     n_chunks = (D + chunk - 1) // chunk
-    loads = np.zeros((n_chunks, F, T))
-    counts = np.zeros((n_chunks, K, T), dtype=np.int64)
-    values = np.zeros(n_chunks)
+    values, loads, counts = _chunk_totals(n_chunks, lam.shape[0], pi.shape[0], T)
     for c in prange(n_chunks):
         vals = np.empty(T)
         choice = np.empty(T, dtype=np.uint8)
@@ -81,23 +96,16 @@ def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
                 for t in range(T):
                     vals[t] += pi[k, t]
             values[c] += _schedule(vals, restart[d], initial_on[d], choice, x[d])
-            for t in range(T):
-                loads[c, f, t] += w[d] * x[d, t]
-            if k >= 0:
-                for t in range(T):
-                    counts[c, k, t] += x[d, t]
-    return values.sum(), loads.sum(axis=0), counts.sum(axis=0)
+            _add_usage(x[d], w[d], loads[c, f], counts[c, k] if k >= 0 else counts[c, 0, :0])
+    return values.sum(), loads.sum(axis=0), counts.sum(axis=0)[: rate_dt.shape[0]]
 
 
 @njit(cache=True, parallel=True)
 def score(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, x, chunk):
     """(margins - restart costs of plan x, facility load [F, T], pool count [K, T]); penalties are added by the caller."""
     D, T = x.shape
-    F, K = energy.shape[0], rate_dt.shape[0]
     n_chunks = (D + chunk - 1) // chunk
-    loads = np.zeros((n_chunks, F, T))
-    counts = np.zeros((n_chunks, K, T), dtype=np.int64)
-    values = np.zeros(n_chunks)
+    values, loads, counts = _chunk_totals(n_chunks, energy.shape[0], rate_dt.shape[0], T)
     for c in prange(n_chunks):
         m = np.empty(T)
         for d in range(c * chunk, min(D, (c + 1) * chunk)):
@@ -106,14 +114,10 @@ def score(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
             before = initial_on[d]
             for t in range(T):
                 if x[d, t]:
-                    values[c] += m[t]
-                    if not before:
-                        values[c] -= restart[d]
-                    loads[c, f, t] += w[d]
-                    if k >= 0:
-                        counts[c, k, t] += 1
+                    values[c] += m[t] - (0.0 if before else restart[d])
                 before = x[d, t]
-    return values.sum(), loads.sum(axis=0), counts.sum(axis=0)
+            _add_usage(x[d], w[d], loads[c, f], counts[c, k] if k >= 0 else counts[c, 0, :0])
+    return values.sum(), loads.sum(axis=0), counts.sum(axis=0)[: rate_dt.shape[0]]
 
 
 @njit(cache=True)

@@ -61,7 +61,7 @@ class _Arrays:
         self.bonus = p.dt * p.penalty_usd_per_gpu_h
         self.fixed_penalty = float(np.sum(self.bonus[:, None] * (self.committed - self.committed_eff)))
         # Devices grouped by facility, best average margin per kW first, so greedy passes favour them.
-        self.fac_order = np.lexsort((np.arange(len(self.fac)), self.fac)).astype(np.int64)
+        self.fac_order = _facility_order(self)
         self.fac_start = np.searchsorted(self.fac[self.fac_order], np.arange(len(p.pue) + 1)).astype(np.int64)
         gpus = np.flatnonzero(self.pool >= 0)
         self.pool_order = gpus[np.argsort(self.pool[gpus], kind="stable")].astype(np.int64)
@@ -80,17 +80,18 @@ class _Arrays:
         return float(np.sum(self.bonus[:, None] * np.maximum(0, self.committed - count)))
 
 
-def _order_by_value(a: _Arrays) -> None:
-    """Within each facility, order devices by mean margin per kW, best first."""
+def _facility_order(a: _Arrays) -> np.ndarray:
+    """Device indices grouped by facility, by mean margin per kW (best first) within each, int64[D]."""
     # Margins are linear in the prices, so the mean margin comes from the mean prices.
     gpu_revenue = np.append(a.rate_dt.mean(axis=1), 0.0) if a.rate_dt.size else np.zeros(1)
     revenue = np.where(a.pool >= 0, gpu_revenue[a.pool], a.hr * a.hashprice_dt.mean())
     margin = revenue - a.w * a.energy.mean(axis=1)[a.fac]
     per_kw = margin / np.maximum(a.w, 1e-9)
-    a.fac_order = np.lexsort((-per_kw, a.fac)).astype(np.int64)
+    return np.lexsort((-per_kw, a.fac)).astype(np.int64)
 
 
 def _evaluate_plan(a: _Arrays, x: np.ndarray, chunk: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """(objective of plan x, facility load [F, T], pool count [K, T])."""
     value, load, count = K.score(a.fac, a.pool, a.w, a.hr, a.restart, a.initial_on, a.hashprice_dt, a.rate_dt,
                                  a.energy, x, chunk)  # fmt: skip
     return value - a.penalty(count), load, count
@@ -138,7 +139,6 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
 
 def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> AllocationResult:
     a = _Arrays(problem, cfg.cap_tolerance_kw)
-    _order_by_value(a)
     D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
     lam = K.clearing_prices(a.fac_order, a.fac_start, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy,
                             a.fac, a.cap)  # fmt: skip
@@ -172,7 +172,7 @@ def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> A
             lam = np.maximum(0.0, lam + 0.5 * theta * excess / norm_lam * g_lam)
         if norm_pi > 0:
             pi = np.minimum(a.bonus[:, None], pi + 0.5 * theta * excess / norm_pi * g_pi)
-    return _finish(problem, a, cfg, best_x, best_ub, iteration, start)
+    return _finish(a, cfg, best_x, best_ub, iteration, start)
 
 
 def _gap(objective: float, upper_bound: float) -> float:
@@ -189,7 +189,9 @@ def _pairs(a: _Arrays) -> tuple[np.ndarray, np.ndarray]:
     return first[linked].astype(np.int64), second[linked].astype(np.int64)
 
 
-def _finish(problem, a: _Arrays, cfg: AllocationConfig, x, ub, iterations, start) -> AllocationResult:
+def _finish(
+    a: _Arrays, cfg: AllocationConfig, x, ub: float, iterations: int, start: float
+) -> AllocationResult:
     """Polish the best plan (exact column re-packing when small), then attach reasons and the gap."""
     model = a.model()
     obj, load, count = _evaluate_plan(a, x, cfg.chunk_devices)
