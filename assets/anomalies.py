@@ -18,8 +18,9 @@ from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, detect, event_scores
 from orchestration import db
 from orchestration.resources import LandingResource, PostgresResource
 
-TELEMETRY = dg.AssetKey(["raw", "device_telemetry"])
-DEVICES = dg.AssetKey(["raw", "devices"])
+# the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
+TELEMETRY = dg.AssetKey(["staging", "stg_raw__device_telemetry"])
+DEVICES = dg.AssetKey(["staging", "stg_raw__devices"])
 SCORING_WINDOW = timedelta(hours=24)  # detectors learn "normal" from the last day of the fleet
 
 

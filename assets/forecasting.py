@@ -14,13 +14,16 @@ import pandas as pd
 from assets import ml_queries as q
 from assets.groups import FORECASTING
 from kernels.forecasting import Candidate, SeriesError, default_candidates, fit_predict, regularize, select
+from kernels.forecasting.models import season_length
 from kernels.forecasting.sources import gpu_hours, hashprice
 from orchestration import db
 from orchestration.resources import PostgresResource
 
-PRICES = dg.AssetKey(["raw", "energy_prices"])
-BTC = dg.AssetKey(["raw", "btc_economics"])
-EVENTS = dg.AssetKey(["raw", "workload_events"])
+# the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
+PRICES = dg.AssetKey(["staging", "stg_raw__energy_prices"])
+BTC = dg.AssetKey(["staging", "stg_raw__btc_economics"])
+EVENTS = dg.AssetKey(["staging", "stg_raw__workload_events"])
+FACILITIES = dg.AssetKey(["staging", "stg_raw__facilities"])
 HISTORY = timedelta(days=60)  # training window: enough for weekly seasonality, recent enough to adapt
 
 
@@ -32,11 +35,14 @@ def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
     with db.connect(url) as conn:
         prices = q.load_prices(conn)
         countries = q.market_countries(conn)
+        nodes = q.facility_nodes(conn)
         btc = q.load_btc(conn)
         events = q.load_workload_events(conn)
     if not prices.empty:
         prices["ts"] = pd.to_datetime(prices["interval_start_utc"], utc=True).dt.tz_localize(None)
         for (market, node), part in prices.groupby(["market", "node_name"]):
+            if nodes and (market, node) not in nodes:
+                continue  # only the nodes facilities buy at feed the allocation plan
             minutes = int(part["interval_minutes"].mode().iloc[0])
             part = part[part["interval_start_utc"] >= since] if len(part) > 2000 else part
             y = part.set_index("ts")["price_usd_per_mwh"]
@@ -49,6 +55,19 @@ def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
     return out
 
 
+def backtest_plan(n_points: int, season: int, horizon: int, folds: int = 3) -> tuple[int, int]:
+    """(horizon, folds) of the rolling-origin backtest that fit ``n_points`` observations: two
+    seasons of training before the first origin, the forecast horizon cut to what is left."""
+    room = n_points - 2 * season
+    h = min(horizon, room // folds) if room > 0 else 0
+    while folds > 1 and h < max(1, season // 4):
+        folds -= 1
+        h = min(horizon, room // folds) if room > 0 else 0
+    if h < 1:
+        raise SeriesError(f"too few points: {n_points}, need more than two seasons of {season}")
+    return h, folds
+
+
 def _regular(y: pd.Series) -> tuple[pd.Series, pd.Timedelta]:
     frame = pd.DataFrame({"ds": y.index.astype(str), "y": y.to_numpy()})
     return regularize(frame, "ds", "y")
@@ -57,7 +76,7 @@ def _regular(y: pd.Series) -> tuple[pd.Series, pd.Timedelta]:
 @dg.asset(
     key=["ml", "forecast_models"],
     group_name=FORECASTING,
-    deps=[PRICES, BTC, EVENTS],
+    deps=[PRICES, BTC, EVENTS, FACILITIES],
     kinds={"python", "postgres"},
     description="Weekly: rolling-origin backtest per series, champion by MASE (A/B against the current one).",
 )
@@ -67,10 +86,8 @@ def forecast_models(context: dg.AssetExecutionContext, postgres: PostgresResourc
     for name, (raw, horizon, country) in series_frames(url).items():
         try:
             y, step = _regular(raw)
-            # backtest at a 24-step horizon for long-horizon series would need weeks; cap the folds' size
-            selection = select(
-                y, default_candidates(step, len(y), country), horizon=min(horizon, len(y) // 4), folds=3
-            )
+            h, folds = backtest_plan(len(y), season_length(step), horizon)
+            selection = select(y, default_candidates(step, len(y), country), horizon=h, folds=folds)
         except SeriesError as err:
             context.log.warning(f"{name}: skipped ({err})")
             continue

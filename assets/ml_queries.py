@@ -35,20 +35,44 @@ def _frame(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFra
     return pd.DataFrame(cur.fetchall(), columns=columns)
 
 
+STAGING = {
+    "device_telemetry": "staging.stg_raw__device_telemetry",
+    "devices": "staging.stg_raw__devices",
+    "energy_prices": "staging.stg_raw__energy_prices",
+    "btc_economics": "staging.stg_raw__btc_economics",
+    "workload_events": "staging.stg_raw__workload_events",
+}
+
+
+def _staged(conn: psycopg.Connection, table: str) -> bool:
+    """Whether dbt has built the staging model of ``raw.<table>`` (a view: always as fresh as raw)."""
+    return conn.execute("select to_regclass(%s) is not null", (STAGING[table],)).fetchone()[0]
+
+
 def load_prices(conn: psycopg.Connection, since: datetime | None = None) -> pd.DataFrame:
     """Real-time prices (day-ahead where a node has no real-time price): market, node_name,
     price_kind, interval_start_utc, interval_minutes, price_usd_per_mwh (float)."""
-    return _frame(
-        conn,
+    latest = (
         """
-        with latest as (
+            select market, price_node_name as node_name, price_kind, interval_start_at as interval_start_utc,
+                interval_minutes, price_usd_per_mwh::float8 as price_usd_per_mwh
+            from staging.stg_raw__energy_prices
+            where %(since)s::timestamptz is null or interval_start_at >= %(since)s
+        """
+        if _staged(conn, "energy_prices")
+        else """
             select distinct on (market, node_name, price_kind, interval_start_utc)
                 market, node_name, price_kind, interval_start_utc, interval_minutes,
                 price_usd_per_mwh::float8 as price_usd_per_mwh
             from raw.energy_prices
             where %(since)s::timestamptz is null or interval_start_utc >= %(since)s
             order by market, node_name, price_kind, interval_start_utc, load_id desc
-        ),
+        """
+    )
+    return _frame(
+        conn,
+        f"""
+        with latest as ({latest}),
         kinds as (
             select market, node_name, min(price_kind) filter (where price_kind = 'rt') as rt
             from latest group by market, node_name
@@ -63,6 +87,16 @@ def load_prices(conn: psycopg.Connection, since: datetime | None = None) -> pd.D
 
 def load_btc(conn: psycopg.Connection) -> pd.DataFrame:
     """Bitcoin economics, one row per observation time (latest load)."""
+    if _staged(conn, "btc_economics"):
+        return _frame(
+            conn,
+            """
+            select observed_at, btc_price_usd::float8 as btc_price_usd, network_difficulty::float8 as difficulty,
+                network_hashrate_ths::float8 as hashrate_ths, block_subsidy_btc::float8 as block_subsidy_btc,
+                fees_btc_per_block::float8 as fees_btc_per_block
+            from staging.stg_raw__btc_economics order by observed_at
+            """,
+        )
     return _frame(
         conn,
         """
@@ -76,6 +110,14 @@ def load_btc(conn: psycopg.Connection) -> pd.DataFrame:
 
 def load_workload_events(conn: psycopg.Connection) -> pd.DataFrame:
     """Workload lifecycle events (latest load per event_id)."""
+    if _staged(conn, "workload_events"):
+        return _frame(
+            conn,
+            """
+            select event_id, workload_id, event_type, event_at, gpu_pool, gpus_requested, device_ids
+            from staging.stg_raw__workload_events order by event_id
+            """,
+        )
     return _frame(
         conn,
         """
@@ -84,6 +126,16 @@ def load_workload_events(conn: psycopg.Connection) -> pd.DataFrame:
         from raw.workload_events order by event_id, load_id desc
         """,
     )
+
+
+def facility_nodes(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    """(market, price node) of every facility: the nodes whose prices the allocation plan needs."""
+    rows = conn.execute(
+        """select distinct market, price_node from (
+               select distinct on (facility_id) market, price_node from raw.facilities
+               order by facility_id, load_id desc) f"""
+    ).fetchall()
+    return {(row[0], row[1]) for row in rows}
 
 
 def market_countries(conn: psycopg.Connection) -> dict[str, str]:
@@ -96,7 +148,21 @@ def load_telemetry(
     conn: psycopg.Connection, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
     """Telemetry joined to devices: device_id, facility_id, kind, model, ts, power_kw, hashrate_ths,
-    gpu_util_pct, temperature_c (latest load per device and time)."""
+    gpu_util_pct, temperature_c (latest load per device and time; from dbt staging when built)."""
+    if _staged(conn, "device_telemetry") and _staged(conn, "devices"):
+        return _frame(
+            conn,
+            """
+            select t.device_id, d.facility_id, d.device_kind as kind, d.hardware_model as model,
+                t.measured_at as ts, t.power_kw::float8 as power_kw, t.hashrate_ths::float8 as hashrate_ths,
+                t.gpu_util_pct, t.temperature_c
+            from staging.stg_raw__device_telemetry t join staging.stg_raw__devices d using (device_id)
+            where (%(since)s::timestamptz is null or t.measured_at >= %(since)s)
+              and (%(until)s::timestamptz is null or t.measured_at < %(until)s)
+            order by t.device_id, t.measured_at
+            """,
+            {"since": since, "until": until},
+        )
     return _frame(
         conn,
         """

@@ -15,9 +15,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kernels.anomalies.features import FEATURES, GPU_FEATURES, METRIC_OF
+from kernels.anomalies.features import KIND_FEATURES, Calibration, residual_features
 
 DETECTOR = "ensemble(iforest,ocsvm,lof,ecod)"
+STUCK = "rule(stuck_sensor)"
+EVENT_COLUMNS = [
+    "device_id",
+    "device_model",
+    "start_at",
+    "end_at",
+    "metric",
+    "score",
+    "severity",
+    "detector",
+    "explanation",
+]
 # combined robust-z thresholds of the severities
 INFO, WARNING, CRITICAL = 8.0, 15.0, 30.0
 
@@ -36,6 +48,11 @@ class EnsembleConfig:
     critical: float = CRITICAL
     min_points: int = 2
     seed: int = 0
+    contamination: float = 0.002  # share of training rows above the fleet detector's threshold
+    gate_z: float = 5.0  # a flagged point has a residual at least this many robust sds out
+    persist_k: int = 3  # flags needed within ...
+    persist_n: int = 4  # ... this many consecutive intervals
+    stuck_minutes: float = 90.0  # an unchanged temperature reading for this long is a stuck sensor
 
 
 @dataclass
@@ -118,89 +135,130 @@ def severity(score: float, config: EnsembleConfig | None = None) -> str | None:
     return None
 
 
-def score_fleet(
-    features: pd.DataFrame, config: EnsembleConfig | None = None, models: dict | None = None
-) -> tuple[pd.DataFrame, dict]:
-    """Score every row of ``build_features`` output, one ensemble per device model (fitted here
-    unless ``models`` holds one); returns the frame with ``score``, ``flagged``, ``top_feature``
-    and the ensembles used (to score later rows without refitting)."""
+@dataclass
+class FleetDetector:
+    """Everything fitted on history: the residual calibration, one ensemble per device kind on the
+    residual z-scores, and each ensemble's alert threshold (calibrated on its training scores)."""
+
+    calibration: Calibration
+    ensembles: dict = field(default_factory=dict)  # kind -> FittedEnsemble
+    thresholds: dict = field(default_factory=dict)  # kind -> combined score at the alert level
+    config: EnsembleConfig = field(default_factory=EnsembleConfig)
+
+
+def fit_fleet(
+    telemetry: pd.DataFrame, config: EnsembleConfig | None = None
+) -> tuple[FleetDetector, pd.DataFrame]:
+    """Fit the calibration and the per-kind ensembles on ``telemetry``; returns the detector and the
+    residual features of those rows."""
     config = config or EnsembleConfig()
-    models = dict(models or {})
+    features, cal = residual_features(telemetry)
+    detector = FleetDetector(cal, config=config)
+    for kind, part in features[features["running"]].groupby("kind"):
+        if len(part) < 50:
+            continue  # too few rows to learn what normal looks like
+        ens = fit_ensemble(part, list(KIND_FEATURES.get(kind, KIND_FEATURES["asic"])), config)
+        detector.ensembles[kind] = ens
+        # the threshold comes from rows with no residual past the gate: faults in the history
+        # must not lift the bar they are measured against
+        clean = part[(np.abs(part[ens.columns].to_numpy(float)) < config.gate_z).all(axis=1)]
+        pool = clean if len(clean) >= 50 else part
+        sample = pool.sample(min(len(pool), 20_000), random_state=config.seed)
+        level = float(np.quantile(ens.score(sample), 1 - config.contamination))
+        detector.thresholds[kind] = max(config.info, level)
+    return detector, features
+
+
+def score_rows(features: pd.DataFrame, detector: FleetDetector) -> pd.DataFrame:
+    """``features`` (from ``residual_features``) with ``score``, ``top_feature`` and ``flagged``:
+    a point is flagged when the ensemble score passes its kind's threshold and a residual is at
+    least ``gate_z`` robust sds out, or the temperature has not moved for ``stuck_minutes``;
+    flags then need ``persist_k`` of ``persist_n`` consecutive intervals of the device."""
+    config = detector.config
     out = features.copy()
-    out["score"] = 0.0
-    out["top_feature"] = ""
-    for model, idx in out[out["running"]].groupby("model").groups.items():
+    out["score"], out["top_feature"], out["point"] = 0.0, "", False
+    for kind, idx in out[out["running"]].groupby("kind").groups.items():
+        ens = detector.ensembles.get(kind)
+        if ens is None:
+            continue
         part = out.loc[idx]
-        if model not in models:
-            if len(part) < 50:
-                continue  # too few rows to learn what normal looks like
-            columns = list(GPU_FEATURES if part["kind"].iloc[0] == "gpu" else FEATURES)
-            models[model] = fit_ensemble(part, columns, config)
-        ens = models[model]
-        out.loc[idx, "score"] = ens.score(part)
-        z = np.abs(ens.feature_z(part))
+        z = np.abs(part[ens.columns].to_numpy(float))
+        score = ens.score(part)
+        out.loc[idx, "score"] = score
         out.loc[idx, "top_feature"] = np.array(ens.columns)[z.argmax(axis=1)]
-    out["flagged"] = out["running"] & (out["score"] >= config.info)
-    return out, models
+        out.loc[idx, "point"] = (score >= detector.thresholds[kind]) & (z.max(axis=1) >= config.gate_z)
+    stuck = out["running"] & (out["flat_minutes"] >= config.stuck_minutes)
+    out.loc[stuck, "top_feature"] = "flat_minutes"
+    hits = out["point"].astype(int).groupby(out["device_id"], sort=False)
+    recent = hits.transform(lambda s: s.rolling(config.persist_n, min_periods=1).sum())
+    # a point is kept when it closes a run of k flags in n intervals; the run's earlier flags too
+    closes = recent >= config.persist_k
+    keep = (
+        closes.groupby(out["device_id"], sort=False)
+        .transform(lambda s: s[::-1].rolling(config.persist_n, min_periods=1).max()[::-1])
+        .astype(bool)
+    )
+    out["flagged"] = (out["point"] & keep) | stuck
+    return out
 
 
-def _explain(event: pd.DataFrame, device: pd.DataFrame, kind: str) -> tuple[str, str]:
-    """(metric, sentence) for one alert event, comparing it with the device's normal rows."""
-    normal = device[~device["flagged"] & device["running"]]
-    if normal.empty:
-        normal = device
-    base_power = normal["power_kw"].median()
-    base_perf = normal["perf"].median()
-    power, perf = event["power_kw"].median(), event["perf"].median()
-    perf_name = "hashrate" if kind == "asic" else "GPU utilization"
-    power_change = power / base_power - 1 if base_power else 0.0
-    perf_change = perf / base_perf - 1 if base_perf else 0.0
+def score_fleet(
+    telemetry: pd.DataFrame, config: EnsembleConfig | None = None, detector: FleetDetector | None = None
+) -> tuple[pd.DataFrame, FleetDetector]:
+    """Score telemetry rows (fitting a ``FleetDetector`` on them unless one is given; a given one
+    is reused as is, nothing is refitted); returns ``score_rows`` output and the detector."""
+    if detector is None:
+        detector, features = fit_fleet(telemetry, config)
+    else:
+        features, _ = residual_features(telemetry, detector.calibration)
+    return score_rows(features, detector), detector
+
+
+def _explain(event: pd.DataFrame, kind: str) -> tuple[str, str]:
+    """(metric, sentence) for one alert event, from its median residuals."""
     minutes = (event["ts"].max() - event["ts"].min()) / pd.Timedelta("1min")
-    if base_power and power < 0.1 * base_power:
-        return "power", f"device offline: power {power:.2f} kW (normally {base_power:.2f} kW)"
-    if perf_change < -0.1 and abs(power_change) < 0.05:
-        return perf_name, f"{perf_name} down {-perf_change:.0%} at constant power"
-    if perf_change < -0.1:
-        return perf_name, f"{perf_name} down {-perf_change:.0%}, power {power_change:+.0%}"
-    temp_dev = event["temp_above_ambient"].median() - normal["temp_above_ambient"].median()
-    if temp_dev > 5 or event["temp_resid"].median() > 5:
-        return "temperature", (
-            f"temperature {event['temp_above_ambient'].median():.1f} C above facility median "
-            f"(normally {normal['temp_above_ambient'].median():.1f} C)"
-        )
-    if event["temp_flatness"].max() > normal["temp_flatness"].max() + 0.5:
-        return "temperature", (
-            f"temperature reading constant at {event['temperature_c'].median():.1f} C for {minutes:.0f} min "
-            "(stuck sensor?)"
+    if (event["top_feature"] == "flat_minutes").mean() >= 0.5:
+        return "temperature_sensor", (
+            f"temperature reading constant at {event['temperature_c'].median():.1f} C for "
+            f"{event['flat_minutes'].max():.0f} min (stuck sensor?)"
         )
     top = event["top_feature"].mode().iloc[0]
-    return METRIC_OF.get(
-        top, top
-    ), f"unusual {top.replace('_', ' ')} (power {power_change:+.0%}, {perf_name} {perf_change:+.0%})"
+    if top == "eff_z":
+        drop = 1 - float(np.exp(event["eff_resid"].median()))
+        return "hashrate", f"hashrate down {drop:.0%} at constant power (efficiency J/TH up)"
+    if top == "power_z":
+        change = float(np.exp(event["power_resid"].median())) - 1
+        return (
+            "power",
+            f"power {change:+.0%} from what {event['gpu_util_pct'].median():.0f}% utilization draws",
+        )
+    return "temperature", (
+        f"temperature {event['temp_resid'].max():+.1f} C from expected (given power and ambient) "
+        f"over {minutes + 5:.0f} min"
+    )
 
 
 def alert_events(
     scored: pd.DataFrame, interval: pd.Timedelta, config: EnsembleConfig | None = None
 ) -> pd.DataFrame:
-    """Alert events from ``score_fleet`` output: device_id, device_model, start_at, end_at (end of
+    """Alert events from ``score_rows`` output: device_id, device_model, start_at, end_at (end of
     the last flagged interval), metric, score (peak), severity, detector, explanation."""
     config = config or EnsembleConfig()
     rows = []
-    groups = scored.groupby("device_id", sort=False) if not scored.empty else []
-    for device_id, device in groups:
-        flagged = device["flagged"].to_numpy()
-        if not flagged.any():
-            continue
+    flagged_rows = scored[scored["flagged"]] if not scored.empty else scored
+    for device_id, device in flagged_rows.groupby("device_id", sort=False):
         # runs of flagged rows, allowing one quiet interval inside a run
         times = device["ts"].to_numpy()
-        idx = np.flatnonzero(flagged)
-        breaks = np.flatnonzero(np.diff(times[idx]) > np.timedelta64(2 * interval))
-        for run in np.split(idx, breaks + 1):
+        breaks = np.flatnonzero(np.diff(times) > np.timedelta64(2 * interval))
+        for run in np.split(np.arange(len(device)), breaks + 1):
             if len(run) < config.min_points:
                 continue
             event = device.iloc[run]
+            stuck = (event["top_feature"] == "flat_minutes").mean() >= 0.5
             peak = float(event["score"].max())
-            metric, text = _explain(event, device, device["kind"].iloc[0])
+            if stuck:  # a frozen reading: severity by how long it has been frozen
+                peak = max(peak, config.warning if event["flat_minutes"].max() < 240 else config.critical)
+            metric, text = _explain(event, device["kind"].iloc[0])
             rows.append(
                 {
                     "device_id": device_id,
@@ -210,22 +268,11 @@ def alert_events(
                     "metric": metric,
                     "score": peak,
                     "severity": severity(peak, config) or "info",
-                    "detector": DETECTOR,
+                    "detector": STUCK if stuck else DETECTOR,
                     "explanation": text,
                 }
             )
-    columns = [
-        "device_id",
-        "device_model",
-        "start_at",
-        "end_at",
-        "metric",
-        "score",
-        "severity",
-        "detector",
-        "explanation",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
 def telemetry_gaps(
@@ -259,16 +306,19 @@ def telemetry_gaps(
                     "explanation": f"device offline: no telemetry for {minutes:.0f} min",
                 }
             )
-    return pd.DataFrame(rows, columns=list(alert_events(pd.DataFrame(), interval).columns))
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
 def detect(
-    telemetry: pd.DataFrame, interval: pd.Timedelta, config: EnsembleConfig | None = None
+    telemetry: pd.DataFrame,
+    interval: pd.Timedelta,
+    config: EnsembleConfig | None = None,
+    detector: FleetDetector | None = None,
 ) -> pd.DataFrame:
-    """Alert events for a telemetry frame: the ensemble's events (see ``alert_events``) and the
-    telemetry gaps (``telemetry_gaps``), ordered by device and start."""
-    from kernels.anomalies.features import build_features
-
-    scored, _ = score_fleet(build_features(telemetry), config)
-    events = pd.concat([alert_events(scored, interval, config), telemetry_gaps(telemetry, interval)])
+    """Alert events for a telemetry frame: the residual ensemble's and the stuck-sensor rule's
+    events (``alert_events``) and the telemetry gaps (``telemetry_gaps``), by device and start."""
+    if telemetry.empty:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    scored, detector = score_fleet(telemetry, config, detector)
+    events = pd.concat([alert_events(scored, interval, detector.config), telemetry_gaps(telemetry, interval)])
     return events.sort_values(["device_id", "start_at"]).reset_index(drop=True)

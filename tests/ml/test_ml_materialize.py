@@ -1,0 +1,53 @@
+"""ML assets end to end through Dagster: a small simulated fleet is ingested, then the forecasting and
+anomaly assets materialize into the ml.* tables of the real database."""
+
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+
+from ingestion.simulator import simulate
+from orchestration.materialize import materialize
+from orchestration.settings import get_settings
+from tests.conftest import truncate_schema
+
+END = datetime(2026, 11, 20, tzinfo=UTC)
+ML_TABLES = ("forecasts", "forecast_metrics", "models", "anomalies", "anomaly_metrics")
+
+
+@pytest.fixture(scope="module")
+def ingested_fleet(database_url):
+    landing = get_settings().landing
+    shutil.rmtree(landing, ignore_errors=True)  # other tests simulate other fleets into the same folder
+    simulate(landing, seed=11, facilities=1, devices=40, days=3, end=END, customers=3)
+    with __import__("psycopg").connect(database_url, autocommit=True) as conn:
+        truncate_schema(conn, "raw")
+        truncate_schema(conn, "ml")
+    stages = materialize("group:ingestion")
+    assert all(stage.success for stage in stages), stages
+    yield landing
+    shutil.rmtree(landing, ignore_errors=True)
+
+
+def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
+    stages = materialize("group:forecasting or group:anomalies")
+    assert [s.name for s in stages] == ["downstream"]
+    assert stages[0].success, stages
+    assert set(stages[0].asset_keys) == {
+        "ml/forecast_models",
+        "ml/forecasts",
+        "ml/anomalies",
+        "ml/anomaly_metrics",
+    }
+    counts = {t: conn.execute(f"select count(*) from ml.{t}").fetchone()[0] for t in ML_TABLES}
+    assert all(n > 0 for n in counts.values()), counts
+    # every forecast series has exactly one champion, and its forecasts are readable by the plan
+    series = conn.execute("select count(distinct series) from ml.models").fetchone()[0]
+    champions = conn.execute("select count(*) from ml.models where status = 'champion'").fetchone()[0]
+    assert series == champions > 0
+    assert conn.execute("select count(*) from ml.champion_forecasts").fetchone()[0] > 0
+    # the detector found labelled faults of the simulated fleet
+    found, faults = conn.execute(
+        "select faults_found, faults from ml.anomaly_metrics order by evaluated_at desc limit 1"
+    ).fetchone()
+    assert faults > 0 and found > 0
