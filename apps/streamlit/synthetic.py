@@ -198,16 +198,33 @@ values ('C002', '2026-11', 80, 5000, 4100, 6200) on conflict do nothing;
 """
 
 _PLAN = """
-create table if not exists ops.allocation_plan (
-    device_id text not null, interval_start_at timestamptz not null, mode text not null, power_kw numeric(10, 3),
-    primary key (device_id, interval_start_at));
-insert into ops.allocation_plan
-select d.device_id, t,
-       case when random() < 0.15 then 'off' when d.device_kind = 'gpu' then 'serve' else 'mine' end,
-       d.nominal_power_kw * f.pue
+insert into ops.allocation_plans (plan_id, issued_at, horizon_start, horizon_hours, dt_hours, objective, upper_bound,
+                                  gap, seconds, devices, intervals, status)
+select 'synthetic', %(end)s, %(end)s, 24, 1, 1000, 1010, 0.01, 0.5, count(*), 24, 'feasible' from marts.dim_devices;
+insert into ops.allocation_plan (plan_id, issued_at, device_id, interval_start, mode, expected_margin_usd, reason)
+select 'synthetic', %(end)s, d.device_id, t,
+       case when random() < 0.15 then 'curtailed' when d.device_kind = 'gpu' then 'inference' else 'mining' end,
+       0.1, 'synthetic'
 from marts.dim_devices as d
+cross join generate_series(%(end)s::timestamptz, %(end)s::timestamptz + interval '23 hours', interval '1 hour') as t;
+insert into ops.allocation_plan_facility_summary
+select 'synthetic', d.facility_id, p.interval_start,
+       sum(d.nominal_power_kw * f.pue) filter (where p.mode = 'mining') / 1000.0,
+       coalesce(sum(d.nominal_power_kw * f.pue) filter (where p.mode = 'inference'), 0) / 1000.0,
+       coalesce(sum(d.nominal_power_kw * f.pue) filter (where p.mode = 'curtailed'), 0) / 1000.0,
+       max(f.power_cap_kw) / 1000.0, 10
+from ops.allocation_plan as p
+join marts.dim_devices as d on d.device_id = p.device_id
 join marts.dim_facilities as f on f.facility_id = d.facility_id
-cross join generate_series(%(end)s::timestamptz, %(end)s::timestamptz + interval '23 hours', interval '1 hour') as t
+group by 1, 2, 3;
+insert into ops.allocation_backtest_runs (run_id, ran_at, first_day, last_day, days, dt_hours)
+values ('synthetic', %(end)s, %(start)s::date, %(end)s::date, 2, 1);
+insert into ops.allocation_backtest (run_id, day, policy, realized_profit_usd, revenue_usd, energy_cost_usd,
+                                     restart_cost_usd, penalty_usd, energy_mwh, device_hours)
+select 'synthetic', %(start)s::date + d, p.policy, p.profit, p.profit * 2, p.profit, 0, 0, 10, 100
+from generate_series(0, 1) as d
+cross join (values ('optimizer', 1200.0), ('always_on', 900.0), ('strike_price', 1000.0),
+                   ('perfect_foresight', 1300.0)) as p (policy, profit)
 """
 
 
@@ -224,12 +241,11 @@ def seed(
     params = {"facilities": facilities, "devices": devices, "start": start, "end": end}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select setseed(0.42)")
-        has_plan = _exists(conn, "ops.allocation_plan")
         conn.execute(MARTS_DDL)
         blocks = [_FACILITIES, _DEVICES, _COUNTS, _DEVICE_HOURS, _FACILITY_HOURS, _USAGE]
         blocks += [_ML] if _exists(conn, "ml.anomalies") else []
         blocks += [_BILLING] if _exists(conn, "billing.invoices") else []
-        blocks += [] if has_plan else [_PLAN]
+        blocks += [_PLAN] if _exists(conn, "ops.allocation_plan_facility_summary") else []
         for block in blocks:
             for statement in block.split(";\n"):
                 if statement.strip():

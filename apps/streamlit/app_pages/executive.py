@@ -66,7 +66,12 @@ if backtest is None:
     st.info("No allocation backtest yet: it appears once the optimizer's backtest asset has run.")
 else:
     summary, label, value = backtest
-    cols = st.columns(min(3, len(summary)))
-    for col, row in zip(cols, summary.itertuples(index=False), strict=False):
-        col.metric(str(getattr(row, label)), ui.usd(getattr(row, value)), border=True)
+    first = float(summary[value].iloc[0])
+    cols = st.columns(len(summary))
+    for i, (col, row) in enumerate(zip(cols, summary.itertuples(index=False), strict=False)):
+        amount = float(getattr(row, value))
+        delta = None if i == 0 else f"optimizer {ui.usd(first - amount)} more"
+        col.metric(
+            str(getattr(row, label)).replace("_", " "), ui.usd(amount), delta, delta_color="off", border=True
+        )
     st.plotly_chart(charts.strategy_comparison(summary, label, value), width="stretch")

@@ -8,7 +8,7 @@ current = whatif.current()
 if current is None:
     ui.no_data()
     st.stop()
-base, base_outcome = current
+base, base_outcome, builder = current
 facilities = queries.facilities()
 
 with st.container(border=True):
@@ -52,5 +52,5 @@ cols[3].metric(
 st.plotly_chart(charts.whatif_mw(base_outcome.mw, outcome.mw), width="stretch")
 st.caption(
     f"{len(base.problem.power_kw):,} devices × {len(base.hours)} hourly intervals, solved with the numba kernel "
-    "(kernels.allocation.solve); inputs from the last 24 hours of marts."
+    f"(kernels.allocation.solve); problem built by {builder} from the last 24 hours of marts."
 )

@@ -100,7 +100,17 @@ def plan_timeline(df: pd.DataFrame, cap_mw: float | None) -> go.Figure:
         color_discrete_map=MODE_COLORS,
         labels={"interval_start_at": "", "mw": "MW"},
     )
-    if cap_mw is not None:
+    if "cap_mw" in df:
+        caps = df.drop_duplicates("interval_start_at")
+        fig.add_trace(
+            go.Scatter(
+                x=caps["interval_start_at"],
+                y=caps["cap_mw"],
+                name="power cap",
+                line={"dash": "dash", "color": "#d62728", "shape": "hv"},
+            )
+        )
+    elif cap_mw is not None:
         fig.add_hline(y=cap_mw, line_dash="dash", line_color="#d62728", annotation_text="power cap")
     return _compact(fig)
 

@@ -43,8 +43,17 @@ def kpi_cards(current: pd.DataFrame, previous: pd.DataFrame) -> list[tuple[str, 
     return cards
 
 
-_STRATEGY_LABELS = ("strategy", "policy", "scenario", "plan", "baseline")
-_PROFIT_COLUMNS = ("profit_usd", "objective_usd", "margin_usd", "net_usd", "value_usd", "profit", "objective")
+_STRATEGY_LABELS = ("policy", "strategy", "scenario", "plan", "baseline")
+_PROFIT_COLUMNS = (
+    "realized_profit_usd",
+    "profit_usd",
+    "objective_usd",
+    "margin_usd",
+    "net_usd",
+    "value_usd",
+    "profit",
+    "objective",
+)
 
 
 def backtest_summary(df: pd.DataFrame) -> tuple[pd.DataFrame, str, str] | None:
@@ -54,8 +63,10 @@ def backtest_summary(df: pd.DataFrame) -> tuple[pd.DataFrame, str, str] | None:
     label = next((c for c in _STRATEGY_LABELS if c in df), None)
     value = next((c for c in _PROFIT_COLUMNS if c in df), None)
     if label and value:
-        summary = df.groupby(label, as_index=False)[value].sum().sort_values(value, ascending=False)
-        return summary, label, value
+        summary = df.groupby(label, as_index=False)[value].sum()
+        order = {"optimizer": 0, "always_on": 1, "strike_price": 2, "perfect_foresight": 3}
+        summary = summary.sort_values(label, key=lambda s: s.map(order).fillna(9))
+        return summary.reset_index(drop=True), label, value
     wide = [
         c
         for c in df.columns

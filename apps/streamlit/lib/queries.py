@@ -155,22 +155,17 @@ def usd_per_mwh_by_model(start: datetime, end: datetime) -> pd.DataFrame:
     )
 
 
-_BACKTEST_TABLES = (
-    ("marts", "fct_allocation_backtest"),
-    ("ops", "allocation_backtest"),
-    ("ml", "allocation_backtest"),
-    ("marts", "fct_optimizer_backtest"),
-    ("ops", "optimizer_backtest"),
-)
-
-
 @st.cache_data(ttl=SLOW_TTL_SECONDS, show_spinner=False)
 def optimizer_backtest() -> pd.DataFrame:
-    """The optimizer's backtest against always-on and a strike-price rule (latest 5000 rows), if any."""
-    found = find_table(_BACKTEST_TABLES)
-    if found is None:
-        return pd.DataFrame()
-    return db.frame(sql.SQL("select * from {} limit 5000").format(db.ident(*found)))
+    """Realized profit per policy (optimizer, always-on, strike price, perfect foresight) of the latest backtest."""
+    return db.frame(
+        """
+        select policy, days, realized_profit_usd, energy_mwh, device_hours
+        from ops.allocation_backtest_totals
+        where run_id = (select run_id from ops.allocation_backtest_runs order by ran_at desc limit 1)
+        order by realized_profit_usd desc
+        """
+    )
 
 
 # --- facilities and devices ---------------------------------------------------------------------
@@ -326,73 +321,38 @@ def anomalies(device_id: str | None = None, limit: int = 500) -> pd.DataFrame:
     return db.frame(_ANOMALIES, {"device": device_id, "limit": int(limit)})
 
 
-_PLAN_TABLES = (("ops", "allocation_plan"), ("marts", "fct_allocation_plan"))
+_LATEST_PLAN = "(select plan_id from ops.allocation_plans order by issued_at desc limit 1)"
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def plan_by_mode(facility_id: str) -> pd.DataFrame:
-    """The current allocation plan of a facility: MW by mode per interval (mine / serve / off)."""
-    found = find_table(_PLAN_TABLES)
-    if found is None:
-        return pd.DataFrame()
-    cols = table_columns(*found)
-    at = db.pick(cols, "interval_start_at", "interval_start", "starts_at", "ts", "hour_start_at")
-    if at is None or "device_id" not in cols:
-        return pd.DataFrame()
-    mode = _mode_expression(cols)
-    power = db.pick(cols, "power_kw", "planned_power_kw", "load_kw")
-    power_expr = sql.SQL("p.{}").format(db.ident(power)) if power else sql.SQL("d.nominal_power_kw")
-    run = db.pick(cols, "plan_id", "run_id", "solved_at", "created_at")
-    latest = (
-        sql.SQL("and p.{run} = (select max({run}) from {table})").format(
-            run=db.ident(run), table=db.ident(*found)
-        )
-        if run
-        else sql.SQL("")
+    """The latest allocation plan of a facility: MW by mode (mine, serve, off) per interval and the cap."""
+    return db.frame(
+        f"""
+        select s.interval_start as interval_start_at, m.mode, m.mw, s.cap_mw, s.expected_profit_usd
+        from ops.allocation_plan_facility_summary as s
+        cross join lateral (
+            values ('mine', s.mw_mining), ('serve', s.mw_inference), ('off', s.mw_curtailed)
+        ) as m (mode, mw)
+        where s.plan_id = {_LATEST_PLAN} and s.facility_id = %(facility)s
+        order by 1, 2
+        """,
+        {"facility": facility_id},
     )
-    query = sql.SQL(
-        """
-        select p.{at} as interval_start_at, {mode} as mode,
-               sum(case when {mode} = 'off' then 0 else {power} end) / 1000.0 as mw,
-               count(*) as devices
-        from {table} as p
-        join marts.dim_devices as d on d.device_id = p.device_id
-        where d.facility_id = %(facility)s {latest}
-        group by 1, 2 order by 1, 2
-        """
-    ).format(at=db.ident(at), mode=mode, power=power_expr, table=db.ident(*found), latest=latest)
-    return db.frame(query, {"facility": facility_id})
-
-
-def _mode_expression(cols: list[str]) -> sql.Composable:
-    """SQL for a device's planned mode (mine, serve or off) from whichever column the plan has."""
-    if "mode" in cols:
-        return sql.SQL("p.mode::text")
-    flag = db.pick(cols, "x", "is_on", "is_running", "running")
-    if flag is None:
-        return sql.SQL("case when d.device_kind = 'gpu' then 'serve' else 'mine' end")
-    return sql.SQL(
-        "case when coalesce(p.{flag}::int, 0) = 0 then 'off' when d.device_kind = 'gpu' then 'serve' "
-        "else 'mine' end"
-    ).format(flag=db.ident(flag))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def device_plan(device_id: str) -> pd.DataFrame:
-    """The planned mode of one device per interval in the current plan."""
-    found = find_table(_PLAN_TABLES)
-    if found is None:
-        return pd.DataFrame()
-    cols = table_columns(*found)
-    at = db.pick(cols, "interval_start_at", "interval_start", "starts_at", "ts", "hour_start_at")
-    if at is None or "device_id" not in cols:
-        return pd.DataFrame()
-    query = sql.SQL(
-        "select p.{at} as interval_start_at, {mode} as mode from {table} as p "
-        "join marts.dim_devices as d on d.device_id = p.device_id "
-        "where p.device_id = %(device)s order by 1 limit 2000"
-    ).format(at=db.ident(at), mode=_mode_expression(cols), table=db.ident(*found))
-    return db.frame(query, {"device": device_id})
+    """The planned mode of one device per interval in the latest plan, with the reason when off."""
+    return db.frame(
+        """
+        select interval_start as interval_start_at,
+               case mode when 'mining' then 'mine' when 'inference' then 'serve' else 'off' end as mode,
+               expected_margin_usd, reason
+        from ops.allocation_plan_latest where device_id = %(device)s order by 1
+        """,
+        {"device": device_id},
+    )
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -644,7 +604,8 @@ def whatif_devices() -> pd.DataFrame:
     return db.frame(
         """
         with latest as (select max(hour_start_at) as at from marts.fct_device_hourly)
-        select d.device_id, d.facility_id, d.device_kind, d.gpu_pool, d.nominal_power_kw, d.nominal_hashrate_ths,
+        select d.device_id, d.facility_id, d.device_kind, d.hardware_model, d.gpu_pool, d.nominal_power_kw,
+               d.nominal_hashrate_ths,
                coalesce(h.uptime_pct, 0) >= 50 as was_on
         from marts.dim_devices as d
         cross join latest

@@ -136,8 +136,14 @@ def apply(base: Base, scenario: Scenario) -> AllocationProblem:
     p = base.problem
     cap_scale = np.array([scenario.cap_pct.get(f, 100.0) / 100 for f in base.facility_ids])[:, None]
     hashprice = p.hashprice_usd_per_th_h
-    if scenario.hashprice_usd_per_ph_day is not None and base.hashprice_usd_per_ph_day > 0:
-        hashprice = hashprice * (scenario.hashprice_usd_per_ph_day / base.hashprice_usd_per_ph_day)
+    target = scenario.hashprice_usd_per_ph_day
+    # the slider shows the base hashprice rounded to 0.1: within that, it is the base value
+    if (
+        target is not None
+        and base.hashprice_usd_per_ph_day > 0
+        and abs(target - base.hashprice_usd_per_ph_day) > 0.06
+    ):
+        hashprice = hashprice * (target / base.hashprice_usd_per_ph_day)
     demand = np.floor(p.demand_gpus * scenario.gpu_demand_multiplier).astype(np.int32)
     return replace(
         p,
@@ -169,12 +175,42 @@ def run(base: Base, problem: AllocationProblem) -> Outcome:
     return Outcome(float(result.objective), float(result.gap), seconds, mw, int(result.x[:, -1].sum()))
 
 
+def build_with_planner(devices: pd.DataFrame, facilities: pd.DataFrame, hours: pd.DataFrame) -> Base:
+    """The current problem through the platform's planner (kernels.planning.build_problem), with the
+    last 24 hours of realized prices, hashprice, GPU rates and demand as the forecast."""
+    from kernels.planning import Fleet, Forecast, build_problem
+
+    intervals = pd.DatetimeIndex(sorted(hours["hour_start_at"].unique()))
+    base = build_base(devices, facilities, hours)  # demand split per pool, initial state
+    pools = sorted(devices.loc[devices["device_kind"] == "gpu", "gpu_pool"].fillna("default").unique())
+    p = base.problem
+    forecast = Forecast(
+        prices_usd_mwh=hours.pivot_table(
+            index="hour_start_at", columns="facility_id", values="price_usd_per_mwh"
+        ),
+        hashprice_usd_per_th_h=pd.Series(p.hashprice_usd_per_th_h, index=intervals),
+        gpu_rate_usd_per_h=pd.DataFrame(p.rate_usd_per_gpu_h.T, index=intervals, columns=pools),
+        demand_gpus=pd.DataFrame(p.demand_gpus.T, index=intervals, columns=pools),
+        committed_gpus=pd.DataFrame(p.committed_gpus.T, index=intervals, columns=pools),
+    )
+    initial = dict(zip(devices["device_id"], devices["was_on"].fillna(False).astype(bool), strict=True))
+    inputs = build_problem(Fleet(devices, facilities), forecast, intervals, initial)
+    is_gpu = np.array([k == "gpu" for k in inputs.device_kinds])
+    hashprice = float(np.mean(inputs.problem.hashprice_usd_per_th_h)) * 1000 * 24
+    return Base(inputs.problem, list(inputs.facility_ids), list(intervals), is_gpu, hashprice)
+
+
 @st.cache_resource(ttl=300, show_spinner="Building the current allocation problem…")
-def current() -> tuple[Base, Outcome] | None:
-    """The current problem from the marts and its solved base plan (None when the marts are empty)."""
+def current() -> tuple[Base, Outcome, str] | None:
+    """The current problem from the marts, its solved base plan, and which builder made it."""
     devices = queries.whatif_devices()
     facilities = queries.facilities()
+    hours = queries.whatif_hours(24)
     if devices.empty or facilities.empty:
         return None
-    base = build_base(devices, facilities, queries.whatif_hours(24))
-    return base, run(base, base.problem)
+    try:
+        base, builder = build_with_planner(devices, facilities, hours), "kernels.planning.build_problem"
+    except (ImportError, KeyError, ValueError, TypeError):
+        base, builder = build_base(devices, facilities, hours), "apps/streamlit/lib/whatif.build_base"
+    run(base, base.problem)  # the first solve of a process loads the kernels inside the time budget
+    return base, run(base, base.problem), builder
