@@ -102,7 +102,9 @@ def allocation_plan(context: dg.AssetExecutionContext, config: PlanConfig, postg
             "inputs": {"forecast": "champion" if champion is not None else "last_observed",
                        "observed_until": observed_until.isoformat()},
         }  # fmt: skip
-        q.write_plan(conn, plan, plan_rows(inputs, result), facility_summary(inputs, result.x))
+        q.write_plan(
+            conn, plan, plan_rows(inputs, result), facility_summary(inputs, result.x), cfg.keep_plan_days
+        )
     if not feasible:
         context.log.warning(f"plan {plan['plan_id']} violates constraints: {violations}")
     return dg.MaterializeResult(

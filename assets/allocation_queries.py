@@ -262,10 +262,20 @@ def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
 
 
 def write_plan(
-    conn: psycopg.Connection, plan: dict[str, Any], rows: pd.DataFrame, summary: pd.DataFrame
+    conn: psycopg.Connection,
+    plan: dict[str, Any],
+    rows: pd.DataFrame,
+    summary: pd.DataFrame,
+    keep_days: int = 7,
 ) -> None:
-    """Insert one plan: its ops.allocation_plans row, device rows and facility summary (one transaction)."""
+    """Insert one plan: its ops.allocation_plans row, device rows and facility summary (one
+    transaction). Device rows of plans issued more than `keep_days` before it are deleted (plan
+    headers and facility summaries are kept)."""
     with conn.transaction():
+        conn.execute(
+            "delete from ops.allocation_plan where issued_at < %s - make_interval(days => %s)",
+            (plan["issued_at"], keep_days),
+        )
         conn.execute(
             """
             insert into ops.allocation_plans (plan_id, issued_at, horizon_start, horizon_hours, dt_hours,

@@ -17,6 +17,8 @@ class PlanningConfig:
     # Cost of switching a device on (wear, warm-up, lost shares / model load), USD.
     restart_usd_asic: float = 0.5
     restart_usd_gpu: float = 2.0
+    # Device rows of older plans are deleted after this many days (plan headers and summaries stay).
+    keep_plan_days: int = 7
     # Shortfall penalty on committed GPUs as a multiple of the pool's rate when no contract says.
     penalty_rate_multiple: float = 2.0
     # GPU-hour price when neither usage nor rate cards give one, USD.

@@ -121,3 +121,34 @@ def test_backtest_rows_per_policy_and_day(allocation_run, conn):
     # breakeven except for real-time spikes no day-ahead forecast sees, so the day-ahead optimizer
     # and always-on land within a few dollars of each other (either way round).
     assert totals["strike_price"] > totals["always_on"]  # the spikes are real and costly
+
+
+def test_champion_forecasts_map_onto_facilities(fleet_marts, conn):
+    fleet = q.load_fleet(conn)
+    node = fleet.facilities.iloc[0]
+    series = f"price:{node['market']}:{node['price_node_name']}"
+    start = pd.Timestamp(START)
+    conn.execute("delete from ml.forecasts where series in (%s, 'hashprice')", (series,))
+    conn.execute("delete from ml.models where series in (%s, 'hashprice')", (series,))
+    for name in (series, "hashprice"):
+        conn.execute(
+            "insert into ml.models (series, version, name, kind, status) values (%s, 1, 'naive', 'naive', 'champion')",
+            (name,),
+        )
+    for step in range(8):  # 15-minute prices for two hours, a daily hashprice for two hours
+        at = start + pd.Timedelta(minutes=15 * step)
+        conn.execute(
+            "insert into ml.forecasts values (%s, 1, 'naive', %s, %s, %s)",
+            (series, start, at, 40.0 + step // 4),
+        )
+    for hour in range(2):
+        conn.execute(
+            "insert into ml.forecasts values ('hashprice', 1, 'naive', %s, %s, 0.048)",
+            (start, start + pd.Timedelta(hours=hour)),
+        )
+    champion = q.load_champion(conn, fleet, start, start + pd.Timedelta(hours=24))
+    assert champion is not None
+    assert champion.prices_usd_mwh[node["facility_id"]].tolist() == [40.0, 41.0]
+    assert champion.hashprice_usd_per_th_h.tolist() == pytest.approx([0.002, 0.002])
+    conn.execute("delete from ml.forecasts where series in (%s, 'hashprice')", (series,))
+    conn.execute("delete from ml.models where series in (%s, 'hashprice')", (series,))
