@@ -43,12 +43,15 @@ class Difference:
 def spans_from_events(conn: psycopg.Connection) -> dict[str, list[Span]]:
     """Every workload span, per customer, rebuilt in Python from raw.workload_events."""
     latest: dict[str, tuple] = {}
+    watermark = None  # the newest event time over every stored row, superseded versions included
     for row in conn.execute(
         """select event_id, load_id, workload_id, customer_id, event_type, event_at, workload_type,
                   gpu_pool, device_ids from raw.workload_events"""
     ):
         if row[0] not in latest or row[1] > latest[row[0]][1]:
             latest[row[0]] = row
+        if watermark is None or row[5] > watermark:
+            watermark = row[5]
     devices = {
         r[0]: (r[1], r[2])
         for r in conn.execute(
@@ -60,7 +63,7 @@ def spans_from_events(conn: psycopg.Connection) -> dict[str, list[Span]]:
     for row in latest.values():
         event_at = row[5].replace(microsecond=0)
         by_workload[row[2]].append((event_at, row[4], row[0], row[3], row[6], row[7] or None, row[8] or []))
-    watermark = max((e[0] for events in by_workload.values() for e in events), default=None)
+    watermark = watermark.replace(microsecond=0) if watermark else None
     spans: dict[str, list[Span]] = defaultdict(list)
     for workload_id, events in by_workload.items():
         for span in _workload_spans(workload_id, events, watermark, devices):

@@ -41,6 +41,7 @@ with ev as (
         event_id, workload_id, customer_id, event_type, date_trunc('second', event_at) as event_at,
         workload_type, nullif(gpu_pool, '') as gpu_pool, device_ids
     from raw.workload_events
+    where %(customers)s::text[] is null or customer_id = any(%(customers)s::text[])
     order by event_id, load_id desc
 ),
 wl as (
@@ -50,12 +51,15 @@ wl as (
     from ev group by workload_id
 ),
 first_placement as (
-    select distinct on (workload_id) workload_id, device_ids
+    select distinct on (workload_id) workload_id, device_ids as first_devices
     from ev where event_type in ('started', 'resumed') and cardinality(device_ids) > 0
     order by workload_id, event_at, event_id
 ),
+-- The workload's attributes travel with its transitions, so no join follows the window functions
+-- (CTE row estimates are poor there and a nested loop would make this quadratic).
 transitions as (
     select ev.workload_id, ev.event_id, ev.event_at, ev.device_ids,
+           wl.customer_id, wl.workload_type, wl.gpu_pool,
            case when ev.event_type in ('started', 'resumed') then 'open' else 'close' end as transition,
            case ev.event_type when 'started' then 1 when 'paused' then 2 when 'resumed' then 3 else 4 end
                as same_second_rank
@@ -73,8 +77,8 @@ effective as (
        or (transition = 'close' and previous_transition = 'open')
 ),
 spans as (
-    select workload_id, event_id, event_at as started_at, device_ids, transition,
-           lead(event_at) over w as closed_at
+    select workload_id, event_id, customer_id, workload_type, gpu_pool, event_at as started_at,
+           device_ids, transition, lead(event_at) over w as closed_at
     from effective
     window w as (partition by workload_id order by event_at, same_second_rank, event_id)
 ),
@@ -83,23 +87,23 @@ devices as (
     from raw.devices order by device_id, load_id desc
 ),
 placed as (
-    select spans.*, case when cardinality(spans.device_ids) > 0 then spans.device_ids
-                         else first_placement.device_ids end as used_devices
-    from spans left join first_placement using (workload_id)
+    -- The watermark is an uncorrelated scalar subquery: evaluated once, not once per span.
+    select spans.*,
+           coalesce(spans.closed_at, date_trunc('second', (select max(event_at) from raw.workload_events)))
+               as ended_at,
+           case when cardinality(spans.device_ids) > 0 then spans.device_ids
+                else first_placement.first_devices end as used_devices
+    from spans
+    left join first_placement using (workload_id)
     where spans.transition = 'open'
-),
-watermark as (select max(event_at) as watermark_at from ev)
-select placed.workload_id, placed.event_id, wl.customer_id, wl.workload_type,
-       coalesce(wl.gpu_pool, devices.gpu_pool), devices.model,
-       placed.started_at, coalesce(placed.closed_at, watermark.watermark_at) as ended_at,
-       coalesce(cardinality(placed.used_devices), 0)
+)
+select placed.workload_id, placed.event_id, placed.customer_id, placed.workload_type,
+       coalesce(placed.gpu_pool, devices.gpu_pool), devices.model,
+       placed.started_at, placed.ended_at, coalesce(cardinality(placed.used_devices), 0)
 from placed
-join wl using (workload_id)
-cross join watermark
 left join devices on devices.device_id = placed.used_devices[1]
-where coalesce(placed.closed_at, watermark.watermark_at) > %(lo)s and placed.started_at < %(hi)s
-  and (%(customers)s::text[] is null or wl.customer_id = any(%(customers)s::text[]))
-order by wl.customer_id, placed.started_at, placed.workload_id, placed.event_id
+where placed.ended_at > %(lo)s and placed.started_at < %(hi)s
+order by placed.customer_id, placed.started_at, placed.workload_id, placed.event_id
 """
 
 

@@ -136,7 +136,8 @@ def test_rounding_lives_in_one_place():
     offenders = []
     for folder in ("kernels/billing", "orchestration/billing", "assets"):
         for path in (ROOT / folder).rglob("*.py"):
-            if path.name == "money.py" or (folder == "assets" and path.name != "billing.py"):
+            # money.py holds the rule; bench.py rounds timings (floats), not money
+            if path.name in ("money.py", "bench.py") or (folder == "assets" and path.name != "billing.py"):
                 continue
             text = path.read_text()
             if re.search(r"\.quantize\(|ROUND_HALF|\bround\(", text):
