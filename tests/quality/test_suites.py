@@ -113,6 +113,27 @@ def test_telemetry_out_of_bounds(raw, quality_url, column, value, expectation):
     assert outcome.sample[0]["device_id"] == "asic-001"
 
 
+def test_telemetry_latest_version_supersedes_a_bad_load(raw, quality_url):
+    data.insert_devices(raw)
+    rows = data.telemetry_rows(load_id=1)
+    rows[7][2] = 99.0  # a bad power reading, corrected by load 2 for the same device and time
+    data.insert_telemetry(raw, rows)
+    data.insert_telemetry(raw, [[*row[:6], 2] for row in data.telemetry_rows()[:12]])
+    outcome = telemetry(quality_url)
+    assert outcome.passed, outcome.failing
+
+
+def test_telemetry_bad_reading_in_a_second_load_is_seen(raw, quality_url):
+    data.insert_devices(raw)
+    rows = data.telemetry_rows()
+    late = rows.pop(30)  # arrives later, in its own load (late telemetry), with a bad temperature
+    data.insert_telemetry(raw, rows)
+    data.insert_telemetry(raw, [[*late[:5], 300.0, 2]])
+    outcome = telemetry(quality_url)
+    assert failing_expectations(outcome) == {"expect_column_values_to_be_between"}
+    assert outcome.sample[0]["max_temperature_c"] == 300.0
+
+
 def test_telemetry_unknown_device(raw, quality_url):
     data.insert_devices(raw)
     rows = data.telemetry_rows()
