@@ -12,7 +12,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import psycopg
 
@@ -306,8 +305,3 @@ def write_backtest(conn: psycopg.Connection, run: dict[str, Any], daily: pd.Data
         if len(daily):
             frame = daily[columns].assign(run_id=run["run_id"])
             _copy(conn, "ops.allocation_backtest", frame.astype({c: float for c in columns[2:]}))
-
-
-def to_python(value: Any) -> Any:
-    """NumPy scalars as Python numbers (for JSON and metadata)."""
-    return value.item() if isinstance(value, np.generic) else value

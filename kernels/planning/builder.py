@@ -166,6 +166,82 @@ def _columns(
     return wide.fillna(default).to_numpy(dtype=np.float64).T.copy()
 
 
+def _device_fields(
+    devices: pd.DataFrame,
+    facility_ids: list[str],
+    pools: list[str],
+    initial_on: Mapping[str, bool],
+    config: PlanningConfig,
+) -> dict[str, np.ndarray]:
+    """The per-device arrays of the problem (D)."""
+    is_gpu = (devices["device_kind"] == "gpu").to_numpy()
+    pool_index = {p: i for i, p in enumerate(pools)}
+    hashrate = devices["nominal_hashrate_ths"].astype(float).fillna(0.0).clip(lower=0).to_numpy()
+    return {
+        "device_facility": devices["facility_id"]
+        .map({f: i for i, f in enumerate(facility_ids)})
+        .to_numpy(np.int32),
+        "device_pool": np.array([pool_index.get(p, -1) for p in device_pools(devices)], dtype=np.int32),
+        "power_kw": devices["nominal_power_kw"].astype(float).fillna(0.0).clip(lower=0).to_numpy(np.float64),
+        "hashrate_ths": np.where(is_gpu, 0.0, hashrate).astype(np.float64),
+        "restart_usd": np.where(is_gpu, config.restart_usd_gpu, config.restart_usd_asic).astype(np.float64),
+        "initial_on": np.array(
+            [bool(initial_on.get(d, False)) for d in devices["device_id"]], dtype=np.bool_
+        ),
+    }
+
+
+def _facility_fields(
+    facilities: pd.DataFrame,
+    devices: dict[str, np.ndarray],
+    forecast: Forecast,
+    intervals: pd.DatetimeIndex,
+    config: PlanningConfig,
+) -> dict[str, np.ndarray]:
+    """The per-facility arrays (F, F x T); a missing cap is the draw of all its devices."""
+    pue = facilities["pue"].astype(float).fillna(1.0).to_numpy(np.float64)
+    fac = devices["device_facility"]
+    uncapped = np.bincount(fac, weights=devices["power_kw"] * pue[fac], minlength=len(facilities))
+    cap = facilities["power_cap_kw"].astype(float).to_numpy()
+    cap = np.clip(np.where(np.isnan(cap), uncapped, cap), 0, None)
+    prices = _columns(
+        forecast.prices_usd_mwh, list(facilities.index), intervals, config.default_price_usd_mwh
+    )
+    return {
+        "pue": pue,
+        "cap_kw": np.repeat(cap[:, None], len(intervals), axis=1).astype(np.float64),
+        "price_usd_mwh": prices,
+    }
+
+
+def _pool_fields(
+    forecast: Forecast,
+    pools: list[str],
+    intervals: pd.DatetimeIndex,
+    penalties: Mapping[str, float],
+    config: PlanningConfig,
+) -> dict[str, np.ndarray]:
+    """The per-pool arrays (K x T, K) and the hashprice (T); demand is raised to the commitment."""
+    rate = _columns(forecast.gpu_rate_usd_per_h, pools, intervals, config.default_gpu_rate_usd_per_h)
+    committed = np.rint(_columns(forecast.committed_gpus, pools, intervals, 0.0)).clip(min=0)
+    demand = np.floor(_columns(forecast.demand_gpus, pools, intervals, 0.0) + 1e-9).clip(min=0)
+    hashprice = forecast.hashprice_usd_per_th_h.reindex(intervals).astype(float).ffill().bfill()
+    default_penalty = config.penalty_rate_multiple * (
+        rate.mean(axis=1) if len(intervals) else np.zeros(len(pools))
+    )
+    return {
+        "hashprice_usd_per_th_h": hashprice.fillna(config.default_hashprice_usd_per_th_day / 24).to_numpy(
+            np.float64
+        ),
+        "rate_usd_per_gpu_h": rate,
+        "demand_gpus": np.maximum(demand, committed).astype(np.int32),
+        "committed_gpus": committed.astype(np.int32),
+        "penalty_usd_per_gpu_h": np.array(
+            [penalties.get(p, default_penalty[k]) for k, p in enumerate(pools)], dtype=np.float64
+        ),
+    }
+
+
 def build_problem(
     fleet: Fleet,
     forecast: Forecast,
@@ -177,62 +253,17 @@ def build_problem(
     """The validated AllocationProblem over `intervals` (dt = config.dt_hours) for ASICs and GPUs of
     the fleet. Missing caps mean unconstrained, missing PUE 1, missing prices or rates the config
     defaults; demand is raised to the commitment (committed GPUs are sold by contract)."""
-    devices = (
-        fleet.devices[fleet.devices["device_kind"].isin(KINDS)]
-        .sort_values("device_id")
-        .reset_index(drop=True)
-    )
-    facilities = fleet.facilities.set_index("facility_id")
-    facility_ids = sorted(set(facilities.index) | set(devices["facility_id"]))
-    facilities = facilities.reindex(facility_ids)
-    pool_of = device_pools(devices)
-    pools = sorted(pool_of.dropna().unique())
-    fac_index = {f: i for i, f in enumerate(facility_ids)}
-    pool_index = {p: i for i, p in enumerate(pools)}
-    T, dt = len(intervals), float(config.dt_hours)
-    is_gpu = (devices["device_kind"] == "gpu").to_numpy()
-    power = devices["nominal_power_kw"].astype(float).fillna(0.0).clip(lower=0).to_numpy()
-    pue = facilities["pue"].astype(float).fillna(1.0).to_numpy()
-    device_facility = devices["facility_id"].map(fac_index).to_numpy(dtype=np.int32)
-    uncapped = np.bincount(device_facility, weights=power * pue[device_facility], minlength=len(facility_ids))
-    cap = facilities["power_cap_kw"].astype(float).to_numpy()
-    cap = np.where(np.isnan(cap), uncapped, cap)
-    rate = _columns(forecast.gpu_rate_usd_per_h, pools, intervals, config.default_gpu_rate_usd_per_h)
-    committed = np.rint(_columns(forecast.committed_gpus, pools, intervals, 0.0)).clip(min=0)
-    demand = np.maximum(
-        np.floor(_columns(forecast.demand_gpus, pools, intervals, 0.0) + 1e-9).clip(min=0), committed
-    )
-    hashprice = forecast.hashprice_usd_per_th_h.reindex(intervals).astype(float).ffill().bfill()
-    hashprice = hashprice.fillna(config.default_hashprice_usd_per_th_day / 24.0).to_numpy(dtype=np.float64)
-    penalties = penalty_usd_per_gpu_h or {}
-    penalty = np.array(
-        [
-            penalties.get(p, config.penalty_rate_multiple * float(rate[k].mean()) if T else 0.0)
-            for k, p in enumerate(pools)
-        ],
-        dtype=np.float64,
-    )
-    state = initial_on or {}
+    kinds = fleet.devices["device_kind"].isin(KINDS)
+    devices = fleet.devices[kinds].sort_values("device_id").reset_index(drop=True)
+    facility_ids = sorted(set(fleet.facilities["facility_id"]) | set(devices["facility_id"]))
+    facilities = fleet.facilities.set_index("facility_id").reindex(facility_ids)
+    pools = sorted(device_pools(devices).dropna().unique())
+    device_fields = _device_fields(devices, facility_ids, pools, initial_on or {}, config)
     problem = AllocationProblem(
-        dt=dt,
-        device_facility=device_facility,
-        device_pool=np.array([pool_index[p] if isinstance(p, str) else -1 for p in pool_of], dtype=np.int32),
-        power_kw=power.astype(np.float64),
-        hashrate_ths=np.where(is_gpu, 0.0, devices["nominal_hashrate_ths"].astype(float).fillna(0.0)).clip(
-            min=0
-        ),
-        restart_usd=np.where(is_gpu, config.restart_usd_gpu, config.restart_usd_asic).astype(np.float64),
-        initial_on=np.array([bool(state.get(d, False)) for d in devices["device_id"]], dtype=np.bool_),
-        pue=pue.astype(np.float64),
-        cap_kw=np.repeat(np.clip(cap, 0, None)[:, None], T, axis=1).astype(np.float64),
-        price_usd_mwh=_columns(
-            forecast.prices_usd_mwh, facility_ids, intervals, config.default_price_usd_mwh
-        ),
-        hashprice_usd_per_th_h=hashprice,
-        rate_usd_per_gpu_h=rate,
-        demand_gpus=demand.astype(np.int32),
-        committed_gpus=committed.astype(np.int32),
-        penalty_usd_per_gpu_h=penalty,
+        dt=float(config.dt_hours),
+        **device_fields,
+        **_facility_fields(facilities, device_fields, forecast, intervals, config),
+        **_pool_fields(forecast, pools, intervals, penalty_usd_per_gpu_h or {}, config),
     ).validate()
     return PlanInputs(
         problem=problem,
