@@ -168,7 +168,7 @@ def reconcile_cmd(
     with _connect() as conn:
         result = reconcile(conn, period)
     lines = [
-        f"checked {result['checked']} documents in {result['periods']} customer-periods: "
+        f"checked {result['checked']} documents ({result['customer_periods']} customer-months): "
         f"{len(result['differences'])} differences"
     ]
     lines += [

@@ -116,8 +116,8 @@ def _workload_spans(workload_id: str, events: list[tuple], watermark: datetime, 
 
 
 def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
-    """Check every document (or one period's). Returns ``{"checked": n, "periods": m,
-    "differences": [...]}``; an empty list of differences means every invoice matches."""
+    """Check every document (or one period's). Returns ``{"checked": documents, "periods": months,
+    "customer_periods": n, "differences": [...]}``; no differences means every invoice matches."""
     docs = conn.execute(
         """select invoice_id, customer_id, period, subtotal_usd, discount_usd, tax_usd, credit_usd, total_usd,
                   coalesce((select sum(amount_usd) from billing.invoice_lines l
@@ -140,7 +140,7 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
         for i, value in enumerate((subtotal, discount, tax)):
             sums[i] += value
     if not billed:
-        return {"checked": 0, "periods": 0, "differences": []}
+        return {"checked": 0, "periods": 0, "customer_periods": 0, "differences": []}
     catalog = load_catalog(conn)
     spans = spans_from_events(conn)
     for (cid, per), actual in sorted(billed.items()):
@@ -162,5 +162,6 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
     return {
         "checked": len(docs),
         "periods": len({p for _, p in billed}),
+        "customer_periods": len(billed),
         "differences": [d.to_dict() for d in differences],
     }

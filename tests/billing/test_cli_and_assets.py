@@ -36,7 +36,12 @@ def test_cli_invoices_finalize_reconcile_report(conn, database_url, tmp_path):
     assert json.loads(done.stdout)["finalized"] == ["INV-000001", "INV-000002"]
     checked = runner.invoke(app, ["billing", "reconcile", "--json"])
     assert checked.exit_code == 0
-    assert json.loads(checked.stdout) == {"checked": 2, "periods": 1, "differences": []}
+    assert json.loads(checked.stdout) == {
+        "checked": 2,
+        "periods": 1,
+        "customer_periods": 2,
+        "differences": [],
+    }
     conn.execute("update billing.invoices set status = 'sent' where invoice_number = 'INV-000001'")
     report = runner.invoke(
         app, ["billing", "report", "--period", "2026-10", "--out", str(tmp_path), "--json"]
