@@ -72,7 +72,7 @@ def allocation_plan(context: dg.AssetExecutionContext, config: PlanConfig, postg
     cfg = DEFAULT_PLANNING
     start = _next_hour(config.start)
     intervals = pd.date_range(
-        start, periods=round(config.horizon_hours / cfg.dt_hours), freq=f"{cfg.dt_hours}h"
+        start, periods=round(config.horizon_hours / cfg.dt_hours), freq=pd.Timedelta(hours=cfg.dt_hours)
     )
     end = intervals[-1].to_pydatetime() + timedelta(hours=cfg.dt_hours)
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
