@@ -37,11 +37,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # page key -> text of the element that appears last on the page's first render
+CACHE_EXPIRY_MS = 11_000  # lib.queries.TTL_SECONDS is 10
 PAGE_READY = {
     "executive": "What the optimizer earned",
     "operations": "Allocation plan",
     "resources": "devices match",
+    "users": "Enable or disable",
 }
+MEASURED = ("executive", "operations", "resources")
 
 
 @contextlib.contextmanager
@@ -195,7 +198,7 @@ def _whatif(url: str) -> dict:
 
     st.cache_data.clear()
     start = time.perf_counter()
-    base = whatif.build_base(queries.whatif_devices(), queries.facilities(), queries.whatif_hours(24))
+    base = whatif.build_with_planner(queries.whatif_devices(), queries.facilities(), queries.whatif_hours(24))
     build = time.perf_counter() - start
     whatif.run(base, base.problem)  # warm the kernel (numba) once
     scenario = whatif.apply(base, whatif.Scenario(price_multiplier=1.5, gpu_demand_multiplier=0.8))
@@ -226,17 +229,22 @@ def run_benchmark(url: str, devices: int, days: list[int], progress: Callable[[s
             db.reset()
             password = secrets.token_urlsafe(12)
             auth.add_user("bench", "admin", password, actor="bench")
-            baselines = {key: _sql_baseline(key) for key in PAGE_READY}
+            baselines = {key: _sql_baseline(key) for key in MEASURED}
             if results["whatif"] is None:
                 progress("what-if re-solve")
                 results["whatif"] = _whatif(scratch)
             progress("starting streamlit and chromium")
             with running_app(scratch) as base, chromium() as page:
-                for key in PAGE_READY:  # executive is the first page after signing in
+                # Signing in renders the executive page on a fresh server (imports, plotly.js): reported
+                # apart. Then the query caches expire, and each page is opened from the menu, data cold.
+                results.setdefault("cold_server_login_s", {})[n_days] = round(
+                    login(page, base, "bench", password), 3
+                )
+                page.wait_for_timeout(CACHE_EXPIRY_MS)
+                for key in MEASURED:
                     if key == "executive":
-                        seconds = login(page, base, "bench", password)
-                    else:
-                        seconds = open_page(page, key)
+                        open_page(page, "users")
+                    seconds = open_page(page, key)
                     results["pages"].append(
                         {
                             "page": key,
@@ -259,6 +267,8 @@ def format_table(result: dict) -> str:
         lines.append(
             f"{row['page']:<12}{row['days']:>6}{row['render_s']:>10.3f}{row['baseline_sql_s']:>9.3f}{row['ratio']:>8}"
         )
+    for n_days, seconds in result.get("cold_server_login_s", {}).items():
+        lines.append(f"sign-in to executive on a fresh server ({n_days} days): {seconds:.3f} s")
     w = result["whatif"]
     if w:
         lines.append(

@@ -1,0 +1,28 @@
+"""What-if: the current problem from the marts, re-solved with the numba kernel under scenario knobs."""
+
+from __future__ import annotations
+
+import time
+
+
+def test_scenarios_move_profit_and_resolve_fast(fleet_url):
+    from lib import whatif
+
+    base, outcome, builder = whatif.current()
+    assert builder == "kernels.planning.build_problem"
+    assert base.problem.sizes == {"D": 120, "T": 24, "F": 2, "K": 2}
+    same = whatif.run(base, whatif.apply(base, whatif.Scenario()))
+    assert abs(same.objective - outcome.objective) <= 1e-6 * max(1.0, abs(outcome.objective))
+
+    start = time.perf_counter()
+    dear = whatif.run(base, whatif.apply(base, whatif.Scenario(price_multiplier=5.0)))
+    assert time.perf_counter() - start < 1.0
+    assert dear.objective < outcome.objective
+
+    dark = whatif.run(
+        base, whatif.apply(base, whatif.Scenario(cap_pct=dict.fromkeys(base.facility_ids, 0.0)))
+    )
+    assert dark.mw["mw"].max() == 0
+    rich = whatif.run(base, whatif.apply(base, whatif.Scenario(hashprice_usd_per_ph_day=150.0)))
+    mined = rich.mw[rich.mw["mode"] == "mine"]["mw"].sum()
+    assert mined >= outcome.mw[outcome.mw["mode"] == "mine"]["mw"].sum()
