@@ -117,12 +117,12 @@ def format_table(result: dict) -> str:
     )
     lines = [header, "-" * len(header)]
     for r in result["rows"]:
-        highs = (
-            f"{r['highs_seconds']:.2f}"
-            if r["highs_status"] == "optimal"
-            else f">{r['highs_seconds']:.0f} limit"
-        )
-        speedup = ("≥" if r["speedup_is_lower_bound"] else "") + f"{r['speedup']:.0f}x"
+        if r["highs_seconds"] is None:
+            highs, speedup = "not run", "-"
+        else:
+            limited = r["highs_status"] != "optimal"
+            highs = f"{r['highs_seconds']:.0f} (limit)" if limited else f"{r['highs_seconds']:.2f}"
+            speedup = (">=" if r["speedup_is_lower_bound"] else "") + f"{r['speedup']:.0f}x"
         lines.append(
             f"{r['devices']:>7} x {r['intervals']:<3} {r['kernel_seconds']:>9.3f} {r['gap']:>8.3%} "
             f"{r['bound_source']:>9} {highs:>13} {speedup:>9} {r['kernel_iterations']:>6}"
