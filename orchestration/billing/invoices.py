@@ -293,6 +293,19 @@ def _bill_to(conn: psycopg.Connection, customer_id: str) -> tuple[bytes | None, 
     return frozen_bill_to(conn, customer_id)
 
 
+def _stale(conn, catalog: Catalog, invoice_id: int, customer_id: str, priced: PricedPeriod) -> list[str]:
+    """A draft whose amounts differ from a fresh pricing of current data must be rebuilt first."""
+    start = conn.execute("select period_start from billing.invoices where invoice_id = %s", (invoice_id,))
+    fresh = totals_for(catalog, customer_id, start.fetchone()[0], priced.lines)
+    stored = conn.execute(
+        "select subtotal_usd, discount_usd, tax_usd from billing.invoices where invoice_id = %s",
+        (invoice_id,),
+    ).fetchone()
+    if tuple(stored) != (fresh.subtotal, fresh.discount, fresh.tax):
+        return [f"draft is stale (subtotal {stored[0]}, current data gives {fresh.subtotal}): rebuild it"]
+    return []
+
+
 def finalize_invoice(
     conn: psycopg.Connection,
     invoice_id: int,
@@ -323,8 +336,9 @@ def finalize_invoice(
                     f"{ready_at.isoformat()}: late data may still arrive"
                 )
             if check_inputs:
-                _, priced = price_customers(conn, period, [customer_id])
+                catalog, priced = price_customers(conn, period, [customer_id])
                 problems = period_problems(conn, period, customer_id, priced[customer_id])
+                problems += _stale(conn, catalog, invoice_id, customer_id, priced[customer_id])
                 if problems:
                     raise DataQualityError(
                         f"invoice {invoice_id} ({customer_id} {period}) cannot be finalized: "

@@ -57,6 +57,16 @@ def test_draft_amounts_and_usage_links(conn, month):
     assert conn.execute("select count(*) from billing.invoices").fetchone()[0] == 1
 
 
+def test_stale_draft_is_not_finalized(conn, month):
+    [draft] = inv.build_drafts(conn, PERIOD)
+    f.run(conn, "w5", "c1", T(2026, 10, 25), T(2026, 10, 25, 1), month[:1])  # late usage after the draft
+    with pytest.raises(inv.DataQualityError, match="stale"):
+        inv.finalize_invoice(conn, draft.invoice_id, now=AFTER_GRACE)
+    # finalize_period rebuilds first, so the late usage is billed
+    assert inv.finalize_period(conn, PERIOD, now=AFTER_GRACE)["finalized"] == ["INV-000001"]
+    assert conn.execute("select subtotal_usd from billing.invoices").fetchone()[0] == D("15.34")
+
+
 def test_grace_period_keeps_draft(conn, month):
     [draft] = inv.build_drafts(conn, PERIOD)
     with pytest.raises(inv.InvoiceError, match="grace period"):
