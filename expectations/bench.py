@@ -2,8 +2,9 @@
 
 For each fleet size a normalized telemetry CSV of one closed day (5-minute readings) is loaded
 through ``ingestion.loader.ingest_file`` and then checked with the telemetry suite (its set-based
-device-hour frame: bounds, known devices, coverage) exactly as the Dagster asset check runs it. Everything happens in a scratch
-database on the same server, dropped at the end, so the platform's tables are untouched.
+device-hour frame: bounds, known devices, coverage) exactly as the Dagster asset check runs it.
+Everything happens in a scratch database on the same server, dropped at the end, so the
+platform's tables are untouched.
 The goal: checking a day costs no more than loading it (checks / ingest <= 1).
 """
 
