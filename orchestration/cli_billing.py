@@ -160,13 +160,21 @@ def report(
 @billing_app.command("reconcile")
 def reconcile_cmd(
     period: Annotated[str | None, typer.Option("--period", help="one month; default every invoice")] = None,
+    marts: Annotated[
+        bool, typer.Option("--marts", help="also compare GPU-seconds with marts.fct_usage (needs --period)")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Recompute every invoice from raw workload events and compare to the cent; exit 1 on differences."""
-    from orchestration.billing.reconcile import reconcile
+    from orchestration.billing.reconcile import marts_crosscheck, reconcile
 
+    if marts and not period:
+        _cli().fail("--marts compares one month: add --period YYYY-MM")
     with _connect() as conn:
         result = reconcile(conn, period)
+        if marts:
+            result["marts"] = marts_crosscheck(conn, period)
+            result["differences"] = result["differences"] + result["marts"]["differences"]
     lines = [
         f"checked {result['checked']} documents ({result['customer_periods']} customer-months): "
         f"{len(result['differences'])} differences"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from orchestration.billing import invoices as inv
-from orchestration.billing.reconcile import reconcile
+from orchestration.billing.reconcile import marts_crosscheck, reconcile
 from tests.billing import factories as f
 
 D = Decimal
@@ -221,3 +221,23 @@ def test_customer_timezone_period(conn, month):
     ).fetchone()
     assert start == (T(2026, 10, 1, 5), T(2026, 11, 1, 5))
     assert reconcile(conn, PERIOD)["differences"] == []
+
+
+def test_marts_crosscheck(conn, month):
+    """GPU-seconds of a usage mart shaped like marts.fct_usage against the raw recomputation."""
+    assert marts_crosscheck(conn, PERIOD, "billing_test.no_such_mart")["available"] is False
+    conn.execute("create schema if not exists billing_test")
+    conn.execute("drop table if exists billing_test.fct_usage")
+    conn.execute(
+        "create table billing_test.fct_usage (usage_date date, customer_id text, gpu_seconds bigint)"
+    )
+    # w1: 2 GPUs x 9000 s; w2: 630 s + 1 s
+    conn.execute(
+        "insert into billing_test.fct_usage values ('2026-10-05', 'c1', 18000), ('2026-10-06', 'c1', 631)"
+    )
+    result = marts_crosscheck(conn, PERIOD, "billing_test.fct_usage")
+    assert (result["available"], result["customers"], result["differences"]) == (True, 1, [])
+    conn.execute("update billing_test.fct_usage set gpu_seconds = 600 where usage_date = '2026-10-06'")
+    [diff] = marts_crosscheck(conn, PERIOD, "billing_test.fct_usage")["differences"]
+    assert (diff["expected"], diff["actual"]) == ("18631", "18600")
+    conn.execute("drop schema billing_test cascade")
