@@ -41,15 +41,20 @@ def read_fault_labels(path: Path, fault_types: tuple[str, ...] = DEVICE_BEHAVIOU
     )
 
 
-def telemetry_from_landing(folder: Path) -> pd.DataFrame:
+def telemetry_from_landing(folder: Path, last_days: int | None = None) -> pd.DataFrame:
     """Telemetry of a landing folder read straight from its files (miner JSON lines, DCGM text),
-    joined to reference/devices.csv: the ``load_telemetry`` columns, without a database. Rows
+    joined to reference/devices.csv: the ``load_telemetry`` columns, without a database (only the
+    last ``last_days`` daily files when given). Rows
     repeated across files (late or duplicated deliveries) are kept once, as staging does."""
     from ingestion.formats.dcgm import read_dcgm
     from ingestion.formats.jsonlines import read_miner
 
-    parts = [read_miner(p).frame for p in sorted(folder.glob("telemetry/miner/*.jsonl"))]
-    parts += [read_dcgm(p).frame for p in sorted(folder.glob("telemetry/dcgm/*.prom"))]
+    def files(pattern: str) -> list[Path]:
+        found = sorted(folder.glob(pattern))
+        return found[-last_days:] if last_days else found
+
+    parts = [read_miner(p).frame for p in files("telemetry/miner/*.jsonl")]
+    parts += [read_dcgm(p).frame for p in files("telemetry/dcgm/*.prom")]
     if not parts:
         return pd.DataFrame()
     telemetry = pd.concat(parts, ignore_index=True).drop(columns=["_line"], errors="ignore")

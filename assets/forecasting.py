@@ -7,6 +7,7 @@ champion forecasts: see ``assets.ml_queries`` (``ml.champion_forecasts``).
 """
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -28,28 +29,67 @@ HISTORY = timedelta(days=60)  # training window: enough for weekly seasonality, 
 
 
 def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
-    """Every forecast series: name -> (raw observations indexed by naive UTC time, horizon in steps
-    of the series' own interval, holiday country)."""
+    """Every forecast series from the database: name -> (raw observations indexed by naive UTC
+    time, horizon in steps of the series' own interval, holiday country)."""
     since = datetime.now(UTC) - HISTORY
-    out: dict[str, tuple[pd.Series, int, str | None]] = {}
     with db.connect(url) as conn:
         prices = q.load_prices(conn)
         countries = q.market_countries(conn)
         nodes = q.facility_nodes(conn)
         btc = q.load_btc(conn)
         events = q.load_workload_events(conn)
+    if not prices.empty and len(prices) > 2000:
+        prices = prices[prices["interval_start_utc"] >= since]
+    return build_series(prices, nodes, btc, events, countries)
+
+
+def series_from_landing(folder: Path) -> dict[str, tuple[pd.Series, int, str | None]]:
+    """The same series read straight from a landing folder's files (real-time prices, Bitcoin
+    economics, workload events, facilities), without a database: for benchmarks and evaluation."""
+    from ingestion.formats.ercot import read_ercot_rt
+    from ingestion.formats.jsonlines import read_events
+    from ingestion.formats.pjm import read_pjm_lmp
+    from ingestion.formats.records import read_bitcoin, read_facilities
+
+    def frames(reader, pattern: str) -> pd.DataFrame:
+        parts = [reader(p).frame for p in sorted(folder.glob(pattern))]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    prices = pd.concat(
+        [frames(read_ercot_rt, "prices/ercot_rt/*.csv"), frames(read_pjm_lmp, "prices/pjm/*.csv")]
+    )
+    prices = prices.drop_duplicates(["market", "node_name", "interval_start_utc"], keep="last")
+    prices["price_usd_per_mwh"] = prices["price_usd_per_mwh"].astype(float)
+    facilities = frames(read_facilities, "reference/facilities.csv")
+    nodes = (
+        set(zip(facilities["market"], facilities["price_node"], strict=True))
+        if not facilities.empty
+        else set()
+    )
+    btc = frames(read_bitcoin, "bitcoin/*.csv")
+    events = frames(read_events, "workloads/*.jsonl").drop_duplicates("event_id", keep="last")
+    countries = dict.fromkeys(prices["market"].unique(), "US")
+    return build_series(prices, nodes, btc, events, countries)
+
+
+def build_series(
+    prices: pd.DataFrame, nodes: set, btc: pd.DataFrame, events: pd.DataFrame, countries: dict[str, str]
+) -> dict[str, tuple[pd.Series, int, str | None]]:
+    """name -> (observations, horizon in steps, holiday country): energy price at each facility's
+    node (48 h), hashprice (7 days), GPU-hours of inference demand per pool (48 h)."""
+    out: dict[str, tuple[pd.Series, int, str | None]] = {}
     if not prices.empty:
+        prices = prices.copy()
         prices["ts"] = pd.to_datetime(prices["interval_start_utc"], utc=True).dt.tz_localize(None)
         for (market, node), part in prices.groupby(["market", "node_name"]):
             if nodes and (market, node) not in nodes:
                 continue  # only the nodes facilities buy at feed the allocation plan
             minutes = int(part["interval_minutes"].mode().iloc[0])
-            part = part[part["interval_start_utc"] >= since] if len(part) > 2000 else part
             y = part.set_index("ts")["price_usd_per_mwh"]
             out[f"price:{market}:{node}"] = (y, 48 * 60 // minutes, countries.get(market, "US"))
     if not btc.empty:
         out["hashprice"] = (hashprice(btc), 7, None)  # daily data: 7 steps = 7 days
-    demand = gpu_hours(events)
+    demand = gpu_hours(events) if not events.empty else pd.DataFrame()
     for pool in demand.columns:
         out[f"demand:{pool}"] = (demand[pool], 48, "US")
     return out

@@ -229,3 +229,138 @@ def eval_anomalies(
     else:
         for key, value in result.items():
             typer.echo(f"{key}: {_fmt(value) if isinstance(value, float) else value}")
+
+
+# --- hcp bench ml --------------------------------------------------------------------------------
+
+
+def _timed(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
+    """Best wall time of ``repeat`` calls (seconds) and the last result."""
+    import time
+
+    best, result = math.inf, None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - began)
+    return best, result
+
+
+def forecast_bench(series: dict) -> dict:
+    """Per-series Prophet fit+predict time against seasonal naive, and the total over every series
+    (every series forecast by Prophet: the slowest champion there is)."""
+    from assets.forecasting import _regular
+    from kernels.forecasting import Candidate, SeriesError, fit_predict
+    from kernels.forecasting.models import BASELINE, default_candidates, season_length
+
+    rows, warm = [], False
+    for name, (raw, horizon, country) in series.items():
+        try:
+            y, step = _regular(raw)
+            prophet = next(c for c in default_candidates(step, len(y), country) if c.kind == "prophet")
+            naive = Candidate(BASELINE, "seasonal_naive", {"season": season_length(step)})
+            if not warm:  # the first Prophet fit of a process pays for loading Stan: not timed
+                fit_predict(prophet, y, horizon)
+                warm = True
+            prophet_s, _ = _timed(fit_predict, prophet, y, horizon)
+            naive_s, _ = _timed(fit_predict, naive, y, horizon, repeat=3)
+        except (SeriesError, ValueError, StopIteration):
+            continue
+        rows.append(
+            {"series": name, "points": len(y), "horizon": horizon, "prophet_s": prophet_s, "naive_s": naive_s}
+        )
+    total_p, total_n = sum(r["prophet_s"] for r in rows), sum(r["naive_s"] for r in rows)
+    return {
+        "series": rows,
+        "prophet_per_series_s": total_p / len(rows) if rows else None,
+        "naive_per_series_s": total_n / len(rows) if rows else None,
+        "total_forecast_s": total_p,
+        "total_naive_s": total_n,
+        "ratio_prophet_to_naive": total_p / total_n if total_n else None,
+    }
+
+
+def anomaly_bench(telemetry, devices: int = 1000) -> dict:
+    """Scoring time of ``devices`` devices' latest hour with the detector fitted on the day before
+    it (fitted once, reused: nothing refitted), against a single detector (ECOD) on the same rows."""
+    import numpy as np
+    import pandas as pd
+
+    from kernels.anomalies import fit_fleet, residual_features
+    from kernels.anomalies.detect import score_rows
+
+    keep = telemetry["device_id"].drop_duplicates().iloc[:devices]
+    telemetry = telemetry[telemetry["device_id"].isin(keep)]
+    latest = telemetry["ts"].max()
+    hour = telemetry[telemetry["ts"] > latest - pd.Timedelta("1h")]
+    history = telemetry[telemetry["ts"] <= latest - pd.Timedelta("1h")]
+    fit_s, (detector, _) = _timed(fit_fleet, history)
+
+    def score_hour():
+        features, _ = residual_features(hour, detector.calibration)
+        return score_rows(features, detector)
+
+    score_s, scored = _timed(score_hour, repeat=3)
+    asic = scored[scored["running"] & scored["kind"].eq("asic")]
+    ecod = detector.ensembles["asic"].detectors["ecod"]
+    x = np.clip(asic[detector.ensembles["asic"].columns].to_numpy(float), -50, 50)
+    single_s, _ = _timed(ecod.decision_function, x, repeat=3)
+    return {
+        "devices": int(hour["device_id"].nunique()),
+        "rows": len(hour),
+        "fit_s": fit_s,
+        "fit_rows": len(history),
+        "score_latest_hour_s": score_s,
+        "single_detector_s": single_s,
+        "single_detector": "ecod (asic rows, scores only)",
+        "ratio_to_single_detector": score_s / single_s if single_s else None,
+        "goal_s": 1.0,
+        "meets_goal": score_s < 1.0,
+    }
+
+
+def bench_ml(
+    landing: Annotated[
+        Path | None,
+        typer.Option(help="landing folder of a simulated fleet (default: simulate the default fleet)"),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Prophet fit+predict per series vs seasonal naive, total forecast time for the default fleet's
+    series, and anomaly scoring of 1,000 devices' latest hour vs a single detector."""
+    import tempfile
+
+    from assets.anomalies import telemetry_from_landing
+    from assets.forecasting import series_from_landing
+
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-ml-") as tmp:
+        folder = landing
+        if folder is None:
+            from ingestion.simulator import simulate
+
+            folder = Path(tmp)
+            typer.echo("simulating the default fleet (3 facilities, 1,000 devices, 7 days) ...", err=True)
+            simulate(folder)
+        typer.echo("forecasting every series ...", err=True)
+        forecasts = forecast_bench(series_from_landing(folder))
+        typer.echo("scoring anomalies ...", err=True)
+        anomalies = anomaly_bench(telemetry_from_landing(folder, last_days=1))
+    result = {"forecast": forecasts, "anomalies": anomalies}
+    if as_json:
+        _emit(result)
+        return
+    for row in forecasts["series"]:
+        typer.echo(
+            f"{row['series']:<28} prophet {row['prophet_s']:.2f} s   naive {row['naive_s'] * 1000:.1f} ms   "
+            f"x{row['prophet_s'] / row['naive_s']:.0f}"
+        )
+    typer.echo(
+        f"total forecast (prophet, {len(forecasts['series'])} series): {forecasts['total_forecast_s']:.1f} s "
+        f"vs naive {forecasts['total_naive_s'] * 1000:.0f} ms (x{_fmt(forecasts['ratio_prophet_to_naive'])})"
+    )
+    typer.echo(
+        f"anomaly scoring, {anomalies['devices']} devices' latest hour ({anomalies['rows']} rows): "
+        f"{anomalies['score_latest_hour_s']:.3f} s (goal < 1 s) vs single detector "
+        f"{anomalies['single_detector_s']:.3f} s (x{_fmt(anomalies['ratio_to_single_detector'])}); "
+        f"fit once on {anomalies['fit_rows']} rows: {anomalies['fit_s']:.1f} s"
+    )

@@ -189,17 +189,28 @@ def score_rows(features: pd.DataFrame, detector: FleetDetector) -> pd.DataFrame:
         out.loc[idx, "point"] = (score >= detector.thresholds[kind]) & (z.max(axis=1) >= config.gate_z)
     stuck = out["running"] & (out["flat_minutes"] >= config.stuck_minutes)
     out.loc[stuck, "top_feature"] = "flat_minutes"
-    hits = out["point"].astype(int).groupby(out["device_id"], sort=False)
-    recent = hits.transform(lambda s: s.rolling(config.persist_n, min_periods=1).sum())
-    # a point is kept when it closes a run of k flags in n intervals; the run's earlier flags too
-    closes = recent >= config.persist_k
-    keep = (
-        closes.groupby(out["device_id"], sort=False)
-        .transform(lambda s: s[::-1].rolling(config.persist_n, min_periods=1).max()[::-1])
-        .astype(bool)
+    keep = persistent(
+        out["point"].to_numpy(bool), out["device_id"].to_numpy(), config.persist_k, config.persist_n
     )
     out["flagged"] = (out["point"] & keep) | stuck
     return out
+
+
+def persistent(flags: np.ndarray, devices: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Flags that belong to a run of at least ``k`` flags within ``n`` consecutive rows of the same
+    device (rows sorted by device, then time)."""
+    size = len(flags)
+    if size == 0:
+        return flags.astype(bool)
+    i = np.arange(size)
+    new_device = np.r_[True, devices[1:] != devices[:-1]]
+    first = np.maximum.accumulate(np.where(new_device, i, 0))  # first row of each row's device
+    last = np.r_[first[1:][new_device[1:]] - 1, size - 1][np.cumsum(new_device) - 1]
+    cs = np.r_[0, np.cumsum(flags.astype(int))]
+    recent = cs[i + 1] - cs[np.maximum(i - n + 1, first)]  # flags in the window ending at i
+    closes = np.r_[0, np.cumsum(recent >= k)]
+    ahead = np.minimum(i + n - 1, last)  # windows that end at or after i and still contain it
+    return flags.astype(bool) & (closes[ahead + 1] - closes[i] > 0)
 
 
 def score_fleet(
@@ -320,5 +331,9 @@ def detect(
     if telemetry.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     scored, detector = score_fleet(telemetry, config, detector)
-    events = pd.concat([alert_events(scored, interval, detector.config), telemetry_gaps(telemetry, interval)])
+    parts = [alert_events(scored, interval, detector.config), telemetry_gaps(telemetry, interval)]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    events = pd.concat(parts, ignore_index=True)
     return events.sort_values(["device_id", "start_at"]).reset_index(drop=True)

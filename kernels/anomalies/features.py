@@ -40,20 +40,23 @@ class Calibration:
     temperature slope, per-device medians of the residuals and per-model residual scales."""
 
     peak_kw: dict = field(default_factory=dict)  # model -> peak power (p99)
+    device_peak_kw: dict = field(default_factory=dict)  # device -> its p95 power (running or not)
     power_curve: dict = field(default_factory=dict)  # model -> {util bin: median power kW}
     gpu_slope: float = 40.0  # C per unit of load (power / peak)
     device_median: pd.DataFrame | None = None  # index (device_id, running), columns RESIDUALS
     model_scale: pd.DataFrame | None = None  # index model, columns RESIDUALS (robust sd)
 
 
-def _numeric(telemetry: pd.DataFrame) -> pd.DataFrame:
+def _numeric(telemetry: pd.DataFrame, cal: Calibration, fit: bool) -> pd.DataFrame:
     frame = telemetry.sort_values(["device_id", "ts"]).reset_index(drop=True).copy()
     for col in ("power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["is_asic"] = frame["kind"].eq("asic")
     # A curtailed ASIC (switched off because power costs more than it earns) is not an anomaly:
     # its rows get their own baselines and are never scored on hashrate.
-    peak = frame.groupby("device_id")["power_kw"].transform(lambda s: s.quantile(0.95))
+    if fit:
+        cal.device_peak_kw = frame.groupby("device_id")["power_kw"].quantile(0.95).to_dict()
+    peak = frame["device_id"].map(cal.device_peak_kw).astype(float)
     frame["running"] = ~frame["is_asic"] | (frame["power_kw"] > 0.2 * peak)
     return frame
 
@@ -113,7 +116,7 @@ def residual_features(
     Without ``cal`` the calibration is fitted on these rows; with it, nothing is refitted."""
     fit = cal is None
     cal = cal or Calibration()
-    frame = _numeric(telemetry)
+    frame = _numeric(telemetry, cal, fit)
     for col in RESIDUALS:
         frame[col] = 0.0
     asic = frame["is_asic"]

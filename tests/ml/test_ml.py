@@ -164,3 +164,85 @@ def test_registry_round_trip_and_rollback(conn):
     assert audit[-1][0] == "ml.rollback" and audit[-1][1] == {"champion_version": 1}
     with pytest.raises(q.RollbackError):
         q.rollback(conn, series, 99, actor="test")
+
+
+def _gpu_fleet(rng: np.random.Generator, ts: pd.DatetimeIndex) -> pd.DataFrame:
+    """16 GPUs whose utilization swings with customers' jobs (diurnal, bursts, idle spells); their
+    temperature follows ambient and power, rounded like DCGM."""
+    hours = np.arange(len(ts)) / 12
+    ambient = 25 + 5 * np.sin(2 * np.pi * hours / 24)
+    rows = []
+    for d in range(16):
+        busy = rng.random(len(ts) // 24).repeat(24)[: len(ts)] < 0.7  # jobs start and stop every 2 h
+        util = np.where(
+            busy, 55 + 38 * (0.5 + 0.5 * np.cos(2 * np.pi * hours / 24)) + rng.normal(0, 4, len(ts)), 1
+        )
+        util = np.clip(np.round(util), 0, 100)
+        watts = (60 + 640 * (util / 100) ** 0.9) * (1 + rng.normal(0, 0.02, len(ts)))
+        temp = ambient + 8 + 45 * watts / 700 + rng.normal(0, 0.8, len(ts))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "device_id": f"g{d:02d}",
+                    "facility_id": "f",
+                    "kind": "gpu",
+                    "model": "H100",
+                    "ts": ts,
+                    "power_kw": watts / 1000,
+                    "hashrate_ths": np.nan,
+                    "gpu_util_pct": util,
+                    "temperature_c": temp,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_gpu_workload_swings_raise_no_alert_faults_do():
+    rng = np.random.default_rng(5)
+    ts = pd.date_range("2026-01-01", periods=3 * 288, freq="5min")
+    fleet = _gpu_fleet(rng, ts)
+    hot = fleet["device_id"].eq("g03") & fleet["ts"].between(ts[400], ts[435])
+    fleet.loc[hot, "temperature_c"] += np.linspace(0, 25, hot.sum())
+    stuck = fleet["device_id"].eq("g07") & fleet["ts"].between(ts[600], ts[640])
+    fleet.loc[stuck, "temperature_c"] = fleet.loc[stuck, "temperature_c"].iloc[0]
+    fleet["temperature_c"] = fleet["temperature_c"].round()
+    events = detect(fleet, pd.Timedelta("5min"))
+    assert set(events["device_id"]) == {"g03", "g07"}, events[["device_id", "start_at", "explanation"]]
+    assert "stuck sensor" in events.loc[events["device_id"] == "g07", "explanation"].iloc[0]
+    assert "temperature" in events.loc[events["device_id"] == "g03", "metric"].iloc[0]
+    labels = pd.DataFrame(
+        {"device_id": ["g03", "g07"], "start": [ts[400], ts[600]], "end": [ts[435], ts[640]]}
+    )
+    scores = event_scores(events.rename(columns={"start_at": "start", "end_at": "end"}), labels)
+    assert scores["f1"] == 1.0
+
+
+def test_fitted_detector_scores_new_rows_without_refitting(monkeypatch):
+    import importlib
+
+    from kernels.anomalies import fit_fleet, residual_features
+    from kernels.anomalies.detect import score_rows
+
+    rng = np.random.default_rng(6)
+    ts = pd.date_range("2026-01-01", periods=2 * 288, freq="5min")
+    fleet = _gpu_fleet(rng, ts)
+    history, latest = fleet[fleet["ts"] < ts[-12]], fleet[fleet["ts"] >= ts[-12]]
+    detector, _ = fit_fleet(history)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("scoring refitted a detector")
+
+    monkeypatch.setattr(importlib.import_module("kernels.anomalies.detect"), "fit_ensemble", no_refit)
+    features, calibration = residual_features(latest, detector.calibration)
+    assert calibration is detector.calibration
+    scored = score_rows(features, detector)
+    assert len(scored) == len(latest) and not scored["flagged"].any()
+
+
+def test_persistence_needs_k_of_n_per_device():
+    from kernels.anomalies.detect import persistent
+
+    flags = np.array([1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1], bool)
+    devices = np.array(["a"] * 4 + ["b"] * 7 + ["c"] * 3)
+    assert persistent(flags, devices, 3, 4).astype(int).tolist() == [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]
