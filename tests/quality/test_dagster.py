@@ -162,3 +162,15 @@ def test_run_failure_sensor_writes_alert(qconn, quality_url, monkeypatch):
         quality.alert_on_run_failure(context)
     [(source, title, hook)] = qconn.execute("select source, title, hook from ops.alerts").fetchall()
     assert source == "run_failure" and "doomed" in title and hook is None
+
+
+def test_quality_defs_merge_into_the_platform():
+    from orchestration.definitions import defs as platform
+
+    already = any(getattr(s, "name", None) == "alert_on_check_failure" for s in platform.sensors or [])
+    merged = platform if already else dg.Definitions.merge(platform, quality.defs)
+    job = merged.resolve_job_def("ingest_daily")
+    names = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert {"energy_prices_suite", "device_telemetry_suite", "workload_events_suite"} <= names
+    assert {"energy_prices_freshness", "device_telemetry_freshness"} <= names
+    merged.resolve_sensor_def("alert_on_run_failure")
