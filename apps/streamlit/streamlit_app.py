@@ -15,6 +15,7 @@ for path in (HERE, HERE.parent.parent):  # lib/ and the project packages (kernel
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import psycopg  # noqa: E402
 import streamlit as st  # noqa: E402
 from lib import auth, ui  # noqa: E402
 
@@ -36,7 +37,11 @@ def login_page() -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        user = auth.login(username.strip(), password)
+        try:
+            user = auth.login(username.strip(), password)
+        except (psycopg.OperationalError, psycopg.errors.UndefinedTable) as err:
+            st.error(f"Cannot sign in: {err}. Run `hcp db start` to start the database and apply migrations.")
+            st.stop()
         if user is None:
             st.error("Unknown user or wrong password.")
         else:
@@ -86,7 +91,14 @@ def _sidebar(user: auth.User, pages: dict[str, st.Page]) -> None:
 
 
 def main() -> None:
-    user = _signed_in()
+    try:
+        user = _signed_in()
+    except psycopg.OperationalError as err:
+        st.error(f"Cannot reach the database: {err}. Start it with `hcp db start` (or set DATABASE_URL).")
+        st.stop()
+    except psycopg.errors.UndefinedTable:
+        st.error("The database has no user tables yet: run `hcp db start` to apply the migrations.")
+        st.stop()
     if user is None:
         st.navigation([st.Page(login_page, title="Sign in", url_path="login")], position="hidden").run()
         return

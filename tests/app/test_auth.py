@@ -75,3 +75,15 @@ def test_cli_users_add_list_disable(empty_url):
     assert runner.invoke(app, ["users", "disable", "dana"]).exit_code == 0
     at = signed_in("dana", "s3cret-pass")
     assert "user" not in at.session_state
+
+
+def test_missing_database_is_explained(database_url):
+    from urllib.parse import urlparse
+
+    from tests.app.helpers import using
+
+    missing = urlparse(database_url)._replace(path="/hcp_no_such_database").geturl()
+    with using(missing):
+        at = signed_in("admin")
+    assert not at.exception
+    assert "hcp db start" in at.error[0].value

@@ -70,7 +70,8 @@ else:
     cols = st.columns(len(summary))
     for i, (col, row) in enumerate(zip(cols, summary.itertuples(index=False), strict=False)):
         amount = float(getattr(row, value))
-        delta = None if i == 0 else f"optimizer {ui.usd(first - amount)} more"
+        gap = first - amount
+        delta = None if i == 0 else f"optimizer {ui.usd(abs(gap))} {'more' if gap >= 0 else 'less'}"
         col.metric(
             str(getattr(row, label)).replace("_", " "), ui.usd(amount), delta, delta_color="off", border=True
         )
