@@ -91,7 +91,9 @@ def materialize(
             span = f" {stage_days[0]}..{stage_days[-1]}" if stage_days else ""
             progress(f"{name}: {len(keys)} assets{span}")
         job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(keys))
-        outcome = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=_QUIET)
+        outcome = job.execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False, run_config=_QUIET
+        )
         results.append(
             StageResult(name, [k.to_user_string() for k in keys], stage_days, outcome.success, outcome.run_id)
         )
