@@ -115,12 +115,16 @@ def backtest(
 
 
 def choose_champion(results: Sequence[CandidateResult], margin: float = 0.02) -> str:
-    """Name of the champion: lowest mean MASE, but the baseline stays unless beaten by ``margin``."""
+    """Name of the champion: lowest mean MASE, but the baseline stays unless beaten by ``margin``,
+    and a challenger must also beat the seasonal-naive scale itself (MASE < 1): every champion
+    beats seasonal naive or is seasonal naive."""
     scored = [r for r in results if np.isfinite(r.metrics.get("mase", np.nan))]
     if not scored:
         return BASELINE
     best = min(scored, key=lambda r: r.metrics["mase"])
     baseline = next((r for r in scored if r.candidate.name == BASELINE), None)
+    if best.candidate.name != BASELINE and best.metrics["mase"] >= 1.0:
+        return BASELINE
     if baseline is None or best.metrics["mase"] < baseline.metrics["mase"] * (1 - margin):
         return best.candidate.name
     return BASELINE

@@ -55,6 +55,9 @@ def default_candidates(step: pd.Timedelta, n_points: int, country: str | None = 
         found.append(Candidate("seasonal_naive_weekly", "seasonal_naive", {"season": 7 * season}))
     if n_points >= 3 * season:
         found.append(Candidate("seasonal_average", "seasonal_average", {"season": season, "seasons": 3}))
+    if n_points >= 6 * season:
+        # every season of the window: the smoothest profile, for series whose days differ at random
+        found.append(Candidate("seasonal_average_long", "seasonal_average", {"season": season, "seasons": 7}))
     sub_daily = step < pd.Timedelta("1D")
     weekly = n_points * step >= pd.Timedelta("14D")
     base = {"daily": sub_daily, "weekly": weekly, "country": country}

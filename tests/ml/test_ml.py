@@ -246,3 +246,14 @@ def test_persistence_needs_k_of_n_per_device():
     flags = np.array([1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1], bool)
     devices = np.array(["a"] * 4 + ["b"] * 7 + ["c"] * 3)
     assert persistent(flags, devices, 3, 4).astype(int).tolist() == [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]
+
+
+def test_champion_beats_seasonal_naive_or_is_seasonal_naive():
+    from kernels.forecasting.backtest import CandidateResult, choose_champion
+
+    def result(name: str, mase_value: float) -> CandidateResult:
+        return CandidateResult(Candidate(name, "seasonal_average", {"season": 24}), {"mase": mase_value})
+
+    # better than the baseline on the backtest but still worse than the seasonal-naive scale
+    assert choose_champion([result(BASELINE, 1.5), result("avg", 1.2)]) == BASELINE
+    assert choose_champion([result(BASELINE, 1.5), result("avg", 0.8)]) == "avg"
