@@ -73,10 +73,10 @@ class DbtWindowConfig(dg.Config):
 def database_env() -> Iterator[dict[str, str]]:
     """Point dbt at the platform database for the duration of a run: PG* variables in os.environ."""
     from orchestration.db import database_url, libpq_env
-    from orchestration.migrate import migrate
+    from orchestration.migrate import prepare
 
     url = database_url()
-    migrate(url)  # the analysts' role must exist before dbt grants on marts
+    prepare(url)  # the analysts' role must exist before dbt grants on marts
     env = {**libpq_env(url), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

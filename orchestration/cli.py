@@ -49,11 +49,11 @@ def emit_json(payload: dict) -> None:
 
 def ready_database() -> str:
     """The database URL, with the server started and migrations applied."""
-    from orchestration.migrate import migrate
+    from orchestration.migrate import prepare
 
     try:
         url = db.database_url()
-        migrate(url)
+        prepare(url)
     except db.DatabaseError as err:
         fail(str(err))
     return url
@@ -67,6 +67,15 @@ def db_start() -> None:
     """Start the embedded PostgreSQL server (if DATABASE_URL is unset) and apply migrations."""
     url = ready_database()
     console.print(f"database ready: {url}")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (and the analysts' password from HCP_ANALYST_PASSWORD)."""
+    from orchestration.migrate import available
+
+    url = ready_database()
+    console.print(f"schema at version {available()[-1].version}: {url}")
 
 
 @db_app.command("stop")

@@ -67,3 +67,13 @@ def migrate(url: str) -> list[Migration]:
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return done
+
+
+def prepare(url: str) -> list[Migration]:
+    """Everything a database needs before use: pending migrations, then code-managed role settings
+    (the analysts' password from the environment). Returns the migrations applied now."""
+    from orchestration.roles import apply_analyst_password_from_env
+
+    done = migrate(url)
+    apply_analyst_password_from_env(url)
+    return done

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import db
-from orchestration.migrate import migrate
+from orchestration.migrate import prepare
 from orchestration.settings import get_settings
 
 
@@ -18,7 +18,7 @@ class PostgresResource(dg.ConfigurableResource):
 
     def get_url(self) -> str:
         url = self.url or db.database_url()
-        migrate(url)  # cheap when current; makes a fresh database usable from any entry point
+        prepare(url)  # cheap when current; makes a fresh database usable from any entry point
         return url
 
 
