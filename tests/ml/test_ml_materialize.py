@@ -51,3 +51,19 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
         "select faults_found, faults from ml.anomaly_metrics order by evaluated_at desc limit 1"
     ).fetchone()
     assert faults > 0 and found > 0
+
+
+def test_bench_ml_json_on_the_small_fleet(ingested_fleet):
+    import json
+
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "ml", "--landing", str(ingested_fleet), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    forecast, anomalies = payload["forecast"], payload["anomalies"]
+    assert forecast["series"] and forecast["total_forecast_s"] > 0 and forecast["ratio_prophet_to_naive"] > 1
+    assert anomalies["devices"] == 40 and anomalies["rows"] > 0
+    assert anomalies["score_latest_hour_s"] > 0 and anomalies["single_detector_s"] > 0
