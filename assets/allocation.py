@@ -126,8 +126,9 @@ def allocation_plan(context: dg.AssetExecutionContext, config: PlanConfig, postg
     key=BACKTEST,
     group_name=OPTIMIZATION,
     deps=UPSTREAM,
-    description="Daily: replay history with the plan policy (previous day as forecast) against always-on, "
-    "a strike-price rule and perfect foresight; realized profit per day and policy.",
+    description="Daily: replay history with the plan policy (re-planned hourly from the day-ahead forecast "
+    "and the latest real-time price) against always-on, a strike-price rule and perfect foresight; "
+    "realized profit per day and policy.",
 )
 def allocation_backtest(
     context: dg.AssetExecutionContext, config: BacktestConfig, postgres: PostgresResource
@@ -155,7 +156,10 @@ def allocation_backtest(
     for policy, row in totals.iterrows():
         metadata[f"profit_usd/{policy}"] = dg.FloatMetadataValue(float(row["realized_profit_usd"]))
     if len(result.solves):
-        optimizer = result.solves[result.solves["policy"] == "optimizer"]
+        # the optimizer's opening plan of each day (its later re-plans cover the rest of the day)
+        solves = result.solves
+        optimizer = solves[(solves["policy"] == "optimizer") & (solves["hour"] == 0)]
+        metadata["optimizer_solves"] = int((solves["policy"] == "optimizer").sum())
         metadata["objective_usd"] = dg.FloatMetadataValue(float(optimizer["objective"].sum()))
         metadata["upper_bound_usd"] = dg.FloatMetadataValue(float(optimizer["upper_bound"].sum()))
         metadata["gap_max"] = dg.FloatMetadataValue(float(result.solves["gap"].max()))

@@ -1,17 +1,33 @@
 """Replay history day by day under four policies and score each on realized prices and demand.
 
-- optimizer: the allocation kernel on a day-ahead forecast: the day-ahead price where the node has
-  one (published before the day), else the previous day's real-time prices at the same hours with
-  spikes clipped; the previous day's GPU demand; the hashprice and GPU rates known at its end;
-- always_on: every device runs (GPUs up to demand), trimmed to the power cap;
-- strike_price: ASICs run while the real-time price is below a fixed strike, the breakeven price of
-  the median ASIC at the hashprice known the day before; GPUs run up to demand;
-- perfect_foresight: the allocation kernel on the realized day (an upper reference).
+What each policy knows when it decides interval t of day d (hourly intervals):
+
+- optimizer: an operator re-planning on a rolling horizon. Before the day it holds a day-ahead
+  forecast: the day-ahead price where the node has one (published before the day), else the
+  previous day's real-time prices at the same hours with spikes clipped; the most GPUs in use over
+  the previous day; the hashprice and GPU rates known at the previous day's end. At every interval
+  t (every `config.replan_every_intervals`) it re-solves the rest of the day [t, end of day) with
+  the allocation kernel, starting from the devices' actual on/off state (restart costs carried):
+  the latest real-time price is persisted for the next hour and blended back to the day-ahead
+  forecast with half-life `config.persistence_half_life_hours`; only the decision for t (up to the
+  next re-plan) is kept. With `config.realtime_guard` (the default) the latest price is the
+  real-time price of interval t itself as it settles, and the GPU demand at t is the realized one:
+  exactly the real-time signal the strike rule and always-on react to (a curtailment triggered on
+  the live 5-minute price). Without it, the latest price is that of t-1 (closed intervals only),
+  demand the forecast. Nothing later than interval t is ever seen.
+- always_on: every device runs; GPUs beyond the realized demand at t and devices beyond the power
+  cap are switched off (so it follows the realized demand at t).
+- strike_price: ASICs run while the real-time price of interval t (as it settles) is below a fixed
+  strike, the breakeven price of the median ASIC at the hashprice known the day before; GPUs run
+  up to the realized demand at t.
+- perfect_foresight: the allocation kernel on the realized day, all of it known in advance (an
+  upper reference, not a policy anyone can run).
 
 Every plan is made feasible for the realized day (GPUs beyond realized demand and devices beyond
 the cap are switched off, least valuable first by the forecast margins) and scored with
 `kernels.allocation.evaluate` on realized real-time prices. Each policy carries its own device
-state from one day to the next (all devices on before the first day unless `initial_on` says).
+state from one interval and day to the next (all devices on before the first day unless
+`initial_on` says).
 """
 
 from __future__ import annotations
@@ -34,8 +50,9 @@ POLICIES = ("optimizer", "always_on", "strike_price", "perfect_foresight")
 @dataclass
 class BacktestResult:
     """daily: day, policy, realized_profit_usd, revenue_usd, energy_cost_usd, restart_cost_usd,
-    penalty_usd, energy_mwh, device_hours, feasible; solves: day, policy, objective, upper_bound,
-    gap, seconds of each kernel call."""
+    penalty_usd, energy_mwh, device_hours, feasible; solves: day, policy, hour (first interval of
+    the solve, 0 for a whole-day solve), intervals, objective, upper_bound, gap, seconds of each
+    kernel call."""
 
     daily: pd.DataFrame
     solves: pd.DataFrame
@@ -135,30 +152,110 @@ def backtest(
         today = history.between(day, day + pd.Timedelta(days=1))
         forecast = naive_forecast(known, intervals, today.day_ahead_usd_mwh, config.price_spike_mads)
         realized = forecast.prefer(today)
-        planned = build_problem(fleet, forecast, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
+        inputs = build_problem(fleet, forecast, intervals, initial_on, penalty_usd_per_gpu_h, config)
+        planned = inputs.problem
         actual = build_problem(fleet, realized, intervals, initial_on, penalty_usd_per_gpu_h, config).problem
+        last_price = _last_prices(known, inputs.facility_ids, planned.price_usd_mwh[:, 0])
         priority = margins(planned)
         for policy in POLICIES:
             start = state.get(policy, planned.initial_on)
-            x, result = _decide(policy, replace(planned, initial_on=start), replace(actual, initial_on=start),
-                                priority, solver)  # fmt: skip
+            if policy == "optimizer":
+                x, runs = rolling_horizon(replace(planned, initial_on=start), replace(actual, initial_on=start),
+                                          last_price, priority, config, solver)  # fmt: skip
+            else:
+                x, result = _decide(policy, replace(planned, initial_on=start), replace(actual, initial_on=start),
+                                    priority, solver)  # fmt: skip
+                runs = [] if result is None else [(0, steps, result)]
             x = make_feasible(actual, x, priority)
             daily.append({"day": day.date(), "policy": policy, **score(replace(actual, initial_on=start), x)})
-            if result is not None:
-                solves.append({"day": day.date(), "policy": policy, "objective": result.objective,
-                               "upper_bound": result.upper_bound, "gap": result.gap, "seconds": result.seconds})  # fmt: skip
+            for hour, length, result in runs:
+                solves.append({"day": day.date(), "policy": policy, "hour": hour, "intervals": length,
+                               "objective": result.objective, "upper_bound": result.upper_bound,
+                               "gap": result.gap, "seconds": result.seconds})  # fmt: skip
             state[policy] = x[:, -1].astype(bool)
     return BacktestResult(pd.DataFrame(daily), pd.DataFrame(solves))
+
+
+def _last_prices(known: Forecast, facility_ids: list[str], fallback: np.ndarray) -> np.ndarray:
+    """Latest observed real-time price per facility before the day, float64[F]; `fallback` where a
+    facility has none."""
+    prices = known.prices_usd_mwh.reindex(columns=facility_ids).astype(float).ffill()
+    last = prices.iloc[-1].to_numpy(dtype=np.float64) if len(prices) else np.full(len(facility_ids), np.nan)
+    return np.where(np.isfinite(last), last, fallback)
+
+
+def window(problem: AllocationProblem, start: int, stop: int) -> AllocationProblem:
+    """The intervals [start, stop) of `problem` (same devices and initial state)."""
+    p = problem
+    return replace(
+        p,
+        cap_kw=p.cap_kw[:, start:stop].copy(),
+        price_usd_mwh=p.price_usd_mwh[:, start:stop].copy(),
+        hashprice_usd_per_th_h=p.hashprice_usd_per_th_h[start:stop].copy(),
+        rate_usd_per_gpu_h=p.rate_usd_per_gpu_h[:, start:stop].copy(),
+        demand_gpus=p.demand_gpus[:, start:stop].copy(),
+        committed_gpus=p.committed_gpus[:, start:stop].copy(),
+    )
+
+
+def persistence_blend(
+    latest: np.ndarray, fallback: np.ndarray, first_lead: int, dt: float, half_life_hours: float
+) -> np.ndarray:
+    """Forecast float64[F, n] of the next n intervals: `latest` (float64[F], the last observed price)
+    up to one interval ahead, then blended towards `fallback` (float64[F, n]) with weight
+    0.5 ** ((lead - 1) * dt / half_life_hours); `first_lead` is the lead of the first column
+    (0 when `latest` is that interval's own price)."""
+    leads = first_lead + np.arange(fallback.shape[1])
+    hours = np.maximum(leads - 1, 0) * dt
+    weight = 0.5 ** (hours / half_life_hours) if half_life_hours > 0 else (hours <= 0).astype(float)
+    return weight * latest[:, None] + (1.0 - weight) * fallback
+
+
+def rolling_horizon(
+    planned: AllocationProblem,
+    actual: AllocationProblem,
+    last_price: np.ndarray,
+    priority: np.ndarray,
+    config: PlanningConfig = DEFAULT_PLANNING,
+    solver: Callable[[AllocationProblem], AllocationResult] = solve,
+) -> tuple[np.ndarray, list[tuple[int, int, AllocationResult]]]:
+    """The optimizer policy over one day: re-solve [t, T) every `config.replan_every_intervals`
+    from the actual device state with the latest real-time price persisted (see the module
+    docstring for what is known at t), keep the decisions up to the next re-plan, trimmed to the
+    realized demand and cap. `last_price` (float64[F]) is the real-time price of the interval
+    before the day. Returns x (uint8[D, T]) and (first interval, intervals, result) per solve."""
+    D, T = actual.hashrate_ths.shape[0], actual.hashprice_usd_per_th_h.shape[0]
+    every = max(1, int(config.replan_every_intervals))
+    x = np.zeros((D, T), dtype=np.uint8)
+    state = planned.initial_on.copy()
+    runs = []
+    for t in range(0, T, every):
+        sub = window(planned, t, T)
+        if config.realtime_guard:
+            latest, first_lead = actual.price_usd_mwh[:, t], 0
+            sub.demand_gpus[:, 0] = actual.demand_gpus[:, t]
+            sub.committed_gpus[:, 0] = actual.committed_gpus[:, t]
+        else:
+            latest = actual.price_usd_mwh[:, t - 1] if t > 0 else last_price
+            first_lead = 1
+        sub.price_usd_mwh = persistence_blend(
+            latest, sub.price_usd_mwh, first_lead, planned.dt, config.persistence_half_life_hours
+        )
+        result = solver(replace(sub, initial_on=state))
+        runs.append((t, T - t, result))
+        stop = min(t + every, T)
+        step = window(replace(actual, initial_on=state), t, stop)
+        x[:, t:stop] = make_feasible(step, result.x[:, : stop - t], priority[:, t:stop])
+        state = x[:, stop - 1].astype(bool)
+    return x, runs
 
 
 def _decide(
     policy: str, planned: AllocationProblem, actual: AllocationProblem, priority: np.ndarray, solver
 ) -> tuple[np.ndarray, AllocationResult | None]:
-    """The raw plan of one policy for one day (before trimming to realized demand and cap)."""
+    """The raw plan of always_on, strike_price or perfect_foresight for one day (before trimming to
+    realized demand and cap)."""
     D, T = len(actual.power_kw), actual.price_usd_mwh.shape[1]
-    if policy == "optimizer":
-        result = solver(planned)
-        return result.x, result
     if policy == "perfect_foresight":
         result = solver(actual)
         return result.x, result

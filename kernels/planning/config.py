@@ -29,6 +29,14 @@ class PlanningConfig:
     price_spike_mads: float = 6.0
     # Energy price when a facility has no observed price at all, USD/MWh.
     default_price_usd_mwh: float = 50.0
+    # Backtest optimizer policy (rolling horizon): re-solve the rest of the day every this many
+    # intervals with the latest real-time price persisted, blending back to the day-ahead/naive
+    # forecast with this half-life (hours) beyond the first hour ahead.
+    replan_every_intervals: int = 1
+    persistence_half_life_hours: float = 3.0
+    # Let the optimizer see the real-time price of the interval it is deciding (what the strike rule
+    # sees); False: only prices of intervals already over (the previous hour).
+    realtime_guard: bool = True
 
 
 DEFAULT_PLANNING = PlanningConfig()

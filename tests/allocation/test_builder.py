@@ -1,5 +1,7 @@
 """The problem builder and the backtest policies on small hand-made DataFrames (no database)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,8 @@ from kernels.planning import (
     plan_rows,
     seasonal_naive,
 )
-from kernels.planning.backtest import backtest
+from kernels.planning.backtest import backtest, persistence_blend, rolling_horizon
+from kernels.planning.config import DEFAULT_PLANNING
 
 HOURS = pd.date_range("2026-11-17", periods=72, freq="h", tz="UTC")
 NEXT = pd.date_range(HOURS[-1] + pd.Timedelta(hours=1), periods=24, freq="h")
@@ -127,7 +130,50 @@ def test_backtest_scores_every_policy_and_foresight_wins():
     assert sorted(result.daily["day"].astype(str).unique()) == ["2026-11-18", "2026-11-19"]
     assert result.daily["feasible"].all()
     totals = result.totals().set_index("policy")["realized_profit_usd"]
-    gap = result.solves["upper_bound"].sum() - result.solves["objective"].sum()
+    foresight = result.solves[result.solves["policy"] == "perfect_foresight"]
+    gap = foresight["upper_bound"].sum() - foresight["objective"].sum()
     assert (
         totals["perfect_foresight"] >= totals[["optimizer", "always_on", "strike_price"]].max() - gap - 1e-6
     )
+    optimizer = result.solves[result.solves["policy"] == "optimizer"]
+    assert len(optimizer) == 2 * 24 and optimizer["intervals"].tolist()[:3] == [
+        24,
+        23,
+        22,
+    ]  # re-planned hourly
+
+
+def test_persistence_blend_holds_the_latest_price_then_returns_to_the_forecast():
+    fallback = np.full((1, 5), 40.0)
+    guarded = persistence_blend(np.array([400.0]), fallback, first_lead=0, dt=1.0, half_life_hours=1.0)
+    assert guarded[0].tolist() == [400.0, 400.0, 220.0, 130.0, 85.0]
+    lagged = persistence_blend(np.array([400.0]), fallback, first_lead=1, dt=1.0, half_life_hours=1.0)
+    assert lagged[0].tolist() == [400.0, 220.0, 130.0, 85.0, 62.5]
+
+
+def spiky_day(spike_from: int) -> tuple:
+    """(planned, actual) for f1 only: a flat 40 USD/MWh forecast, realized 2000 USD/MWh from
+    `spike_from` to the end of the day."""
+    f1 = fleet()
+    f1 = Fleet(
+        f1.devices[f1.devices["facility_id"] == "f1"], f1.facilities.iloc[:1].assign(power_cap_kw=None)
+    )
+    known = history()
+    known.prices_usd_mwh = known.prices_usd_mwh[["f1"]].assign(f1=40.0)
+    planned = build_problem(f1, naive_forecast(known, NEXT), NEXT, config_cap_free()).problem
+    actual_prices = np.full((1, 24), 40.0)
+    actual_prices[0, spike_from:] = 2000.0
+    return planned, replace(planned, price_usd_mwh=actual_prices)
+
+
+def test_rolling_horizon_curtails_in_the_spike_without_seeing_ahead():
+    planned, actual = spiky_day(10)
+    asic = actual.device_pool < 0
+    for guard, first_off in ((True, 10), (False, 11)):  # the guard sees the settling price of the hour
+        config = replace(DEFAULT_PLANNING, realtime_guard=guard)
+        x, runs = rolling_horizon(planned, actual, np.array([40.0]), np.zeros((10, 24)), config)
+        assert len(runs) == 24 and evaluate(actual, x)[1]
+        assert x[asic, :first_off].all() and not x[asic, first_off:].any()
+        # no look-ahead: the decisions before the spike are those of a day without one
+        calm, _ = rolling_horizon(planned, planned, np.array([40.0]), np.zeros((10, 24)), config)
+        assert (calm[:, :10] == x[:, :10]).all()
