@@ -1,10 +1,17 @@
-"""Ensemble anomaly detection with pyod: Isolation Forest, One-Class SVM, LOF and ECOD.
+"""Anomaly detection on telemetry: pyod ensembles (Isolation Forest, One-Class SVM, LOF, ECOD) on
+residual features, plus two explicit rules.
 
-Each detector is fitted on a model's (or a single series') feature rows, its scores are turned into
-robust z-scores against its own training scores (median and MAD), and the combined score is their
-mean. Points at or above ``INFO`` are flagged; consecutive flagged points of a device form an alert
-event whose severity comes from its peak score. Events shorter than ``min_points`` are dropped: a
-single odd reading is noise, a fault persists.
+Fleet telemetry (``detect``, ``fit_fleet``, ``score_rows``): the detectors see robust z-scores of
+residuals from what a device's model should read (``kernels.anomalies.features``), never raw
+utilization, so workload swings are normal. One ensemble per device kind; each detector's score is
+turned into a robust z against its training scores and the four are averaged. A point is flagged
+when the combined score passes the kind's threshold (its ``1 - contamination`` quantile on clean
+training rows) *and* a residual is at least ``gate_z`` robust sds out; flags must persist
+(``persist_k`` of ``persist_n`` consecutive intervals) before they alert. Rules: a temperature
+reading frozen for ``stuck_minutes`` (stuck sensor) and missing rows (``telemetry_gaps``: offline).
+Consecutive flagged points of a device form an alert event with a severity and an explanation.
+
+A single series (``fit_ensemble`` on any feature frame) is what ``hcp eval anomalies`` uses.
 """
 
 from __future__ import annotations
