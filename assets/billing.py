@@ -14,6 +14,8 @@ from orchestration.billing.resources import StripeResource, stripe_resource
 from orchestration.resources import PostgresResource
 from orchestration.settings import get_settings
 
+# Invoices read GPU usage from the usage mart (dbt); raw inputs left: prices, customers, colocation energy.
+USAGE_MART = dg.AssetKey(["marts", "fct_usage"])
 RAW_INPUTS = ["workload_events", "rate_cards", "customers", "devices", "energy_prices", "device_telemetry"]
 
 
@@ -35,8 +37,8 @@ def _period(context: dg.AssetExecutionContext) -> str:
     key=["billing", "invoice_drafts"],
     group_name=BILLING,
     partitions_def=MONTHLY,
-    deps=[dg.AssetKey(["raw", name]) for name in RAW_INPUTS],
-    description="Draft invoices of the month for every customer, rebuilt from current usage and prices.",
+    deps=[USAGE_MART] + [dg.AssetKey(["raw", name]) for name in RAW_INPUTS if name != "workload_events"],
+    description="Draft invoices of the month for every customer, rebuilt from marts.fct_usage and current prices.",
 )
 def invoice_drafts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     from orchestration.billing.invoices import build_drafts

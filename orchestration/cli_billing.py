@@ -50,6 +50,15 @@ def _out(payload: dict, as_json: bool, text: str) -> None:
         typer.echo(text)
 
 
+def _refresh_usage() -> None:
+    from orchestration.billing.usage import refresh_usage_marts
+
+    try:
+        refresh_usage_marts(_cli().ready_database())
+    except RuntimeError as err:
+        _cli().fail(str(err))
+
+
 @billing_app.command("seed")
 def seed(as_json: JsonFlag = False) -> None:
     """Seed default budgets, tiered plans, a commitment, credits, a discount and colocation contracts."""
@@ -64,12 +73,19 @@ def seed(as_json: JsonFlag = False) -> None:
 def invoices(
     period: PeriodOpt,
     build: Annotated[bool, typer.Option(help="(re)build drafts from current data first")] = True,
+    refresh_usage: Annotated[
+        bool,
+        typer.Option("--refresh-usage", help="rebuild marts.fct_usage with dbt first (invoices read it)"),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Build the period's draft invoices (finalized ones are never touched) and list every document."""
+    """Build the period's draft invoices from marts.fct_usage (finalized ones are never touched) and
+    list every document."""
     from orchestration.billing import invoices as inv
 
     with _connect() as conn:
+        if refresh_usage:
+            _refresh_usage()
         try:
             if build:
                 inv.build_drafts(conn, period)
@@ -93,12 +109,18 @@ def finalize(
     period: PeriodOpt,
     customer: Annotated[list[str] | None, typer.Option(help="only these customers")] = None,
     now: Annotated[str | None, typer.Option(help="pretend it is this time (grace period checks)")] = None,
+    refresh_usage: Annotated[
+        bool,
+        typer.Option("--refresh-usage", help="rebuild marts.fct_usage with dbt first (invoices read it)"),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Rebuild drafts, then finalize each invoice that is past its grace period and passes the checks."""
     from orchestration.billing import invoices as inv
 
     with _connect() as conn:
+        if refresh_usage:
+            _refresh_usage()
         result = inv.finalize_period(conn, period, customer, now=_when(now))
     text = f"finalized {len(result['finalized'])}: {' '.join(result['finalized'])}"
     if result["refused"]:

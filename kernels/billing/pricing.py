@@ -18,7 +18,8 @@ SECONDS_PER_HOUR = 3600
 
 def billable_seconds(seconds: int, min_increment_seconds: int) -> int:
     """``seconds`` rounded up to a whole number of increments (metered per second, minimum billable
-    increment): 61 s at a 60 s increment bills 120 s; 0 s bills 0 s."""
+    increment): 61 s at a 60 s increment bills 120 s; 0 s bills 0 s. Applied once per metered
+    piece (one device, one customer-local day, one rate-card version; see kernels.billing)."""
     if seconds < 0:
         raise ValueError(f"negative usage: {seconds} s")
     step = max(1, int(min_increment_seconds))

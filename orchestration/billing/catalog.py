@@ -77,6 +77,7 @@ class Catalog:
     discounts: dict[str, list[tuple[datetime, Decimal]]]
     colocation: list[ColocationContract]
     pool_models: dict[str, str] = field(default_factory=dict)
+    versions: dict[tuple[str, datetime], RateCard] = field(default_factory=dict)
 
     def card_windows(self, customer_id: str, model: str, wtype: str) -> list[RateCard]:
         """The cards in force over time for one customer and product, sorted by effective_from:
@@ -101,6 +102,14 @@ class Catalog:
             if best is None or rank > best[0]:
                 best = (rank, plan)
         return best[1] if best else None
+
+    def card_version(self, rate_card_id: str, effective_from: datetime) -> RateCard | None:
+        """The card version ``(rate_card_id, effective_from)``, if known."""
+        if not self.versions:
+            self.versions.update(
+                {(c.rate_card_id, c.effective_from): c for versions in self.cards.values() for c in versions}
+            )
+        return self.versions.get((rate_card_id, effective_from))
 
     def discount_pct(self, customer_id: str, at: datetime) -> Decimal:
         """The customer's discount percentage in force at ``at`` (0 without one)."""

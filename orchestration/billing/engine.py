@@ -1,22 +1,32 @@
-"""Price one customer's billing period: usage spans -> pieces -> line items with their usage links.
+"""Price one customer's billing period: metered usage rows -> line items with their usage links.
 
-Pure Python over loaded data (no database), so the invoice builder and the reconciliation share
-the pricing rules while deriving usage independently. Steps, in order:
-1. clip each span to the period and split it where the rate card in force changes (a new card
-   applies from its effective date, never before);
-2. meter each piece: GPUs x (seconds rounded up to the card's minimum increment);
-3. committed use covers a pool's pieces in time order; the rest is on demand;
-4. on-demand usage is priced by a tiered plan in force for the whole period, else by the flat
-   card of each piece; one line per (product, card) or per plan; each line rounds once.
+Pure Python over loaded data (no database). The invoice builder feeds it the rows of
+``marts.fct_usage`` (with the pieces of ``intermediate.int_workload_usage_billable`` as lineage);
+the reconciliation feeds it rows it meters itself, in Python, from raw workload events with
+:func:`meter` and :func:`rows_from_pieces`. Both follow the one metering rule:
+
+    A metered piece is one device's running span within one calendar day IN THE CUSTOMER'S TIME
+    ZONE under one rate-card version (spans are cut at each local midnight and at each effective
+    time of a card in force; a card never applies before its effective time). Each piece's seconds
+    are rounded up to the card's minimum increment once (kernels.billing.billable_seconds).
+    A usage row sums the pieces of one (local day, workload, pool, GPU model, card version).
+
+Then, in order:
+1. committed use covers a pool's rows in the canonical row order (:func:`row_order`); the rest
+   is on demand;
+2. on-demand usage is priced by a tiered plan in force for the whole period, else by the flat
+   card of each row; one line per (product, card) or per plan; each line rounds once
+   (kernels.billing.round_money, half-up to the cent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from kernels.billing import (
     SECONDS_PER_HOUR,
@@ -35,7 +45,7 @@ from orchestration.billing.usage import Span
 
 @dataclass(frozen=True)
 class Piece:
-    """A span clipped to the period and to one rate card, metered."""
+    """A metered piece: a span (``gpus`` devices) within one local day and one rate card."""
 
     workload_id: str
     span_id: str
@@ -48,6 +58,38 @@ class Piece:
     gpu_pool: str | None
     workload_type: str
     card: RateCard
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """Usage of one workload in one customer-local day, pool, GPU model and card version: the grain
+    of marts.fct_usage. ``pieces`` are the metered pieces behind it (lineage)."""
+
+    usage_id: str
+    customer_id: str
+    usage_date: date
+    workload_id: str
+    workload_type: str
+    gpu_pool: str | None
+    gpu_model: str
+    card: RateCard
+    started_at: datetime
+    ended_at: datetime
+    gpu_seconds: int
+    billable_seconds: int
+    pieces: tuple[Piece, ...] = ()
+
+
+def row_order(row: UsageRow) -> tuple:
+    """The canonical order of usage rows (committed use covers rows in this order)."""
+    return (
+        row.usage_date,
+        row.started_at,
+        row.workload_id,
+        row.gpu_pool or "",
+        row.card.effective_from,
+        row.card.rate_card_id,
+    )
 
 
 @dataclass
@@ -83,10 +125,24 @@ def hours(seconds: int | Fraction) -> Decimal:
     return quantity(exact(seconds) / SECONDS_PER_HOUR)
 
 
+def local_midnights(lo: datetime, hi: datetime, timezone: str) -> list[datetime]:
+    """The local midnights of ``timezone`` strictly inside ``(lo, hi)``, as UTC instants."""
+    zone = ZoneInfo(timezone)
+    day = lo.astimezone(zone).date() + timedelta(days=1)
+    cuts = []
+    while True:
+        at = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(lo.tzinfo)
+        if at >= hi:
+            return cuts
+        if at > lo:
+            cuts.append(at)
+        day += timedelta(days=1)
+
+
 def meter(
-    spans: Iterable[Span], catalog: Catalog, start: datetime, end: datetime
+    spans: Iterable[Span], catalog: Catalog, start: datetime, end: datetime, timezone: str = "UTC"
 ) -> tuple[list[Piece], list[str]]:
-    """Pieces of ``spans`` inside ``[start, end)`` split at rate changes, and the problems found."""
+    """Metered pieces of ``spans`` inside ``[start, end)`` (see the module doc), and problems."""
     pieces, problems = [], []
     for span in spans:
         lo, hi = max(span.started_at, start), min(span.ended_at, end)
@@ -95,7 +151,11 @@ def meter(
         model = span.gpu_model or catalog.pool_models.get(span.gpu_pool or "")
         wtype = span.workload_type or ""
         windows = catalog.card_windows(span.customer_id, model or "", wtype)
-        cuts = [lo] + [c.effective_from for c in windows if lo < c.effective_from < hi] + [hi]
+        cuts = sorted(
+            {lo, hi}
+            | set(local_midnights(lo, hi, timezone))
+            | {c.effective_from for c in windows if lo < c.effective_from < hi}
+        )
         for a, b in zip(cuts, cuts[1:], strict=False):
             card = card_at(windows, a)
             if card is None:
@@ -123,11 +183,63 @@ def meter(
     return pieces, problems
 
 
+def rows_from_pieces(customer_id: str, pieces: Iterable[Piece], timezone: str = "UTC") -> list[UsageRow]:
+    """Sum metered pieces to the grain of marts.fct_usage, in the canonical row order."""
+    zone = ZoneInfo(timezone)
+    grouped: dict[tuple, list[Piece]] = {}
+    for piece in pieces:
+        key = (
+            piece.started_at.astimezone(zone).date(),
+            piece.workload_id,
+            piece.gpu_pool,
+            piece.gpu_model,
+            piece.card.rate_card_id,
+            piece.card.effective_from,
+        )
+        grouped.setdefault(key, []).append(piece)
+    rows = []
+    for (day, workload_id, pool, model, card_id, _), items in grouped.items():
+        items.sort(key=lambda p: (p.started_at, p.span_id))
+        rows.append(
+            UsageRow(
+                f"{day}|{workload_id}|{pool}|{card_id}",
+                customer_id,
+                day,
+                workload_id,
+                items[0].workload_type,
+                pool,
+                model,
+                items[0].card,
+                min(p.started_at for p in items),
+                max(p.ended_at for p in items),
+                sum(p.gpu_seconds for p in items),
+                sum(p.billable_seconds for p in items),
+                tuple(items),
+            )
+        )
+    return sorted(rows, key=row_order)
+
+
+def _allot(pieces: tuple[Piece, ...], left: list[int], seconds: int) -> list[tuple[Piece, int]]:
+    """Take ``seconds`` from the pieces' remaining billable seconds ``left``, in piece order."""
+    taken = []
+    for i, piece in enumerate(pieces):
+        if seconds <= 0:
+            break
+        use = min(left[i], seconds)
+        if use > 0:
+            taken.append((piece, use))
+            left[i] -= use
+            seconds -= use
+    return taken
+
+
 def _commitment_lines(
-    pieces: list[Piece], catalog: Catalog, customer_id: str, start: datetime, end: datetime
-) -> tuple[list[Line], list[tuple[Piece, int]]]:
-    """Committed-use lines (billed whether used or not) and the on-demand remainder of each piece."""
-    remaining = [(p, p.billable_seconds) for p in pieces]
+    rows: list[UsageRow], catalog: Catalog, customer_id: str, start: datetime, end: datetime
+) -> tuple[list[Line], list[tuple[UsageRow, int, list[int]]]]:
+    """Committed-use lines (billed whether used or not) and the on-demand remainder of each row,
+    with each row's pieces' remaining seconds (lineage)."""
+    remaining = [(r, r.billable_seconds, [p.billable_seconds for p in r.pieces]) for r in rows]
     lines = []
     for commitment in catalog.commitments:
         if commitment.customer_id != customer_id:
@@ -147,34 +259,36 @@ def _commitment_lines(
             gpu_pool=commitment.gpu_pool,
             commitment_id=commitment.commitment_id,
         )
-        in_pool = [i for i, (p, _) in enumerate(remaining) if p.gpu_pool == commitment.gpu_pool]
+        in_pool = [i for i, (r, _, _) in enumerate(remaining) if r.gpu_pool == commitment.gpu_pool]
         split = split_commitment(committed, [remaining[i][1] for i in in_pool])
         for i, (covered, overage) in zip(in_pool, split, strict=True):
+            row, _, left = remaining[i]
             if covered:
-                line.usage.append((remaining[i][0], covered, commitment.rate))
-            remaining[i] = (remaining[i][0], overage)
+                line.usage.extend((p, s, commitment.rate) for p, s in _allot(row.pieces, left, covered))
+            remaining[i] = (row, overage, left)
         lines.append(line)
-    return lines, [(p, s) for p, s in remaining if s > 0]
+    return lines, [(r, s, left) for r, s, left in remaining if s > 0]
 
 
 def _on_demand_lines(
-    remaining: list[tuple[Piece, int]], catalog: Catalog, customer_id: str, start: datetime
+    remaining: list[tuple[UsageRow, int, list[int]]], catalog: Catalog, customer_id: str, start: datetime
 ) -> list[Line]:
-    by_product: dict[tuple[str, str], list[tuple[Piece, int]]] = {}
-    for piece, seconds in remaining:
-        by_product.setdefault((piece.gpu_model, piece.workload_type), []).append((piece, seconds))
+    by_product: dict[tuple[str, str], list[tuple[UsageRow, int, list[int]]]] = {}
+    for item in remaining:
+        by_product.setdefault((item[0].gpu_model, item[0].workload_type), []).append(item)
     lines = []
     for (model, wtype), items in sorted(by_product.items()):
         plan = catalog.plan_for(customer_id, model, wtype, start)
         if plan is not None:
             lines.append(_plan_line(plan, model, wtype, items))
             continue
-        by_card: dict[str, list[tuple[Piece, int]]] = {}
-        for piece, seconds in items:
-            by_card.setdefault(piece.card.rate_card_id, []).append((piece, seconds))
-        for card_items in sorted(by_card.values(), key=lambda it: (it[0][0].card.effective_from,)):
+        by_card: dict[tuple[str, datetime], list[tuple[UsageRow, int, list[int]]]] = {}
+        for item in items:
+            by_card.setdefault((item[0].card.rate_card_id, item[0].card.effective_from), []).append(item)
+        for key in sorted(by_card, key=lambda k: (k[1], k[0])):
+            card_items = by_card[key]
             card = card_items[0][0].card
-            total = sum(s for _, s in card_items)
+            total = sum(s for _, s, _ in card_items)
             lines.append(
                 Line(
                     "usage",
@@ -187,14 +301,20 @@ def _on_demand_lines(
                     gpu_pool=card_items[0][0].gpu_pool,
                     workload_type=wtype,
                     rate_card_id=card.rate_card_id,
-                    usage=[(p, s, card.price) for p, s in card_items],
+                    usage=_lineage(card_items),
                 )
             )
     return lines
 
 
-def _plan_line(plan, model: str, wtype: str, items: list[tuple[Piece, int]]) -> Line:
-    total = sum(s for _, s in items)
+def _lineage(items: list[tuple[UsageRow, int, list[int]]]) -> list[tuple[Piece, int, Decimal]]:
+    return [
+        (p, s, row.card.price) for row, seconds, left in items for p, s in _allot(row.pieces, left, seconds)
+    ]
+
+
+def _plan_line(plan, model: str, wtype: str, items: list[tuple[UsageRow, int, list[int]]]) -> Line:
+    total = sum(s for _, s, _ in items)
     charges = (
         graduated(total, plan.tiers) if plan.pricing_model == "graduated" else [volume(total, plan.tiers)]
     )
@@ -212,18 +332,38 @@ def _plan_line(plan, model: str, wtype: str, items: list[tuple[Piece, int]]) -> 
         gpu_pool=items[0][0].gpu_pool if items else None,
         workload_type=wtype,
         plan_id=plan.plan_id,
-        usage=[(p, s, p.card.price) for p, s in items],
+        usage=_lineage(items),
     )
 
 
-def price_period(
-    customer_id: str, spans: Iterable[Span], catalog: Catalog, start: datetime, end: datetime
+def price_rows(
+    customer_id: str,
+    rows: Iterable[UsageRow],
+    catalog: Catalog,
+    start: datetime,
+    end: datetime,
+    problems: list[str] | None = None,
 ) -> PricedPeriod:
-    """Line items of one customer for ``[start, end)`` from its usage spans (see module doc)."""
-    pieces, problems = meter(spans, catalog, start, end)
-    commitment_lines, remaining = _commitment_lines(pieces, catalog, customer_id, start, end)
+    """Line items of one customer for ``[start, end)`` from its usage rows (see module doc)."""
+    ordered = sorted(rows, key=row_order)
+    commitment_lines, remaining = _commitment_lines(ordered, catalog, customer_id, start, end)
     lines = commitment_lines + _on_demand_lines(remaining, catalog, customer_id, start)
-    return PricedPeriod(customer_id, lines, problems)
+    return PricedPeriod(customer_id, lines, list(problems or []))
+
+
+def price_period(
+    customer_id: str,
+    spans: Iterable[Span],
+    catalog: Catalog,
+    start: datetime,
+    end: datetime,
+    timezone: str | None = None,
+) -> PricedPeriod:
+    """Line items of one customer for ``[start, end)`` metered from its spans (the recomputation
+    path: reconciliation and budgets)."""
+    tz = timezone or (catalog.customers[customer_id].timezone if customer_id in catalog.customers else "UTC")
+    pieces, problems = meter(spans, catalog, start, end, tz)
+    return price_rows(customer_id, rows_from_pieces(customer_id, pieces, tz), catalog, start, end, problems)
 
 
 def with_amount(line: Line, amount: Decimal) -> Line:

@@ -22,9 +22,24 @@ from kernels.billing import ZERO, Totals, apply_credits, invoice_totals
 from orchestration.billing.audit import current_actor, write_audit
 from orchestration.billing.catalog import Catalog, load_catalog
 from orchestration.billing.config import get_config
-from orchestration.billing.engine import Line, PricedPeriod, energy_lines, hours, price_period
+from orchestration.billing.engine import (
+    Line,
+    PricedPeriod,
+    UsageRow,
+    energy_lines,
+    hours,
+    price_period,
+    price_rows,
+)
 from orchestration.billing.periods import parse_period, period_bounds
-from orchestration.billing.usage import Span, events_watermark, load_energy, load_spans
+from orchestration.billing.usage import (
+    Span,
+    events_watermark,
+    load_energy,
+    load_usage_rows,
+    local_dates,
+    usage_mart_watermark,
+)
 
 
 class InvoiceError(RuntimeError):
@@ -60,7 +75,8 @@ class InvoiceSummary:
 def price_customers(
     conn: psycopg.Connection, period: str, customers: list[str] | None = None, catalog: Catalog | None = None
 ) -> tuple[Catalog, dict[str, PricedPeriod]]:
-    """Priced lines of every customer (or the given ones) for ``period``, from SQL-built spans."""
+    """Priced lines of every customer (or the given ones) for ``period``, from the usage mart
+    (marts.fct_usage rows of the customer's local dates, lineage from their pieces)."""
     parse_period(period)
     analyze_if_never(conn)
     catalog = catalog or load_catalog(conn)
@@ -70,16 +86,29 @@ def price_customers(
     }
     if not bounds:
         return catalog, {}
-    lo = min(b[0] for b in bounds.values())
-    hi = max(b[1] for b in bounds.values())
-    by_customer: dict[str, list[Span]] = {}
-    for span in load_spans(conn, lo, hi, list(bounds) if customers else None):
-        by_customer.setdefault(span.customer_id, []).append(span)
+    dates = {c: local_dates(start, end, catalog.customers[c].timezone) for c, (start, end) in bounds.items()}
+    rows, problems = load_usage_rows(conn, catalog, dates)
     priced = {
-        c: price_customer(conn, catalog, c, by_customer.get(c, []), start, end)
+        c: price_customer_rows(conn, catalog, c, rows.get(c, []), start, end, problems.get(c, []))
         for c, (start, end) in bounds.items()
     }
     return catalog, priced
+
+
+def price_customer_rows(
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    customer_id: str,
+    rows: list[UsageRow],
+    start: datetime,
+    end: datetime,
+    problems: list[str] | None = None,
+) -> PricedPeriod:
+    """All lines of one customer for ``[start, end)``: GPU usage from usage ``rows`` (the mart)
+    and, for colocation contracts in force at ``start``, metered rack energy."""
+    priced = price_rows(customer_id, rows, catalog, start, end, problems)
+    _add_energy(conn, catalog, customer_id, start, end, priced)
+    return priced
 
 
 def price_customer(
@@ -90,9 +119,14 @@ def price_customer(
     start: datetime,
     end: datetime,
 ) -> PricedPeriod:
-    """All lines of one customer for ``[start, end)``: GPU usage from ``spans`` and, for colocation
-    contracts in force at ``start``, metered rack energy."""
+    """All lines of one customer for ``[start, end)`` metered from ``spans`` (the recomputation
+    path, used by reconciliation and budgets) plus colocation energy."""
     priced = price_period(customer_id, spans, catalog, start, end)
+    _add_energy(conn, catalog, customer_id, start, end, priced)
+    return priced
+
+
+def _add_energy(conn, catalog: Catalog, customer_id: str, start: datetime, end: datetime, priced) -> None:
     for contract in catalog.colocation:
         if contract.customer_id != customer_id or contract.effective_from > start:
             continue
@@ -101,7 +135,6 @@ def price_customer(
         )
         priced.lines.extend(lines)
         priced.problems.extend(problems)
-    return priced
 
 
 _READ_TABLES = ("workload_events", "device_telemetry", "devices", "energy_prices", "rate_cards", "customers")
@@ -136,6 +169,13 @@ def period_problems(
         problems.append(
             f"usage incomplete: data reaches {watermark.isoformat() if watermark else 'nothing'}, "
             f"the period ends {end.isoformat()}"
+        )
+    events = events_watermark(conn)
+    built = usage_mart_watermark(conn)
+    if events is not None and (built is None or built < events):
+        problems.append(
+            f"usage mart is stale: marts.fct_usage saw data up to {built.isoformat() if built else 'nothing'}, "
+            f"workload events reach {events.isoformat()}: rebuild it (dbt run --select +fct_usage)"
         )
     return problems
 

@@ -1,8 +1,11 @@
 """Reconciliation: recompute every invoice from the raw workload events, independently of the
-invoice builder's SQL (and of the dbt marts), and compare to the cent.
+invoice builder (which reads marts.fct_usage built by dbt), and compare to the cent.
 
 Spans are rebuilt here in Python, event by event, with the rules written in
-:mod:`orchestration.billing.usage`; pricing uses the same kernel rules (they are the contract).
+:mod:`orchestration.billing.usage` (the same as dbt's int_workload_sessions_built), then metered in
+Python with the one metering rule (:func:`orchestration.billing.engine.meter`: per device,
+customer-local day and rate-card version, rounded up once) and priced with the same kernel rules
+(they are the contract). Nothing here reads the marts.
 Colocation energy lines are re-read with the same metering query as the builder (not independent).
 For each (customer, period) that has documents, the sums of subtotal, discount and tax over its
 invoice and notes must equal the recomputation, and each document must be internally consistent
@@ -22,7 +25,7 @@ from psycopg import sql
 from orchestration.billing.catalog import load_catalog
 from orchestration.billing.invoices import price_customer, totals_for
 from orchestration.billing.periods import period_bounds
-from orchestration.billing.usage import Span
+from orchestration.billing.usage import Span, local_dates
 
 _OPEN = {"started", "resumed"}
 _TERMINAL = {"completed", "cancelled", "failed"}
@@ -169,27 +172,37 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
 
 
 def marts_crosscheck(conn: psycopg.Connection, period: str, relation: str = "marts.fct_usage") -> dict:
-    """GPU-seconds per customer in the UTC month ``period``: dbt's usage mart against the spans
-    rebuilt here from raw events. The mart is metered per UTC day, so it cannot price a customer's
-    local month to the cent; this checks that both sides saw the same usage. Returns
+    """GPU-seconds per customer in its local month ``period``: dbt's usage mart (usage_date is the
+    customer's local date) against the spans rebuilt here from raw events. Returns
     ``{"available": bool, "customers": n, "differences": [...]}`` (differences in GPU-seconds)."""
     if conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is None:
         return {"available": False, "customers": 0, "differences": []}
-    start, end = period_bounds(period, "UTC")
+    catalog = load_catalog(conn)
     schema, _, table = relation.partition(".")
-    query = sql.SQL(
-        "select customer_id, sum(gpu_seconds)::bigint from {} where usage_date >= %s and usage_date < %s group by 1"
-    ).format(sql.Identifier(schema, table))
-    marts = dict(conn.execute(query, (start.date(), end.date())).fetchall())
+    query = sql.SQL("select customer_id, usage_date, gpu_seconds from {}").format(
+        sql.Identifier(schema, table)
+    )
+    marts: dict[str, int] = defaultdict(int)
+    bounds = {}
+    for cid, day, seconds in conn.execute(query):
+        if cid not in bounds:
+            tz = catalog.customers[cid].timezone if cid in catalog.customers else "UTC"
+            start, end = period_bounds(period, tz)
+            bounds[cid] = (start, end, local_dates(start, end, tz))
+        if bounds[cid][2][0] <= day < bounds[cid][2][1]:
+            marts[cid] += int(seconds)
     raw: dict[str, int] = defaultdict(int)
     for customer_id, spans in spans_from_events(conn).items():
+        tz = catalog.customers[customer_id].timezone if customer_id in catalog.customers else "UTC"
+        start, end = period_bounds(period, tz)
         for span in spans:
             lo, hi = max(span.started_at, start), min(span.ended_at, end)
             if hi > lo:
                 raw[customer_id] += span.gpus * int((hi - lo).total_seconds())
+    customers = {c for c in set(raw) | set(marts) if raw.get(c, 0) or marts.get(c, 0)}
     differences = [
         Difference(cid, period, "gpu_seconds", Decimal(raw.get(cid, 0)), Decimal(marts.get(cid, 0))).to_dict()
-        for cid in sorted(set(raw) | set(marts))
+        for cid in sorted(customers)
         if raw.get(cid, 0) != marts.get(cid, 0)
     ]
-    return {"available": True, "customers": len(set(raw) | set(marts)), "differences": differences}
+    return {"available": True, "customers": len(customers), "differences": differences}

@@ -1,6 +1,13 @@
-"""Metered GPU usage for invoices: workload running spans built in SQL from raw.workload_events.
+"""Usage for billing.
 
-Span rules (the same as dbt's int_workload_sessions_built, so marts and invoices agree): events
+Invoices read their GPU usage from the marts: :func:`load_usage_rows` reads ``marts.fct_usage``
+(billable GPU-seconds per customer, workload, pool, customer-local day and rate card, metered by
+dbt with the one metering rule, see :mod:`orchestration.billing.engine`) and, for line-item
+lineage, the pieces of ``intermediate.int_workload_usage_billable`` behind each row.
+:func:`refresh_usage_marts` rebuilds them with dbt (Dagster does it through the asset graph).
+
+:func:`load_spans` (running spans in SQL from raw.workload_events) remains for month-to-date
+budgets. Span rules (the same as dbt's int_workload_sessions_built, so marts and invoices agree): events
 collapse on event_id (latest load); a span opens on started/resumed and closes on the next
 paused/completed/cancelled/failed, ordered by time to the second; repeated opens or closes are
 ignored, as is anything after the first terminal event; a span still open at the end of the data
@@ -13,11 +20,20 @@ Python from the same raw rows; the two must agree to the cent.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    from orchestration.billing.catalog import Catalog
+    from orchestration.billing.engine import UsageRow
+
+USAGE_MART = "marts.fct_usage"
+USAGE_PIECES = "intermediate.int_workload_usage_billable"
 
 
 @dataclass(frozen=True)
@@ -178,3 +194,129 @@ def load_energy(
     """Metered energy of a rack per market interval in ``[start, end)`` with the node's RT price."""
     rows = conn.execute(ENERGY_SQL, {"facility": facility_id, "rack": rack, "start": start, "end": end})
     return [EnergyInterval(r[0], Decimal(r[1]), None if r[2] is None else Decimal(r[2])) for r in rows]
+
+
+class UsageMartMissing(RuntimeError):
+    """marts.fct_usage (or its pieces) does not exist yet: build the marts first."""
+
+
+USAGE_ROWS_SQL = """
+select usage_id, customer_id, usage_date, workload_id, workload_type, gpu_pool, gpu_model, rate_card_id,
+       rate_card_effective_at, price_usd_per_gpu_hour, min_increment_seconds, first_piece_start_at,
+       last_piece_end_at, gpu_seconds, billable_gpu_seconds
+from marts.fct_usage
+where customer_id = any(%(customers)s::text[]) and usage_date >= %(lo)s and usage_date < %(hi)s
+"""
+
+USAGE_PIECES_SQL = """
+select p.usage_id, p.workload_id, p.session_id, p.piece_start_at, p.piece_end_at, p.gpu_seconds,
+       p.billable_gpu_seconds
+from intermediate.int_workload_usage_billable p
+where p.customer_id = any(%(customers)s::text[]) and p.usage_date >= %(lo)s and p.usage_date < %(hi)s
+"""
+
+
+def usage_marts_available(conn: psycopg.Connection) -> bool:
+    found = conn.execute("select to_regclass(%s), to_regclass(%s)", (USAGE_MART, USAGE_PIECES)).fetchone()
+    return None not in found
+
+
+def load_usage_rows(
+    conn: psycopg.Connection, catalog: Catalog, bounds: dict[str, tuple[date, date]]
+) -> tuple[dict[str, list[UsageRow]], dict[str, list[str]]]:
+    """Usage rows of marts.fct_usage per customer for its local dates ``[first, end)``, with their
+    pieces as lineage; and the data-quality problems per customer (a row without a rate card, a row
+    whose pieces do not add up to it)."""
+    from orchestration.billing.catalog import RateCard
+    from orchestration.billing.engine import Piece, UsageRow
+
+    if not usage_marts_available(conn):
+        raise UsageMartMissing(
+            f"{USAGE_MART} is not built: run `hcp materialize` (or dbt build --select +fct_usage) first"
+        )
+    params = {
+        "customers": sorted(bounds),
+        "lo": min(b[0] for b in bounds.values()),
+        "hi": max(b[1] for b in bounds.values()),
+    }
+    pieces: dict[str, list[tuple]] = defaultdict(list)
+    for row in conn.execute(USAGE_PIECES_SQL, params):
+        pieces[row[0]].append(row)
+    rows: dict[str, list[UsageRow]] = defaultdict(list)
+    problems: dict[str, list[str]] = defaultdict(list)
+    for r in conn.execute(USAGE_ROWS_SQL, params):
+        (
+            usage_id,
+            cid,
+            day,
+            wid,
+            wtype,
+            pool,
+            model,
+            card_id,
+            card_at,
+            price,
+            inc,
+            first,
+            last,
+            secs,
+            billable,
+        ) = r
+        lo, hi = bounds[cid]
+        if not lo <= day < hi:
+            continue
+        if card_id is None:
+            problems[cid].append(
+                f"no rate card for {model or pool} / {wtype or '?'} on {day} (workload {wid}, customer {cid})"
+            )
+            continue
+        card = catalog.card_version(card_id, card_at) or RateCard(
+            card_id, None, model, wtype, Decimal(price), int(inc), card_at
+        )
+        behind = tuple(
+            Piece(p[1], p[2], p[3], p[4], 1, int(p[5]), int(p[6]), model, pool, wtype or "", card)
+            for p in sorted(pieces.get(usage_id, []), key=lambda p: (p[3], p[2]))
+        )
+        if sum(p.billable_seconds for p in behind) != billable:
+            problems[cid].append(f"usage row {usage_id} ({wid}, {day}) does not match its pieces")
+        rows[cid].append(
+            UsageRow(
+                usage_id,
+                cid,
+                day,
+                wid,
+                wtype or "",
+                pool,
+                model,
+                card,
+                first,
+                last,
+                int(secs),
+                int(billable),
+                behind,
+            )
+        )
+    return rows, problems
+
+
+def usage_mart_watermark(conn: psycopg.Connection) -> datetime | None:
+    """How far the data behind the usage mart reached when dbt last built it."""
+    if conn.execute("select to_regclass('intermediate.int_watermarks_computed')").fetchone()[0] is None:
+        return None
+    row = conn.execute("select max(watermark_at) from intermediate.int_watermarks_computed").fetchone()
+    return row[0] if row else None
+
+
+def local_dates(start: datetime, end: datetime, timezone: str) -> tuple[date, date]:
+    """The customer-local dates ``[first, end)`` of a period whose bounds are local midnights."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    return start.astimezone(zone).date(), end.astimezone(zone).date()
+
+
+def refresh_usage_marts(url: str, target_path=None) -> None:
+    """Rebuild marts.fct_usage and everything upstream of it with dbt (``dbt run -s +fct_usage``)."""
+    from orchestration.bench_marts import run_dbt
+
+    run_dbt(url, "run", "--select", "+fct_usage", target_path=target_path)

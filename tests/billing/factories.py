@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 
@@ -89,3 +92,13 @@ def data_until(conn, at: datetime) -> None:
         "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values ('marker', %s, 0, 1)",
         (at,),
     )
+
+
+_DBT_TARGET = Path(tempfile.mkdtemp(prefix="hcp-billing-dbt-"))
+
+
+def build_usage(conn=None) -> None:
+    """Rebuild marts.fct_usage (and what it depends on) with dbt: invoices read usage from the mart."""
+    from orchestration.billing.usage import refresh_usage_marts
+
+    refresh_usage_marts(os.environ["DATABASE_URL"], target_path=_DBT_TARGET)

@@ -62,6 +62,7 @@ def test_budget_alerts_at_thresholds(conn, usage):
 
 
 def test_pii_export_erase_keeps_invoice_copy(conn, usage):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, "2026-10")
     inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 5))
     exported = export_customer(conn, "c1", actor="dpo")
@@ -86,6 +87,7 @@ def test_pii_export_erase_keeps_invoice_copy(conn, usage):
 
 
 def test_key_rotation_reencrypts(conn, usage, monkeypatch):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, "2026-10")
     inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 5))
     old = load_key()
@@ -112,6 +114,7 @@ def test_key_rotation_reencrypts(conn, usage, monkeypatch):
 
 
 def test_audit_log_is_append_only(conn, usage):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, "2026-10")
     inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 5), actor="alice")
     row = conn.execute(

@@ -29,6 +29,7 @@ def _month(conn) -> None:
 def test_cli_invoices_finalize_reconcile_report(conn, database_url, tmp_path):
     _month(conn)
     runner = CliRunner()
+    f.build_usage(conn)
     listed = runner.invoke(app, ["billing", "invoices", "--period", "2026-10", "--json"])
     assert listed.exit_code == 0, listed.output
     assert len(json.loads(listed.stdout)["invoices"]) == 2
@@ -57,6 +58,7 @@ def test_monthly_assets_materialize(conn, database_url):
     from assets import billing
 
     _month(conn)
+    f.build_usage(conn)
     result = dg.materialize(
         [billing.invoice_drafts, billing.invoices],
         partition_key="2026-10-01",

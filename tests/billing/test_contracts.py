@@ -40,6 +40,7 @@ def test_commitment_tiers_discount_credit_tax(conn):
     f.run(conn, "w1", "c1", T(2026, 10, 1), T(2026, 10, 17, 16), h100)
     f.run(conn, "w2", "c1", T(2026, 10, 20), T(2026, 10, 20, 15), l40s, wtype="batch", pool="l40s")
     f.data_until(conn, T(2026, 11, 2))
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, "2026-10")
     lines = {
         r[0]: (r[1], r[2])
@@ -64,5 +65,6 @@ def test_commitment_tiers_discount_credit_tax(conn):
     # the credit is spent: a second period gets none of it
     f.run(conn, "w3", "c1", T(2026, 11, 3), T(2026, 11, 3, 1), l40s, wtype="batch", pool="l40s")
     f.data_until(conn, T(2026, 12, 2))
+    f.build_usage(conn)
     nov = {d.period: d for d in inv.build_drafts(conn, "2026-11")}["2026-11"]
     assert nov.credit_usd == D("0")

@@ -39,6 +39,7 @@ def month(conn):
 
 
 def test_draft_amounts_and_usage_links(conn, month):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     assert (draft.subtotal_usd, draft.tax_usd, draft.total_usd) == (D("12.85"), D("1.06"), D("13.91"))
     lines = conn.execute(
@@ -53,21 +54,25 @@ def test_draft_amounts_and_usage_links(conn, month):
     ).fetchall()
     assert [(r[1], r[3], r[4]) for r in why] == [("w2", 630, 660), ("w2", 1, 60)]
     # rebuilding a draft replaces it
+    f.build_usage(conn)
     inv.build_drafts(conn, PERIOD)
     assert conn.execute("select count(*) from billing.invoices").fetchone()[0] == 1
 
 
 def test_stale_draft_is_not_finalized(conn, month):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     f.run(conn, "w5", "c1", T(2026, 10, 25), T(2026, 10, 25, 1), month[:1])  # late usage after the draft
     with pytest.raises(inv.DataQualityError, match="stale"):
         inv.finalize_invoice(conn, draft.invoice_id, now=AFTER_GRACE)
     # finalize_period rebuilds first, so the late usage is billed
+    f.build_usage(conn)
     assert inv.finalize_period(conn, PERIOD, now=AFTER_GRACE)["finalized"] == ["INV-000001"]
     assert conn.execute("select subtotal_usd from billing.invoices").fetchone()[0] == D("15.34")
 
 
 def test_grace_period_keeps_draft(conn, month):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     with pytest.raises(inv.InvoiceError, match="grace period"):
         inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 2))
@@ -79,17 +84,20 @@ def test_data_quality_gate(conn, month):
     # a workload on a pool whose GPU model has no rate card: its price is missing
     l40 = f.gpus(conn, "l40s", f.L40S, 1)
     f.run(conn, "w9", "c1", T(2026, 10, 7), T(2026, 10, 7, 1), l40, pool="l40s")
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     with pytest.raises(inv.DataQualityError, match="no rate card"):
         inv.finalize_invoice(conn, draft.invoice_id, now=AFTER_GRACE)
     # usage incomplete: November has no data past its first hour
     f.run(conn, "w10", "c1", T(2026, 11, 1, 0, 10), T(2026, 11, 1, 0, 20), month[:1])
+    f.build_usage(conn)
     [nov] = inv.build_drafts(conn, "2026-11")
     with pytest.raises(inv.DataQualityError, match="usage incomplete"):
         inv.finalize_invoice(conn, nov.invoice_id, now=T(2026, 12, 10))
 
 
 def test_finalized_invoice_is_immutable(conn, month):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     inv.finalize_invoice(conn, draft.invoice_id, now=AFTER_GRACE)
     for statement in (
@@ -115,6 +123,7 @@ def test_finalized_invoice_is_immutable(conn, month):
     with pytest.raises(psycopg.errors.RaiseException):
         conn.execute("update billing.invoices set status = 'sent'")
     # rebuilding drafts leaves the finalized invoice alone
+    f.build_usage(conn)
     assert inv.build_drafts(conn, PERIOD) == []
 
 
@@ -127,6 +136,7 @@ def test_gapless_numbers_under_concurrent_finalization(conn, database_url):
         f.customer(conn, cid)
         f.run(conn, f"w{i}", cid, T(2026, 10, 2, i), T(2026, 10, 2, i, 30), devices)
     f.data_until(conn, T(2026, 11, 2))
+    f.build_usage(conn)
     drafts = inv.build_drafts(conn, PERIOD)
     assert len(drafts) == 12
     barrier = threading.Barrier(len(drafts))
@@ -162,6 +172,7 @@ def test_gapless_numbers_under_concurrent_finalization(conn, database_url):
 
 
 def test_credit_and_debit_notes_and_reconcile(conn, month):
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, PERIOD)
     inv.finalize_invoice(conn, draft.invoice_id, now=AFTER_GRACE)
     assert reconcile(conn, PERIOD)["differences"] == []
@@ -169,6 +180,7 @@ def test_credit_and_debit_notes_and_reconcile(conn, month):
     f.run(conn, "w3", "c1", T(2026, 10, 20), T(2026, 10, 20, 1), month[:1])
     result = reconcile(conn, PERIOD)
     assert {d["field"] for d in result["differences"]} == {"subtotal", "tax"}
+    f.build_usage(conn)
     debit = inv.correct_invoice(conn, draft.invoice_id, "late usage", now=AFTER_GRACE)
     assert debit == "INV-000002"
     note = conn.execute(
@@ -183,6 +195,7 @@ def test_credit_and_debit_notes_and_reconcile(conn, month):
         "select event_id from raw.workload_events where workload_id = 'w1' and event_type = 'completed'"
     ).fetchone()[0]
     f.event(conn, "w1", "c1", "completed", T(2026, 10, 5, 11, 30), load_id=2, eid=eid)
+    f.build_usage(conn)
     credit = inv.correct_invoice(conn, draft.invoice_id, "revised completion time", now=AFTER_GRACE)
     assert credit == "CN-000001"
     kind, total = conn.execute(
@@ -191,12 +204,14 @@ def test_credit_and_debit_notes_and_reconcile(conn, month):
     # 2 GPU-hours less at 2.49 = -4.98; tax: round(10.36 x 0.0825) - 1.27 = 0.85 - 1.27 = -0.42
     assert (kind, total) == ("credit_note", D("-5.40"))
     assert reconcile(conn)["differences"] == []
+    f.build_usage(conn)
     assert inv.correct_invoice(conn, draft.invoice_id, "nothing changed", now=AFTER_GRACE) is None
     actions = [r[0] for r in conn.execute("select action from ops.audit_log order by audit_id")]
     assert {"invoice.finalize", "invoice.debit_note", "invoice.credit_note"} <= set(actions)
 
 
 def test_reconcile_finds_planted_difference(conn, month):
+    f.build_usage(conn)
     inv.build_drafts(conn, PERIOD)
     conn.execute("update billing.invoice_lines set amount_usd = amount_usd + 0.01 where line_no = 1")
     conn.execute(
@@ -213,6 +228,7 @@ def test_customer_timezone_period(conn, month):
     f.customer(conn, "c2", tz="America/Chicago")
     f.run(conn, "w4", "c2", T(2026, 11, 1, 4), T(2026, 11, 1, 6), month[:1])
     f.data_until(conn, T(2026, 11, 1, 7))
+    f.build_usage(conn)
     drafts = {d.customer_id: d for d in inv.build_drafts(conn, PERIOD)}
     # October ends at 1 Nov 00:00 CDT = 05:00 UTC: one of the two GPU-hours is October's
     assert drafts["c2"].subtotal_usd == D("2.49")

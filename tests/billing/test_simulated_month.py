@@ -63,6 +63,7 @@ def month(database_url, tmp_path_factory):
     ingest_folder(database_url, landing)
     with psycopg.connect(database_url, autocommit=True) as conn:
         seed_defaults(conn, actor="test")
+        f.build_usage(conn)
         result = inv.finalize_period(conn, PERIOD, now=NOW, actor="test")
     return result
 
@@ -115,6 +116,7 @@ def test_reconcile_finds_planted_difference(conn, month):
         "select invoice_id from billing.invoices where customer_id = %s and period = %s and kind = 'invoice'",
         (row[0], PERIOD),
     ).fetchone()[0]
+    f.build_usage(conn)
     assert inv.correct_invoice(conn, invoice_id, "revised event", now=NOW)
     assert reconcile(conn, PERIOD)["differences"] == []
 

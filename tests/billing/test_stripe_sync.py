@@ -34,6 +34,7 @@ def finalized(conn):
     f.run(conn, "w1", "c1", T(2026, 10, 5, 10), T(2026, 10, 5, 12, 30), devices)
     f.run(conn, "w2", "c1", T(2026, 10, 6), T(2026, 10, 6, 0, 10, 30), devices[:1], wtype="batch")
     f.data_until(conn, T(2026, 11, 2))
+    f.build_usage(conn)
     [draft] = inv.build_drafts(conn, "2026-10")
     inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 5))
     return draft.invoice_id
@@ -105,6 +106,7 @@ def test_dry_run_writes_requests(conn, finalized, tmp_path):
 def test_drafts_are_not_pushed(conn, finalized):
     f.customer(conn, "c2")
     f.run(conn, "w9", "c2", T(2026, 10, 8), T(2026, 10, 8, 1), ["h100-gpu0"])
+    f.build_usage(conn)
     inv.build_drafts(conn, "2026-10")
     draft = conn.execute("select invoice_id from billing.invoices where status = 'draft'").fetchone()[0]
     with pytest.raises(StripeSyncError, match="draft"):
