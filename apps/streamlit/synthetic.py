@@ -45,7 +45,8 @@ create unique index if not exists fct_facility_hourly_key on marts.fct_facility_
 create table if not exists marts.fct_usage (
     usage_id text, usage_date date, customer_id text, workload_id text, workload_type text, gpu_pool text,
     gpu_model text, rate_card_id text, rate_card_effective_at timestamptz, price_usd_per_gpu_hour numeric(12, 6),
-    min_increment_seconds integer, device_count integer, gpu_seconds bigint, billable_gpu_seconds bigint,
+    min_increment_seconds integer, device_count integer, first_piece_start_at timestamptz,
+    last_piece_end_at timestamptz, gpu_seconds bigint, billable_gpu_seconds bigint,
     measured_gpu_seconds bigint, avg_gpu_util_pct double precision, amount_usd numeric(18, 6));
 """
 
@@ -149,7 +150,8 @@ insert into marts.fct_usage
 select md5(w::text || d::text), d::date, 'C' || lpad((1 + w %% 6)::text, 3, '0'), 'W' || lpad(w::text, 5, '0'),
        (array['inference', 'batch', 'fine-tune'])[1 + w %% 3], case when w %% 3 = 2 then 'l40s' else 'h100' end,
        case when w %% 3 = 2 then 'L40S' else 'H100' end, 'RC-' || (w %% 3), now() - interval '90 days',
-       2.5, 60, 1 + w %% 4, 3600 * (1 + w %% 4) * (2 + w %% 5), 3600 * (1 + w %% 4) * (2 + w %% 5),
+       2.5, 60, 1 + w %% 4, d + make_interval(hours => w %% 12), d + make_interval(hours => w %% 12 + 2 + w %% 5),
+       3600 * (1 + w %% 4) * (2 + w %% 5), 3600 * (1 + w %% 4) * (2 + w %% 5),
        3600 * (1 + w %% 4) * (2 + w %% 5), 60 + w %% 30, 2.5 * (1 + w %% 4) * (2 + w %% 5)
 from generate_series(1, 40) as w
 cross join generate_series(%(start)s::date, (%(end)s::timestamptz - interval '1 hour')::date, interval '1 day') as d

@@ -72,6 +72,13 @@ if workload_id:
         st.plotly_chart(charts.sessions_timeline(sessions, "started_at", "ended_at", "span"), width="stretch")
         st.markdown("**Sessions**")
         st.dataframe(sessions.drop(columns=["span"]), hide_index=True, width="stretch")
+    elif not usage.empty and usage["first_piece_start_at"].notna().any():
+        spans = usage.assign(day=usage["usage_date"].astype(str))
+        st.plotly_chart(
+            charts.sessions_timeline(spans, "first_piece_start_at", "last_piece_end_at", "day"),
+            width="stretch",
+        )
+        st.caption("Running span per day (first start to last stop); sessions appear once invoiced.")
     elif events.empty:
         st.info("Sessions appear once the workload has been invoiced (or a sessions mart exists).")
     if not usage.empty:

@@ -445,11 +445,12 @@ def workload_filters() -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def workload_usage(workload_id: str) -> pd.DataFrame:
-    """Daily usage rows of one workload: GPU seconds, billable seconds, rate and amount."""
+    """Daily usage rows of one workload: first and last running moment, GPU seconds, rate and amount."""
     return db.frame(
         """
         select usage_date, customer_id, workload_type, gpu_pool, gpu_model, rate_card_id, price_usd_per_gpu_hour,
-               device_count, gpu_seconds, billable_gpu_seconds, avg_gpu_util_pct, amount_usd
+               device_count, first_piece_start_at, last_piece_end_at, gpu_seconds, billable_gpu_seconds,
+               avg_gpu_util_pct, amount_usd
         from marts.fct_usage where workload_id = %(workload)s order by usage_date
         """,
         {"workload": workload_id},
