@@ -130,7 +130,8 @@ def test_backtest_scores_every_policy_and_foresight_wins():
     assert sorted(result.daily["day"].astype(str).unique()) == ["2026-11-18", "2026-11-19"]
     assert result.daily["feasible"].all()
     totals = result.totals().set_index("policy")["realized_profit_usd"]
-    foresight = result.solves[result.solves["policy"] == "perfect_foresight"]
+    solves = result.solves
+    foresight = solves[(solves["policy"] == "perfect_foresight") & (solves["hour"] == 0)]
     gap = foresight["upper_bound"].sum() - foresight["objective"].sum()
     assert (
         totals["perfect_foresight"] >= totals[["optimizer", "always_on", "strike_price"]].max() - gap - 1e-6
