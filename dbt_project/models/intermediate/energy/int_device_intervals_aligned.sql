@@ -4,6 +4,7 @@
         incremental_strategy='window_replace',
         window_column='interval_start_at',
         pre_hook="set local work_mem = '256MB'",
+        post_hook="analyze {{ this }}",
         indexes=[
             {'columns': ['interval_start_at']},
             {'columns': ['device_id', 'interval_start_at'], 'unique': true},
@@ -19,6 +20,16 @@ with
 
 telemetry as (
     select * from {{ ref('stg_raw__device_telemetry') }}
+    where measured_at >= {{ window.start }} and measured_at < {{ window.end }}
+),
+
+-- first and last sample of the window: two lookups on the measured_at index of the staging table
+telemetry_bounds as (
+    select
+        date_bin(interval '{{ minutes }} minutes', min(measured_at), timestamptz '2000-01-01 00:00:00+00')
+            as first_interval_start_at,
+        max(measured_at) as last_measured_at
+    from {{ ref('stg_raw__device_telemetry') }}
     where measured_at >= {{ window.start }} and measured_at < {{ window.end }}
 ),
 
@@ -58,55 +69,86 @@ intervals as (
     group by 1, 2
 ),
 
-located as (
+-- Prices depend on the facility (its market and price node) and the interval only: they are
+-- looked up once per facility and telemetry interval of the window (a few thousand rows), and the
+-- device intervals then join that on plain equality keys (facility_id, interval_start_at). Joining
+-- every device interval to the prices on a computed market interval let the planner pick a merge
+-- join on (market, node) alone, comparing each device interval with every price of its node.
+facility_intervals as (
     select
-        intervals.*,
-        devices.facility_id,
-        devices.device_kind,
+        facilities.facility_id,
         facilities.pue,
         facilities.market,
         facilities.price_node_name,
-        date_trunc('hour', intervals.interval_start_at, 'UTC') as hour_start_at,
+        spine.interval_start_at,
+        date_trunc('hour', spine.interval_start_at, 'UTC') as hour_start_at,
         date_bin(
             make_interval(mins => coalesce(price_nodes.rt_interval_minutes, 60)),
-            intervals.interval_start_at,
+            spine.interval_start_at,
             timestamptz '2000-01-01 00:00:00+00'
         ) as rt_interval_start_at,
         date_bin(
             make_interval(mins => coalesce(price_nodes.da_interval_minutes, 60)),
-            intervals.interval_start_at,
+            spine.interval_start_at,
             timestamptz '2000-01-01 00:00:00+00'
         ) as da_interval_start_at
-    from intervals
-    inner join devices on intervals.device_id = devices.device_id
-    inner join facilities on devices.facility_id = facilities.facility_id
+    from facilities
     left join price_nodes
         on
             facilities.market = price_nodes.market
             and facilities.price_node_name = price_nodes.price_node_name
+    cross join telemetry_bounds
+    cross join
+        lateral generate_series(
+            telemetry_bounds.first_interval_start_at,
+            telemetry_bounds.last_measured_at,
+            interval '{{ minutes }} minutes'
+        ) as spine (interval_start_at)
 ),
 
-priced as (
+facility_prices as (
     select
-        located.*,
+        facility_intervals.facility_id,
+        facility_intervals.pue,
+        facility_intervals.interval_start_at,
+        facility_intervals.hour_start_at,
         coalesce(rt.interval_start_at, da.interval_start_at) as market_interval_start_at,
         coalesce(rt.price_kind, da.price_kind) as price_kind,
         coalesce(rt.price_usd_per_mwh, da.price_usd_per_mwh) as price_usd_per_mwh,
         hashprices.hashprice_usd_per_th_day
-    from located
+    from facility_intervals
     left join energy_prices as rt
         on
-            located.market = rt.market
-            and located.price_node_name = rt.price_node_name
+            facility_intervals.market = rt.market
+            and facility_intervals.price_node_name = rt.price_node_name
             and rt.price_kind = 'rt'
-            and located.rt_interval_start_at = rt.interval_start_at
+            and facility_intervals.rt_interval_start_at = rt.interval_start_at
     left join energy_prices as da
         on
-            located.market = da.market
-            and located.price_node_name = da.price_node_name
+            facility_intervals.market = da.market
+            and facility_intervals.price_node_name = da.price_node_name
             and da.price_kind = 'da'
-            and located.da_interval_start_at = da.interval_start_at
-    left join hashprices on located.hour_start_at = hashprices.hour_start_at
+            and facility_intervals.da_interval_start_at = da.interval_start_at
+    left join hashprices on facility_intervals.hour_start_at = hashprices.hour_start_at
+),
+
+priced as (
+    select
+        intervals.*,
+        devices.facility_id,
+        devices.device_kind,
+        facility_prices.pue,
+        facility_prices.hour_start_at,
+        facility_prices.market_interval_start_at,
+        facility_prices.price_kind,
+        facility_prices.price_usd_per_mwh,
+        facility_prices.hashprice_usd_per_th_day
+    from intervals
+    inner join devices on intervals.device_id = devices.device_id
+    inner join facility_prices
+        on
+            devices.facility_id = facility_prices.facility_id
+            and intervals.interval_start_at = facility_prices.interval_start_at
 ),
 
 final as (

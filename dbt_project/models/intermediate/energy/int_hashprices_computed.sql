@@ -18,25 +18,31 @@ hours as (
         ) as spine (hour_start_at)
 ),
 
+-- each observation holds from its time until the next one (observed_at is unique in staging):
+-- set-based, instead of one correlated lookup per hour
+observations as (
+    select
+        *,
+        lead(observed_at) over (order by observed_at) as next_observed_at
+    from btc_economics
+),
+
 as_of as (
     select
         hours.hour_start_at,
-        latest.observed_at,
-        latest.btc_price_usd,
-        latest.block_subsidy_btc,
-        latest.fees_btc_per_block,
+        observations.observed_at,
+        observations.btc_price_usd,
+        observations.block_subsidy_btc,
+        observations.fees_btc_per_block,
         coalesce(
-            latest.network_difficulty * 4294967296 / 600 / 1e12,
-            latest.network_hashrate_ths
+            observations.network_difficulty * 4294967296 / 600 / 1e12,
+            observations.network_hashrate_ths
         ) as network_hashrate_ths
     from hours
-    cross join lateral (
-        select *
-        from btc_economics
-        where btc_economics.observed_at <= hours.hour_start_at  -- noqa: RF03
-        order by btc_economics.observed_at desc  -- noqa: RF03 (correlated lateral subquery)
-        limit 1
-    ) as latest
+    inner join observations
+        on
+            hours.hour_start_at >= observations.observed_at
+            and (observations.next_observed_at is null or hours.hour_start_at < observations.next_observed_at)
 ),
 
 final as (
