@@ -3,7 +3,10 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         window_column='interval_start_at',
-        pre_hook="set local work_mem = '256MB'",
+        pre_hook=[
+            "set local work_mem = '256MB'",
+            "set local enable_mergejoin = off",
+        ],
         post_hook="analyze {{ this }}",
         indexes=[
             {'columns': ['interval_start_at']},
@@ -74,6 +77,9 @@ intervals as (
 -- device intervals then join that on plain equality keys (facility_id, interval_start_at). Joining
 -- every device interval to the prices on a computed market interval let the planner pick a merge
 -- join on (market, node) alone, comparing each device interval with every price of its node.
+-- Merge joins are off for this model (pre-hook): with the row estimates of the aggregated intervals
+-- the planner otherwise sorts all device intervals (on disk) to merge them with a few thousand
+-- facility intervals, where a hash join on the small side is linear and in memory.
 facility_intervals as (
     select
         facilities.facility_id,

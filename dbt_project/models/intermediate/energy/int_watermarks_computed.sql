@@ -2,27 +2,24 @@
 -- here, and hourly spines end here.
 with
 
-device_intervals as (
-    select * from {{ ref('int_device_intervals_aligned') }}
-),
-
 workload_events as (
     select * from {{ ref('stg_raw__workload_events') }}
 ),
 
 -- the newest sample sits in the newest interval: both lookups use the interval_start_at index
+-- (the table is named in each CTE: one CTE read twice would be materialized, all 2M rows of it)
 interval_range as (
     select
         min(interval_start_at) as oldest_interval_start_at,
         max(interval_start_at) as newest_interval_start_at
-    from device_intervals
+    from {{ ref('int_device_intervals_aligned') }}
 ),
 
 telemetry_bounds as (
     select
         min(interval_range.oldest_interval_start_at) as telemetry_start_at,
         max(device_intervals.last_measured_at) as telemetry_end_at
-    from device_intervals
+    from {{ ref('int_device_intervals_aligned') }} as device_intervals
     inner join interval_range on device_intervals.interval_start_at >= interval_range.newest_interval_start_at
 ),
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         window_column='hour_start_at',
+        pre_hook="set local work_mem = '256MB'",
         indexes=[
             {'columns': ['hour_start_at']},
             {'columns': ['device_id', 'hour_start_at'], 'unique': true},
