@@ -215,6 +215,21 @@ def persistence_blend(
     return weight * latest[:, None] + (1.0 - weight) * fallback
 
 
+def safeguarded(problem: AllocationProblem, x: np.ndarray) -> np.ndarray:
+    """The best, by `problem`'s own objective, of plan x (e.g. the kernel's) and two simple plans on
+    the same problem: every device on, and every device on where its margin is positive (both
+    trimmed to demand and cap by margin). The kernel is a heuristic with a gap; this only uses the
+    information `problem` holds."""
+    margin = margins(problem)
+    candidates = [
+        make_feasible(problem, x, margin),
+        make_feasible(problem, np.ones_like(x, dtype=np.uint8), margin),
+        make_feasible(problem, (margin > 0).astype(np.uint8), margin),
+    ]
+    values = [evaluate(problem, c)[0] for c in candidates]
+    return candidates[int(np.argmax(values))]
+
+
 def rolling_horizon(
     planned: AllocationProblem,
     actual: AllocationProblem,
@@ -248,11 +263,13 @@ def rolling_horizon(
             sub.price_usd_mwh = persistence_blend(
                 latest, sub.price_usd_mwh, first_lead, planned.dt, config.persistence_half_life_hours
             )
-        result = solver(replace(sub, initial_on=state))
+        sub = replace(sub, initial_on=state)
+        result = solver(sub)
         runs.append((t, T - t, result))
+        plan = safeguarded(sub, result.x) if config.safeguard else result.x
         stop = min(t + every, T)
         step = window(replace(actual, initial_on=state), t, stop)
-        x[:, t:stop] = make_feasible(step, result.x[:, : stop - t], priority[:, t:stop])
+        x[:, t:stop] = make_feasible(step, plan[:, : stop - t], priority[:, t:stop])
         state = x[:, stop - 1].astype(bool)
     return x, runs
 
@@ -267,7 +284,7 @@ def foresight(
     the rolling re-plan on the realized day (both made feasible); x (uint8[D, T]) and the solves."""
     T = actual.hashprice_usd_per_th_h.shape[0]
     whole = solver(actual)
-    x_whole = make_feasible(actual, whole.x, priority)
+    x_whole = safeguarded(actual, whole.x) if config.safeguard else make_feasible(actual, whole.x, priority)
     x_rolling, runs = rolling_horizon(
         actual, actual, actual.price_usd_mwh[:, 0], priority, config, solver, True
     )

@@ -37,6 +37,9 @@ class PlanningConfig:
     # Let the optimizer see the real-time price of the interval it is deciding (what the strike rule
     # sees); False: only prices of intervals already over (the previous hour).
     realtime_guard: bool = True
+    # Keep a kernel plan only when it beats "all on" and "on where the margin is positive" on the
+    # same problem (the kernel is a heuristic with a gap; this needs no more information).
+    safeguard: bool = True
 
 
 DEFAULT_PLANNING = PlanningConfig()

@@ -18,7 +18,7 @@ from kernels.planning import (
     plan_rows,
     seasonal_naive,
 )
-from kernels.planning.backtest import backtest, persistence_blend, rolling_horizon
+from kernels.planning.backtest import backtest, persistence_blend, rolling_horizon, safeguarded
 from kernels.planning.config import DEFAULT_PLANNING
 
 HOURS = pd.date_range("2026-11-17", periods=72, freq="h", tz="UTC")
@@ -178,3 +178,12 @@ def test_rolling_horizon_curtails_in_the_spike_without_seeing_ahead():
         # no look-ahead: the decisions before the spike are those of a day without one
         calm, _ = rolling_horizon(planned, planned, np.array([40.0]), np.zeros((10, 24)), config)
         assert (calm[:, :10] == x[:, :10]).all()
+
+
+def test_safeguard_keeps_the_best_plan_on_the_same_problem():
+    p = build_problem(fleet(), naive_forecast(history(), NEXT), NEXT, config_cap_free()).problem
+    idle = np.zeros((20, 24), dtype=np.uint8)
+    x = safeguarded(p, idle)
+    assert evaluate(p, x)[1] and evaluate(p, x)[0] > evaluate(p, idle)[0]
+    best = solve(p).x
+    assert evaluate(p, safeguarded(p, best))[0] >= evaluate(p, best)[0] - 1e-9
