@@ -27,6 +27,10 @@ What each policy knows when it decides interval t of day d (hourly intervals):
   horizons sometimes beat its one-shot plan; taking the better keeps this reference above the
   optimizer without giving it anything the optimizer could not compute with the same knowledge.
 
+Both kernel-based policies keep a kernel plan only if it beats "all on" and "on where the margin
+is positive" on the very problem just solved (`safeguarded`, `config.safeguard`): the kernel is a
+heuristic with a gap, and this check uses no information beyond that problem.
+
 Every plan is made feasible for the realized day (GPUs beyond realized demand and devices beyond
 the cap are switched off, least valuable first by the forecast margins) and scored with
 `kernels.allocation.evaluate` on realized real-time prices. Each policy carries its own device
