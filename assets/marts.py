@@ -29,8 +29,22 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 _FOLDER_GROUPS = {"staging": groups.STAGING, "intermediate": groups.INTERMEDIATE, "marts": groups.MARTS}
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _manifest_is_stale() -> bool:
+    """True when the manifest is missing or older than any model, test, macro or project file."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        sources += [p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.suffix in {".sql", ".yml", ".csv"}]
+    return any(path.stat().st_mtime > built for path in sources if path.exists())
+
+
 dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
+if _manifest_is_stale():
     with contextlib.redirect_stdout(None):
         dbt_project.preparer.prepare(dbt_project)
 
