@@ -71,13 +71,13 @@ windows as (
     from placed
     inner join rate_cards
         on
-            rate_cards.gpu_model = placed.gpu_model
-            and rate_cards.workload_type = placed.workload_type
+            placed.gpu_model = rate_cards.gpu_model
+            and placed.workload_type = rate_cards.workload_type
     left join first_own_cards
         on
-            first_own_cards.customer_id = placed.customer_id
-            and first_own_cards.gpu_model = placed.gpu_model
-            and first_own_cards.workload_type = placed.workload_type
+            placed.customer_id = first_own_cards.customer_id
+            and placed.gpu_model = first_own_cards.gpu_model
+            and placed.workload_type = first_own_cards.workload_type
     where
         rate_cards.customer_id = placed.customer_id
         or (
@@ -87,21 +87,24 @@ windows as (
 ),
 
 cuts as (
-    select session_id, started_at as cut_at from placed
+    select
+        session_id,
+        started_at as cut_at
+    from placed
     union
     select
         placed.session_id,
-        (days.local_day at time zone placed.timezone) as cut_at
+        (local_days.local_day at time zone placed.timezone) as cut_at
     from placed
     cross join
         lateral generate_series(
             date_trunc('day', placed.started_at at time zone placed.timezone) + interval '1 day',
             placed.ended_at at time zone placed.timezone,
             interval '1 day'
-        ) as days (local_day)
+        ) as local_days (local_day)
     where
-        (days.local_day at time zone placed.timezone) > placed.started_at
-        and (days.local_day at time zone placed.timezone) < placed.ended_at
+        (local_days.local_day at time zone placed.timezone) > placed.started_at
+        and (local_days.local_day at time zone placed.timezone) < placed.ended_at
     union
     select
         windows.session_id,
@@ -151,8 +154,8 @@ measured as (
     inner join metered
         on
             priced.session_id = metered.session_id
-            and metered.piece_start_at >= priced.piece_start_at
-            and metered.piece_start_at < priced.piece_end_at
+            and priced.piece_start_at <= metered.piece_start_at
+            and priced.piece_end_at > metered.piece_start_at
     group by priced.session_id, priced.piece_start_at
 ),
 
