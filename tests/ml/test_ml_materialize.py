@@ -23,6 +23,10 @@ def ingested_fleet(database_url):
     with __import__("psycopg").connect(database_url, autocommit=True) as conn:
         truncate_schema(conn, "raw")
         truncate_schema(conn, "ml")
+        # dbt-built staging tables left by earlier tests would hold another fleet (the telemetry
+        # model is incremental); without them the ML loaders read raw with the same dedup rule.
+        conn.execute("drop schema if exists staging cascade")
+        conn.execute("create schema staging")
     stages = materialize("group:ingestion")
     assert all(stage.success for stage in stages), stages
     yield landing
