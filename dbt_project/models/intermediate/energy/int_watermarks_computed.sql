@@ -6,8 +6,10 @@ workload_events as (
     select * from {{ ref('stg_raw__workload_events') }}
 ),
 
--- the newest sample sits in the newest interval: both lookups use the interval_start_at index
--- (the table is named in each CTE: one CTE read twice would be materialized, all 2M rows of it)
+-- the newest sample sits in the newest interval: min, max and the newest interval's rows are index
+-- lookups on interval_start_at. The table is named in each CTE (one CTE read twice is materialized,
+-- all its rows), and "= newest" (the same rows as ">= newest") gives the planner an estimate it uses
+-- the index for.
 interval_range as (
     select
         min(interval_start_at) as oldest_interval_start_at,
@@ -20,7 +22,7 @@ telemetry_bounds as (
         min(interval_range.oldest_interval_start_at) as telemetry_start_at,
         max(device_intervals.last_measured_at) as telemetry_end_at
     from {{ ref('int_device_intervals_aligned') }} as device_intervals
-    inner join interval_range on device_intervals.interval_start_at >= interval_range.newest_interval_start_at
+    inner join interval_range on device_intervals.interval_start_at = interval_range.newest_interval_start_at
 ),
 
 event_bounds as (
