@@ -8,6 +8,7 @@ import importlib.util
 import dagster as dg
 
 from assets import ingestion
+from assets.groups import INTERMEDIATE, MARTS, STAGING
 from orchestration.resources import default_resources
 from orchestration.sensors import landing_folder_sensor
 
@@ -23,11 +24,20 @@ ingest_reference_job = dg.define_asset_job(
     description="Load reference data: facilities, devices, customers, rate cards, Bitcoin economics.",
 )
 
+# dbt models refresh hourly on the hour, ahead of the forecasts (:05), anomalies (:10) and the plan (:05),
+# which read them; incremental models re-read their lookback window, so late data lands too.
+refresh_marts_job = dg.define_asset_job(
+    "refresh_marts",
+    selection=dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS),
+    description="Rebuild the dbt staging, intermediate and mart models (incremental where large).",
+)
+
 ingestion_defs = dg.Definitions(
     assets=ingestion.raw_assets,
-    jobs=[ingest_daily_job, ingest_reference_job],
+    jobs=[ingest_daily_job, ingest_reference_job, refresh_marts_job],
     schedules=[
         dg.build_schedule_from_partitioned_job(ingest_daily_job, hour_of_day=0, minute_of_hour=30),
+        dg.ScheduleDefinition(job=refresh_marts_job, cron_schedule="0 * * * *"),
     ],
     sensors=[landing_folder_sensor],
 )
