@@ -10,19 +10,18 @@ The goal: checking a day costs no more than loading it (checks / ingest <= 1).
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 import psycopg
 
 from expectations.suites import CHECKS
+from orchestration.db import scratch_database
 
 INTERVAL_MINUTES = 5
 DEFAULT_FLEETS = (1_000, 10_000)
@@ -70,14 +69,6 @@ def _register_devices(url: str, devices: list[tuple[str, str]]) -> None:
                 copy.write_row(
                     (device_id, "qbench", kind, "bench", 3.5 if asic else 0.7, 200.0 if asic else None, 0)
                 )
-
-
-def _scratch_database(url: str) -> tuple[str, str]:
-    name = f"hcp_bench_quality_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return name, urlparse(url)._replace(path="/" + name).geturl()
 
 
 def _measure(url: str, devices: int, day: date, tmp: Path, say: Callable[[str], None]) -> dict:
@@ -129,7 +120,6 @@ def run_benchmark(
 ) -> dict:
     """Check and ingest seconds per fleet size, their ratio, and the one-off GE import cost."""
     say = progress or (lambda message: None)
-    from orchestration.migrate import migrate
 
     started = time.perf_counter()
     from expectations.context import ephemeral_context
@@ -138,19 +128,13 @@ def run_benchmark(
     _warm_up()
     import_seconds = time.perf_counter() - started
     day = datetime.now(UTC).date() - timedelta(days=2)
-    name, scratch = _scratch_database(url)
     results = []
-    try:
-        migrate(scratch)
-        with tempfile.TemporaryDirectory() as tmp:
-            for devices in fleets:
-                with psycopg.connect(scratch, autocommit=True) as conn:
-                    conn.execute("truncate raw.device_telemetry, raw.devices, raw.facilities")
-                results.append(_measure(scratch, devices, day, Path(tmp), say))
-                (Path(tmp) / f"telemetry_{devices}.csv").unlink()
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with scratch_database(url, "hcp_bench_quality") as scratch, tempfile.TemporaryDirectory() as tmp:
+        for devices in fleets:
+            with psycopg.connect(scratch, autocommit=True) as conn:
+                conn.execute("truncate raw.device_telemetry, raw.devices, raw.facilities")
+            results.append(_measure(scratch, devices, day, Path(tmp), say))
+            (Path(tmp) / f"telemetry_{devices}.csv").unlink()
     return {
         "day": day.isoformat(),
         "interval_minutes": INTERVAL_MINUTES,

@@ -11,7 +11,6 @@ no landing files), so the benchmark measures dbt and PostgreSQL, not parsers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -20,16 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 
-from orchestration.db import libpq_env
-from orchestration.migrate import migrate
+from orchestration.db import libpq_env, scratch_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -228,22 +224,6 @@ DASHBOARD_QUERIES = {
 }
 
 
-@contextlib.contextmanager
-def _scratch_database(url: str) -> Iterator[str]:
-    """A fresh, migrated database on the server of ``url``, dropped on exit."""
-    name = f"hcp_bench_marts_{uuid.uuid4().hex[:8]}"
-    admin = urlparse(url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    scratch = urlparse(url)._replace(path="/" + name).geturl()
-    try:
-        migrate(scratch)
-        yield scratch
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 def _model_seconds(target: Path) -> float:
     results = json.loads((target / "run_results.json").read_text())
     return sum(r["execution_time"] for r in results["results"])
@@ -299,7 +279,7 @@ def run_benchmark(
     with tempfile.TemporaryDirectory(prefix="hcp-bench-dbt-") as tmp:
         target = Path(tmp)
         for days in history_days:
-            with _scratch_database(url) as scratch:
+            with scratch_database(url, "hcp_bench_marts") as scratch:
                 say(f"{days} d: loading {per_facility * facilities} devices x {days} days")
                 started = time.perf_counter()
                 insert_synthetic_fleet(

@@ -125,3 +125,23 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         raise DatabaseError(f"cannot connect to PostgreSQL: {err}".strip()) from err
     with conn:
         yield conn
+
+
+@contextlib.contextmanager
+def scratch_database(url: str, prefix: str = "hcp_scratch") -> Iterator[str]:
+    """A new, migrated database on the server of ``url`` (for benchmarks and tests); dropped on exit."""
+    import uuid
+
+    from orchestration.migrate import migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = _with_database(url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        scratch = _with_database(url, name)
+        migrate(scratch)
+        yield scratch
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

@@ -16,12 +16,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg
+from orchestration.db import scratch_database
 
 APP_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = APP_DIR.parent.parent
@@ -45,24 +43,6 @@ PAGE_READY = {
     "users": "Enable or disable",
 }
 MEASURED = ("executive", "operations", "resources")
-
-
-@contextlib.contextmanager
-def scratch_database(url: str, prefix: str = "hcp_app") -> Iterator[str]:
-    """A new, migrated database on the server of ``url``; dropped on exit."""
-    from orchestration.migrate import migrate
-
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = urlparse(url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    scratch = urlparse(url)._replace(path="/" + name).geturl()
-    try:
-        migrate(scratch)
-        yield scratch
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def free_port() -> int:
