@@ -4,7 +4,7 @@ Stripe sync; a budget sensor raises alerts. Thin: the work is in orchestration.b
 Metadata carries counts and totals only, never customer PII.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg
@@ -20,9 +20,10 @@ RAW_INPUTS = ["workload_events", "rate_cards", "customers", "devices", "energy_p
 
 
 def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
-    """Calendar months from the month of ``HCP_PARTITIONS_START``."""
+    """Calendar months from the month of ``HCP_PARTITIONS_START``, the running month included: its
+    invoices stay drafts (month to date) until the period and its grace period are over."""
     return dg.MonthlyPartitionsDefinition(
-        start_date=get_settings().partitions_start[:7] + "-01", end_offset=0
+        start_date=get_settings().partitions_start[:7] + "-01", end_offset=1
     )
 
 
@@ -144,12 +145,21 @@ billing_monthly_job = dg.define_asset_job(
     description="The monthly billing run: drafts, finalization, reports, Stripe.",
 )
 
+
+@dg.schedule(job=billing_monthly_job, cron_schedule="0 6 4 * *", execution_timezone="UTC")
+def billing_monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """On the 4th, the previous month's run (the running month is a partition too, for drafts)."""
+    tick = context.scheduled_execution_time
+    previous = (tick.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return dg.RunRequest(partition_key=previous.strftime("%Y-%m-%d"))
+
+
 defs = dg.Definitions(
     assets=[invoice_drafts, invoices, finance_reports, stripe_sync],
     asset_checks=[invoices_reconcile],
     jobs=[billing_monthly_job],
     # After the grace period (72 h by default) of the month just ended.
-    schedules=[dg.build_schedule_from_partitioned_job(billing_monthly_job, day_of_month=4, hour_of_day=6)],
+    schedules=[billing_monthly_schedule],
     sensors=[budget_alert_sensor],
     resources={"stripe": stripe_resource()},
 )

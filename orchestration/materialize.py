@@ -41,8 +41,11 @@ def landing_days() -> list[str]:
     return sorted(d for d in days if any(landing_files(root, s, [d]) for s in DAILY_SOURCES))
 
 
-def plan_stages(defs: dg.Definitions, selection: str | None) -> list[tuple[str, list[dg.AssetKey], bool]]:
-    """(stage name, asset keys, partitioned) in execution order for a selection string (None = all)."""
+def plan_stages(
+    defs: dg.Definitions, selection: str | None
+) -> list[tuple[str, list[dg.AssetKey], str | None]]:
+    """(stage name, asset keys, partitioning: None, "daily" or "monthly") in execution order for a
+    selection string (None = everything)."""
     graph = defs.resolve_asset_graph()
     keys = (
         dg.AssetSelection.from_string(selection).resolve(graph)
@@ -51,18 +54,40 @@ def plan_stages(defs: dg.Definitions, selection: str | None) -> list[tuple[str, 
     )
     from assets.groups import INGESTION
 
-    def is_daily(key: dg.AssetKey) -> bool:
-        return graph.get(key).partitions_def is not None
+    def partitioning(key: dg.AssetKey) -> str | None:
+        partitions = graph.get(key).partitions_def
+        if isinstance(partitions, dg.DailyPartitionsDefinition):
+            return "daily"
+        if isinstance(partitions, dg.MonthlyPartitionsDefinition):
+            return "monthly"
+        if partitions is not None:
+            raise ValueError(f"{key.to_user_string()}: no materialize stage for {type(partitions).__name__}")
+        return None
 
     def group(key: dg.AssetKey) -> str | None:
         return graph.get(key).group_name
 
     stages = [
-        ("reference", sorted(k for k in keys if group(k) == INGESTION and not is_daily(k)), False),
-        ("daily", sorted(k for k in keys if is_daily(k)), True),
-        ("downstream", sorted(k for k in keys if group(k) != INGESTION and not is_daily(k)), False),
+        ("reference", sorted(k for k in keys if group(k) == INGESTION and partitioning(k) is None), None),
+        ("daily", sorted(k for k in keys if partitioning(k) == "daily"), "daily"),
+        ("downstream", sorted(k for k in keys if group(k) != INGESTION and partitioning(k) is None), None),
+        ("monthly", sorted(k for k in keys if partitioning(k) == "monthly"), "monthly"),
     ]
     return [stage for stage in stages if stage[1]]
+
+
+def _runs(name: str, keys: list[dg.AssetKey], partitioning: str | None, graph, days: list[str]):
+    """(label, tags, partitions) of each run a stage needs: one run for a day range, one per month."""
+    if partitioning is None:
+        return [(name, {}, [])]
+    if partitioning == "daily":
+        if not days:
+            return []
+        tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+        return [(f"{name} {days[0]}..{days[-1]}", tags, days)]
+    valid = set(graph.get(keys[0]).partitions_def.get_partition_keys())
+    months = sorted({day[:7] + "-01" for day in days} & valid)
+    return [(f"{name} {month[:7]}", {"dagster/partition": month}, [month]) for month in months]
 
 
 def materialize(
@@ -70,33 +95,32 @@ def materialize(
     days: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[StageResult]:
-    """Run the selected assets (all by default) in stages; returns each stage's outcome."""
+    """Run the selected assets (all by default) in stages: reference data, the landing days (one run
+    for the range), everything unpartitioned downstream, then the monthly assets of the months those
+    days fall in. Stops at the first failed run; returns each run's outcome."""
     from orchestration.definitions import defs
 
     ensure_dagster_home()
     instance = dg.DagsterInstance.get()
+    graph = defs.resolve_asset_graph()
+    days = days or landing_days()
     results = []
-    for name, keys, partitioned in plan_stages(defs, selection):
-        tags: dict[str, str] = {"hcp/stage": name}
-        stage_days: list[str] = []
-        if partitioned:
-            stage_days = days or landing_days()
-            if not stage_days:
-                if progress:
-                    progress(f"{name}: no landing days found, skipped")
-                continue
-            tags["dagster/asset_partition_range_start"] = stage_days[0]
-            tags["dagster/asset_partition_range_end"] = stage_days[-1]
-        if progress:
-            span = f" {stage_days[0]}..{stage_days[-1]}" if stage_days else ""
-            progress(f"{name}: {len(keys)} assets{span}")
-        job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(keys))
-        outcome = job.execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False, run_config=_QUIET
-        )
-        results.append(
-            StageResult(name, [k.to_user_string() for k in keys], stage_days, outcome.success, outcome.run_id)
-        )
-        if not outcome.success:
-            break
+    for name, keys, partitioning in plan_stages(defs, selection):
+        runs = _runs(name, keys, partitioning, graph, days)
+        if not runs and progress:
+            progress(f"{name}: no landing days (or no complete partitions) for {len(keys)} assets, skipped")
+        for label, tags, partitions in runs:
+            if progress:
+                progress(f"{label}: {len(keys)} assets")
+            job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(keys))
+            outcome = job.execute_in_process(
+                instance=instance, tags={"hcp/stage": name, **tags}, raise_on_error=False, run_config=_QUIET
+            )
+            results.append(
+                StageResult(
+                    name, [k.to_user_string() for k in keys], partitions, outcome.success, outcome.run_id
+                )
+            )
+            if not outcome.success:
+                return results
     return results

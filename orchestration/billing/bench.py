@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import io
 import random
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
+from pathlib import Path
 
 import psycopg
 
 from ingestion.pii import encrypt_pii, load_key
-from orchestration.migrate import migrate
+from orchestration.db import scratch_database
 
 PERIOD = "2026-10"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -30,10 +31,6 @@ PRICES = {
     ("l40s", "inference"): "0.99",
     ("l40s", "batch"): "0.79",
 }
-
-
-def _scratch(url: str, name: str) -> str:
-    return urlparse(url)._replace(path="/" + name).geturl()
 
 
 def _fill(conn: psycopg.Connection, customers: int, workloads: int, seed: int) -> int:
@@ -127,17 +124,18 @@ def _fill(conn: psycopg.Connection, customers: int, workloads: int, seed: int) -
 def _measure(url: str, customers: int, workloads: int, repeats: int, progress) -> dict:
     from orchestration.billing.invoices import build_drafts
     from orchestration.billing.seed import seed_defaults
+    from orchestration.billing.usage import refresh_usage_marts
 
-    name = f"hcp_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    scratch = _scratch(url, name)
-    try:
-        migrate(scratch)
+    with scratch_database(url, "hcp_bench_billing") as scratch, tempfile.TemporaryDirectory() as target:
         with psycopg.connect(scratch, autocommit=True) as conn:
             progress(f"{customers} customers x {workloads} workloads: generating")
             events = _fill(conn, customers, workloads, seed=customers)
             seed_defaults(conn, actor="bench")
+        progress(f"{customers} customers: building marts.fct_usage with dbt")
+        began = time.perf_counter()
+        refresh_usage_marts(scratch, target_path=Path(target))
+        mart_seconds = time.perf_counter() - began
+        with psycopg.connect(scratch, autocommit=True) as conn:
             best = None
             for _ in range(repeats):
                 began = time.perf_counter()
@@ -147,19 +145,17 @@ def _measure(url: str, customers: int, workloads: int, repeats: int, progress) -
             usage_rows = conn.execute("select count(*) from billing.invoice_line_usage").fetchone()[0]
             lines = conn.execute("select count(*) from billing.invoice_lines").fetchone()[0]
             progress(f"{customers} customers: {len(drafts)} invoices in {best:.2f} s")
-        return {
-            "customers": customers,
-            "workloads": customers * workloads,
-            "events": events,
-            "invoices": len(drafts),
-            "lines": lines,
-            "usage_rows": usage_rows,
-            "seconds": round(best, 3),
-            "usage_rows_per_s": round(usage_rows / best) if best else None,
-        }
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+    return {
+        "customers": customers,
+        "workloads": customers * workloads,
+        "events": events,
+        "invoices": len(drafts),
+        "lines": lines,
+        "usage_rows": usage_rows,
+        "seconds": round(best, 3),
+        "usage_rows_per_s": round(usage_rows / best) if best else None,
+        "usage_mart_seconds": round(mart_seconds, 3),
+    }
 
 
 def run_benchmark(

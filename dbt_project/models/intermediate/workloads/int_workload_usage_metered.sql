@@ -76,6 +76,8 @@ measured as (
             pieces.device_id = device_intervals.device_id
             and pieces.piece_end_at > device_intervals.interval_start_at
             and device_intervals.interval_start_at + interval '{{ minutes }} minutes' > pieces.piece_start_at
+            -- the same bound again, on the bare column, so the index bounds the scan from below too
+            and device_intervals.interval_start_at > pieces.piece_start_at - interval '{{ minutes }} minutes'
     group by pieces.session_id, pieces.hour_start_at
 ),
 
