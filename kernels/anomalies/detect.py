@@ -242,8 +242,13 @@ def _explain(event: pd.DataFrame, kind: str) -> tuple[str, str]:
         )
     top = event["top_feature"].mode().iloc[0]
     if top == "eff_z":
-        drop = 1 - float(np.exp(event["eff_resid"].median()))
-        return "hashrate", f"hashrate down {drop:.0%} at constant power (efficiency J/TH up)"
+        change = float(np.exp(event["eff_resid"].median())) - 1
+        if change < 0:
+            return "hashrate", f"hashrate down {-change:.0%} at constant power (efficiency J/TH up)"
+        return (
+            "hashrate",
+            f"hashrate up {change:.0%} for its power (efficiency J/TH down: sensor or firmware?)",
+        )
     if top == "power_z":
         change = float(np.exp(event["power_resid"].median())) - 1
         return (
