@@ -32,15 +32,17 @@ refresh_marts_job = dg.define_asset_job(
     description="Rebuild the dbt staging, intermediate and mart models (incremental where large).",
 )
 
-ingestion_defs = dg.Definitions(
-    assets=ingestion.raw_assets,
-    jobs=[ingest_daily_job, ingest_reference_job, refresh_marts_job],
-    schedules=[
-        dg.build_schedule_from_partitioned_job(ingest_daily_job, hour_of_day=0, minute_of_hour=30),
-        dg.ScheduleDefinition(job=refresh_marts_job, cron_schedule="0 * * * *"),
-    ],
-    sensors=[landing_folder_sensor],
-)
+
+def _ingestion_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ingestion.raw_assets,
+        jobs=[ingest_daily_job, ingest_reference_job, refresh_marts_job],
+        schedules=[
+            dg.build_schedule_from_partitioned_job(ingest_daily_job, hour_of_day=0, minute_of_hour=30),
+            dg.ScheduleDefinition(job=refresh_marts_job, cron_schedule="0 * * * *"),
+        ],
+        sensors=[landing_folder_sensor],
+    )
 
 
 DOMAIN_MODULES = ("assets.marts", "assets.quality", "assets.ml", "assets.allocation", "assets.billing")
@@ -48,7 +50,7 @@ DOMAIN_MODULES = ("assets.marts", "assets.quality", "assets.ml", "assets.allocat
 
 def _domain_definitions() -> list[dg.Definitions]:
     """Per-domain Definitions (each module's ``defs``), merged with ingestion's."""
-    found = [ingestion_defs]
+    found = [_ingestion_definitions()]
     for name in DOMAIN_MODULES:
         if importlib.util.find_spec(name) is not None:
             found.append(importlib.import_module(name).defs)

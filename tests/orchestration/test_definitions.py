@@ -1,11 +1,14 @@
 """The code location loads, jobs resolve, and the asset keys match the snapshot (a rename shows here)."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration.definitions import defs
+from orchestration.settings import PROJECT_ROOT
 
 SNAPSHOT = Path(__file__).with_name("asset_keys.txt")  # regenerate: HCP_UPDATE_SNAPSHOT=1 pytest ...
 
@@ -35,3 +38,21 @@ def test_daily_assets_are_partitioned_by_day():
     telemetry = graph.get(dg.AssetKey(["raw", "device_telemetry"]))
     assert isinstance(telemetry.partitions_def, dg.DailyPartitionsDefinition)
     assert graph.get(dg.AssetKey(["raw", "devices"])).partitions_def is None
+
+
+def test_code_location_loads_like_the_ui(tmp_path):
+    """`dagster definitions validate` loads workspace.yaml exactly as `dagster dev` / `hcp serve` do
+    (it rejects, for one, a module with two Definitions objects at module scope)."""
+    dagster = Path(sys.executable).parent / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "passed validation" in done.stdout + done.stderr
