@@ -84,7 +84,10 @@ def serve_forever(url: str, with_streamlit: bool, console: Console) -> None:
         nonlocal stopping
         stopping = True
 
+    # Explicit handlers: a process started in the background inherits SIGINT ignored, and Ctrl-C
+    # must still stop everything.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         for name, argv, address in commands(url, with_streamlit):
             children.append(subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, start_new_session=True))
