@@ -307,6 +307,22 @@ def serve(
     _serve(streamlit)
 
 
+def _ensure_demo_admin(url: str) -> None:
+    """A first admin for the app when it has no users yet; its password is printed once."""
+    import secrets
+
+    from orchestration.cli_app import _auth
+
+    auth = _auth(url)
+    if auth.list_users():
+        return
+    password = secrets.token_urlsafe(12)
+    auth.add_user("admin", "admin", password, actor="hcp demo")
+    console.print(
+        f"app sign-in: [bold]admin[/] / [bold]{password}[/] (add others: hcp users add NAME --role ROLE)"
+    )
+
+
 @app.command()
 def demo(
     devices: Annotated[int, typer.Option(min=1)] = 1000,
@@ -337,6 +353,7 @@ def demo(
         )
     console.print("[bold]3/4 materialize[/] every asset")
     materialize(select=None, partition=None)
+    _ensure_demo_admin(url)
     if serve_after:
         console.print("[bold]4/4 serve[/]")
         _serve(True)

