@@ -20,7 +20,7 @@ import psycopg
 
 from kernels.billing import ZERO, Totals, apply_credits, invoice_totals
 from orchestration.billing.audit import current_actor, write_audit
-from orchestration.billing.catalog import Catalog, load_catalog
+from orchestration.billing.catalog import Catalog, ColocationContract, load_catalog
 from orchestration.billing.config import get_config
 from orchestration.billing.engine import (
     Line,
@@ -126,12 +126,31 @@ def price_customer(
     return priced
 
 
+def contract_windows(
+    contracts: list[ColocationContract], customer_id: str, start: datetime, end: datetime
+) -> list[tuple[ColocationContract, datetime, datetime]]:
+    """Each colocation contract version of a customer with the part of ``[start, end)`` it is in
+    force: the rows of one (facility, rack) are versions, each applies from its effective_from
+    until the next one (never before it)."""
+    racks: dict[tuple[str, str], list[ColocationContract]] = {}
+    for contract in contracts:
+        if contract.customer_id == customer_id:
+            racks.setdefault((contract.facility_id, contract.rack), []).append(contract)
+    windows = []
+    for _, versions in sorted(racks.items()):
+        versions.sort(key=lambda c: (c.effective_from, c.contract_id))
+        for version, following in zip(versions, versions[1:] + [None], strict=True):
+            lo = max(start, version.effective_from)
+            hi = min(end, following.effective_from) if following else end
+            if lo < hi:
+                windows.append((version, lo, hi))
+    return windows
+
+
 def _add_energy(conn, catalog: Catalog, customer_id: str, start: datetime, end: datetime, priced) -> None:
-    for contract in catalog.colocation:
-        if contract.customer_id != customer_id or contract.effective_from > start:
-            continue
+    for contract, lo, hi in contract_windows(catalog.colocation, customer_id, start, end):
         lines, problems = energy_lines(
-            contract, load_energy(conn, contract.facility_id, contract.rack, start, end)
+            contract, load_energy(conn, contract.facility_id, contract.rack, lo, hi)
         )
         priced.lines.extend(lines)
         priced.problems.extend(problems)

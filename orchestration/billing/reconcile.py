@@ -6,9 +6,11 @@ Spans are rebuilt here in Python, event by event, with the rules written in
 Python with the one metering rule (:func:`orchestration.billing.engine.meter`: per device,
 customer-local day and rate-card version, rounded up once) and priced with the same kernel rules
 (they are the contract). Nothing here reads the marts.
-Colocation energy lines are re-read with the same metering query as the builder (not independent).
+Colocation energy is recomputed in pandas from raw telemetry, raw real-time prices and the contract
+versions (:mod:`orchestration.billing.reconcile_energy`), not with the builder's SQL.
 For each (customer, period) that has documents, the sums of subtotal, discount and tax over its
-invoice and notes must equal the recomputation, and each document must be internally consistent
+invoice and notes must equal the recomputation, as must the summed amount of each energy line
+(``energy``/``energy_adder`` per contract version); and each document must be internally consistent
 (lines sum to the subtotal; total = subtotal - discount + tax - credit).
 """
 
@@ -23,8 +25,10 @@ import psycopg
 from psycopg import sql
 
 from orchestration.billing.catalog import load_catalog
-from orchestration.billing.invoices import price_customer, totals_for
+from orchestration.billing.engine import Line, price_period
+from orchestration.billing.invoices import totals_for
 from orchestration.billing.periods import period_bounds
+from orchestration.billing.reconcile_energy import energy_lines
 from orchestration.billing.usage import Span, local_dates
 
 _OPEN = {"started", "resumed"}
@@ -121,7 +125,8 @@ def _workload_spans(workload_id: str, events: list[tuple], watermark: datetime, 
 
 def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
     """Check every document (or one period's). Returns ``{"checked": documents, "periods": months,
-    "customer_periods": n, "differences": [...]}``; no differences means every invoice matches."""
+    "customer_periods": n, "energy_lines": recomputed energy lines, "differences": [...]}``; no
+    differences means every invoice matches."""
     docs = conn.execute(
         """select invoice_id, customer_id, period, subtotal_usd, discount_usd, tax_usd, credit_usd, total_usd,
                   coalesce((select sum(amount_usd) from billing.invoice_lines l
@@ -144,17 +149,22 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
         for i, value in enumerate((subtotal, discount, tax)):
             sums[i] += value
     if not billed:
-        return {"checked": 0, "periods": 0, "customer_periods": 0, "differences": []}
+        return {"checked": 0, "periods": 0, "customer_periods": 0, "energy_lines": 0, "differences": []}
     catalog = load_catalog(conn)
     spans = spans_from_events(conn)
+    energy_billed = _energy_billed(conn, period)
+    energy_checked = 0
     for (cid, per), actual in sorted(billed.items()):
         customer = catalog.customers.get(cid)
         if customer is None:
             differences.append(Difference(cid, per, "customer", Decimal(0), Decimal(0)))
             continue
         start, end = period_bounds(per, customer.timezone)
-        priced = price_customer(conn, catalog, cid, spans.get(cid, []), start, end)
-        expected = totals_for(catalog, cid, start, priced.lines)
+        lines = price_period(cid, spans.get(cid, []), catalog, start, end).lines
+        energy, _ = energy_lines(conn, cid, start, end)
+        differences += _energy_differences(cid, per, energy, energy_billed.get((cid, per), {}))
+        energy_checked += len(energy)
+        expected = totals_for(catalog, cid, start, lines + energy)
         for name, want, got in zip(
             ("subtotal", "discount", "tax"),
             (expected.subtotal, expected.discount, expected.tax),
@@ -167,8 +177,41 @@ def reconcile(conn: psycopg.Connection, period: str | None = None) -> dict:
         "checked": len(docs),
         "periods": len({p for _, p in billed}),
         "customer_periods": len(billed),
+        "energy_lines": energy_checked,
         "differences": [d.to_dict() for d in differences],
     }
+
+
+def _energy_billed(conn: psycopg.Connection, period: str | None) -> dict[tuple[str, str], dict]:
+    """Per (customer, period): the summed amount of each energy line (kind, contract) over every
+    document, the invoice and its notes."""
+    billed: dict[tuple[str, str], dict] = defaultdict(dict)
+    for cid, per, kind, contract, amount in conn.execute(
+        """select i.customer_id, i.period, l.line_kind, l.commitment_id, sum(l.amount_usd)
+           from billing.invoice_lines l join billing.invoices i using (invoice_id)
+           where l.line_kind in ('energy', 'energy_adder') and (%s::text is null or i.period = %s)
+           group by 1, 2, 3, 4""",
+        (period, period),
+    ):
+        billed[(cid, per)][(kind, contract)] = amount
+    return billed
+
+
+def _energy_differences(cid: str, period: str, expected: list[Line], billed: dict) -> list[Difference]:
+    want: dict[tuple, Decimal] = defaultdict(Decimal)
+    for line in expected:
+        want[(line.line_kind, line.commitment_id)] += line.amount
+    return [
+        Difference(
+            cid,
+            period,
+            f"{kind} {contract}",
+            want.get((kind, contract), Decimal(0)),
+            billed.get((kind, contract), Decimal(0)),
+        )
+        for kind, contract in sorted(set(want) | set(billed))
+        if want.get((kind, contract), Decimal(0)) != billed.get((kind, contract), Decimal(0))
+    ]
 
 
 def marts_crosscheck(conn: psycopg.Connection, period: str, relation: str = "marts.fct_usage") -> dict:
