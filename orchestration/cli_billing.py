@@ -187,7 +187,8 @@ def reconcile_cmd(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recompute every invoice from raw workload events and compare to the cent; exit 1 on differences."""
+    """Recompute every invoice from raw workload events, telemetry and prices and compare to the cent;
+    exit 1 on differences."""
     from orchestration.billing.reconcile import marts_crosscheck, reconcile
 
     if marts and not period:
@@ -198,8 +199,8 @@ def reconcile_cmd(
             result["marts"] = marts_crosscheck(conn, period)
             result["differences"] = result["differences"] + result["marts"]["differences"]
     lines = [
-        f"checked {result['checked']} documents ({result['customer_periods']} customer-months): "
-        f"{len(result['differences'])} differences"
+        f"checked {result['checked']} documents ({result['customer_periods']} customer-months, "
+        f"{result['energy_lines']} colocation energy lines): {len(result['differences'])} differences"
     ]
     lines += [
         f"  {d['customer_id']} {d['period']} {d['field']}: expected {d['expected']}, invoiced {d['actual']}"
@@ -215,7 +216,8 @@ def stripe_sync(
     period: Annotated[str | None, typer.Option("--period")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Push finalized invoices to Stripe (STRIPE_API_KEY); without a key, a dry run written to a file."""
+    """Push finalized invoices, debit notes and credit notes to Stripe (STRIPE_API_KEY); without a key,
+    a dry run written to a file."""
     import os
 
     from orchestration.billing.stripe_sync import StripeSyncError, gateway_for, sync_period
@@ -227,7 +229,10 @@ def stripe_sync(
         except StripeSyncError as err:
             _cli().fail(str(err))
     where = getattr(gateway, "path", None)
-    text = f"{len(results)} invoices " + (f"(dry run: {where})" if where else "pushed")
+    notes = sum(1 for r in results if r.get("kind") == "credit_note")
+    text = f"{len(results) - notes} invoices, {notes} credit notes " + (
+        f"(dry run: {where})" if where else "pushed"
+    )
     _out({"results": results, "dry_run_file": str(where) if where else None}, as_json, text)
 
 

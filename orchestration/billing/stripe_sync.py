@@ -1,4 +1,5 @@
-"""Push finalized invoices to Stripe: customers, invoice items, invoices (the official library).
+"""Push finalized invoices to Stripe: customers, invoice items, invoices (the official library), and
+credit notes against the Stripe invoice of the invoice they correct.
 
 Every create carries an idempotency key derived from our own ids (customer id, invoice number,
 line id), so a retry after a timeout, a dropped connection, a 500 or a 429 never bills twice: Stripe
@@ -6,6 +7,15 @@ replays the first result for a key it has seen. We retry ourselves (the library'
 retries are off) with the same key and exponential backoff. Objects created are recorded in
 billing.stripe_objects, so a later sync skips them. Without an API key the sync is a dry run that
 writes the requests it would send to a JSON-lines file.
+
+A credit note is one Stripe credit note (POST /v1/credit_notes) keyed by our note's number: its
+lines, discount and tax become custom credit lines (each carrying our line id), or, when some of
+them would credit a negative amount (a discount shrinking with the subtotal), one ``amount``;
+either way Stripe credits exactly our note's total. The parameters depend only on the immutable
+note, so a retry always repeats the first request (Stripe refuses a key reused with other
+parameters). The credit reduces what is due on the Stripe invoice; once that invoice is paid in
+Stripe, Stripe wants the excess placed (refund, customer balance or out of band): that is finance's
+choice, so such a push fails with Stripe's message instead of guessing.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ class LiveGateway(Gateway):
             "customer": self.client.v1.customers,
             "invoice": self.client.v1.invoices,
             "invoiceitem": self.client.v1.invoice_items,
+            "credit_note": self.client.v1.credit_notes,
         }[resource]
         return service.create(params=params, options={"idempotency_key": idempotency_key}).id
 
@@ -172,7 +183,7 @@ def sync_invoice(
     if status == "draft":
         raise StripeSyncError(f"invoice {invoice_id} is a draft: only finalized invoices are pushed")
     if kind == "credit_note":
-        return {"invoice_number": number, "skipped": "credit notes are settled outside this sync"}
+        return sync_credit_note(conn, invoice_id, gateway, actor, **retry)
     dry = isinstance(gateway, DryRunGateway)
     customer = _ensure(
         conn,
@@ -254,14 +265,130 @@ def sync_invoice(
     return result
 
 
+def _credit_items(conn, note_id: int, discount: Decimal, tax: Decimal) -> list[tuple[str, str, int]]:
+    """What a credit note credits, in cents, as (our id, description, amount credited): its lines
+    (negative amounts on our note), the discount (a smaller discount credits less) and the tax."""
+    items = [
+        (f"line-{line_id}", description, -to_cents(Decimal(amount)))
+        for line_id, description, amount in conn.execute(
+            "select line_id, description, amount_usd from billing.invoice_lines where invoice_id = %s order by line_no",
+            (note_id,),
+        )
+    ]
+    items += [("discount", "Discount", to_cents(Decimal(discount))), ("tax", "Tax", -to_cents(Decimal(tax)))]
+    return [item for item in items if item[2] != 0]
+
+
+def credit_note_params(conn: psycopg.Connection, note_id: int, stripe_invoice: str) -> dict:
+    """The POST /v1/credit_notes parameters of one of our finalized credit notes (see module doc)."""
+    number, original, discount, tax, total, reason = conn.execute(
+        """select n.invoice_number, i.invoice_number, n.discount_usd, n.tax_usd, n.total_usd, n.reason
+           from billing.invoices n join billing.invoices i on i.invoice_id = n.refers_to
+           where n.invoice_id = %s""",
+        (note_id,),
+    ).fetchone()
+    credited = -to_cents(Decimal(total))
+    if credited <= 0:
+        raise StripeSyncError(f"credit note {number} credits {-Decimal(total)} USD: nothing to push")
+    items = _credit_items(conn, note_id, discount, tax)
+    params: dict[str, Any] = {
+        "invoice": stripe_invoice,
+        "memo": f"{number}: {reason or 'correction'}"[:500],
+        "metadata": {"hcp_credit_note_number": number, "hcp_invoice_number": original},
+    }
+    if all(amount > 0 for _, _, amount in items):
+        params["lines"] = [
+            {
+                "type": "custom_line_item",
+                "description": description[:500],
+                "quantity": 1,
+                "unit_amount": amount,
+                "metadata": {"hcp_item": our_id},
+            }
+            for our_id, description, amount in items
+        ]
+    else:
+        params["amount"] = credited
+    return params
+
+
+def sync_credit_note(
+    conn: psycopg.Connection,
+    note_id: int,
+    gateway: Gateway,
+    actor: str | None = None,
+    stripe_invoice: str | None = None,
+    **retry,
+) -> dict:
+    """Push one finalized credit note as a Stripe credit note on the Stripe invoice of the invoice
+    it corrects (pushed first if it is not yet; ``stripe_invoice`` if the caller just did).
+    Returns what was sent; an audit row records each push."""
+    row = conn.execute(
+        "select invoice_number, status, kind, refers_to, total_usd from billing.invoices where invoice_id = %s",
+        (note_id,),
+    ).fetchone()
+    if row is None:
+        raise StripeSyncError(f"credit note {note_id} does not exist")
+    number, status, kind, refers_to, total = row
+    if kind != "credit_note" or status == "draft":
+        raise StripeSyncError(
+            f"document {note_id} is a {status} {kind}: only finalized credit notes are pushed"
+        )
+    dry = isinstance(gateway, DryRunGateway)
+    known = _recorded(conn, "credit_note", number)
+    if stripe_invoice is None and not known:
+        original = conn.execute(
+            "select invoice_number from billing.invoices where invoice_id = %s", (refers_to,)
+        ).fetchone()[0]
+        stripe_invoice = (
+            _recorded(conn, "invoice_finalized", original)
+            or sync_invoice(conn, refers_to, gateway, actor, **retry)["stripe_invoice"]
+        )
+    result = {
+        "invoice_number": number,
+        "kind": "credit_note",
+        "total_cents": to_cents(Decimal(total)),
+        "dry_run": dry,
+    }
+    if known:
+        return {**result, "stripe_credit_note": known, "pushed": False}
+    key = f"hcp-creditnote-{number}"
+    stripe_id = _ensure(
+        conn,
+        gateway,
+        "credit_note",
+        number,
+        credit_note_params(conn, note_id, stripe_invoice),
+        key,
+        dry,
+        **retry,
+    )
+    result.update({"stripe_credit_note": stripe_id, "stripe_invoice": stripe_invoice, "pushed": True})
+    if not dry:
+        write_audit(conn, "stripe.push", f"billing.invoices/{note_id}", None, result, actor)
+    return result
+
+
 def sync_period(
     conn: psycopg.Connection, period: str | None, gateway: Gateway, actor: str | None = None
 ) -> list[dict]:
-    """Push every finalized invoice and debit note (of one period, or all) not yet fully pushed."""
+    """Push every finalized invoice, debit note and credit note (of one period, or all) not yet
+    fully pushed; a credit note goes after the invoice it corrects (ids are in creation order)."""
     rows = conn.execute(
-        """select invoice_id from billing.invoices
-           where status <> 'draft' and kind <> 'credit_note' and (%s::text is null or period = %s)
+        """select invoice_id, kind, refers_to from billing.invoices
+           where status <> 'draft' and (%s::text is null or period = %s)
            order by invoice_id""",
         (period, period),
     ).fetchall()
-    return [sync_invoice(conn, invoice_id, gateway, actor) for (invoice_id,) in rows]
+    results, stripe_invoices = [], {}
+    for invoice_id, kind, refers_to in rows:
+        if kind == "credit_note":
+            results.append(
+                sync_credit_note(
+                    conn, invoice_id, gateway, actor, stripe_invoice=stripe_invoices.get(refers_to)
+                )
+            )
+        else:
+            results.append(sync_invoice(conn, invoice_id, gateway, actor))
+            stripe_invoices[invoice_id] = results[-1]["stripe_invoice"]
+    return results

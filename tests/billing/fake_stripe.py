@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import socket
 import threading
 from collections import defaultdict
@@ -21,15 +22,30 @@ from urllib.parse import parse_qsl
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict:
-    """Stripe's form encoding (``metadata[key]=v``) back to a nested dict."""
+    """Stripe's form encoding (``metadata[key]=v``, ``lines[0][type]=v``) back to nested dicts and
+    lists."""
     out: dict = {}
     for key, value in pairs:
-        if "[" in key:
-            head, rest = key.split("[", 1)
-            out.setdefault(head, {})[rest.rstrip("]")] = value
-        else:
-            out[key] = value
-    return out
+        *path, last = re.findall(r"[^\[\]]+", key)
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return _listify(out)
+
+
+def _listify(node):
+    """Dicts keyed 0, 1, ... (Stripe's list encoding) become lists."""
+    if not isinstance(node, dict):
+        return node
+    node = {k: _listify(v) for k, v in node.items()}
+    if node and all(k.isdigit() for k in node):
+        return [node[k] for k in sorted(node, key=int)]
+    return node
+
+
+def _invalid(message: str) -> dict:
+    return {"error": {"type": "invalid_request_error", "message": message}}
 
 
 class FakeStripe:
@@ -143,7 +159,36 @@ class FakeStripe:
                 i["amount"] for i in self.objects["invoiceitem"].values() if i.get("invoice") == parts[2]
             )
             return 200, invoice
+        if parts[:2] == ["v1", "credit_notes"] and len(parts) == 2:
+            return self._credit_note(params)
         return 404, {"error": {"type": "invalid_request_error", "message": f"unknown path {path}"}}
+
+    def _credit_note(self, params: dict) -> tuple[int, dict]:
+        """A credit note on a finalized invoice, for ``amount`` or custom ``lines``; like Stripe, the
+        credit notes of an invoice cannot credit more than its total."""
+        invoice = self.objects["invoice"].get(params.get("invoice", ""))
+        if invoice is None or invoice["status"] == "draft":
+            return 400, _invalid("a credit note needs a finalized invoice")
+        lines = params.get("lines", [])
+        if ("amount" in params) == bool(lines):
+            return 400, _invalid("one of amount or lines must be provided")
+        for line in lines:
+            if line.get("type") != "custom_line_item" or int(line["unit_amount"]) <= 0:
+                return 400, _invalid("custom_line_item lines need a positive unit_amount")
+            line["unit_amount"], line["quantity"] = int(line["unit_amount"]), int(line.get("quantity", 1))
+        total = (
+            int(params["amount"])
+            if "amount" in params
+            else sum(line["unit_amount"] * line["quantity"] for line in lines)
+        )
+        credited = sum(
+            c["total"] for c in self.objects["credit_note"].values() if c["invoice"] == invoice["id"]
+        )
+        if total <= 0 or credited + total > invoice["total"]:
+            return 400, _invalid(
+                f"credit of {total} exceeds what remains of invoice total {invoice['total']}"
+            )
+        return 200, self._create("credit_note", "cn", {**params, "total": total, "status": "issued"})
 
     def _create(self, kind: str, prefix: str, params: dict) -> dict:
         obj = {"id": f"{prefix}_{next(self.ids):06d}", "object": kind, **params}

@@ -41,6 +41,7 @@ def test_cli_invoices_finalize_reconcile_report(conn, database_url, tmp_path):
         "checked": 2,
         "periods": 1,
         "customer_periods": 2,
+        "energy_lines": 0,
         "differences": [],
     }
     conn.execute("update billing.invoices set status = 'sent' where invoice_number = 'INV-000001'")

@@ -111,3 +111,148 @@ def test_drafts_are_not_pushed(conn, finalized):
     draft = conn.execute("select invoice_id from billing.invoices where status = 'draft'").fetchone()[0]
     with pytest.raises(StripeSyncError, match="draft"):
         sync_invoice(conn, draft, DryRunGateway(__import__("pathlib").Path("/dev/null")))
+
+
+# --- credit notes ----------------------------------------------------------------------------------
+
+
+def _revise_card(conn, card_id: str, price: str) -> None:
+    """A corrected price for a card version already billed (a newer load of the same version)."""
+    conn.execute(
+        """insert into raw.rate_cards (rate_card_id, customer_id, gpu_model, workload_type, price_usd_per_gpu_hour,
+               min_increment_seconds, effective_from, load_id)
+           select rate_card_id, customer_id, gpu_model, workload_type, %s, min_increment_seconds, effective_from,
+                  load_id + 1
+           from raw.rate_cards where rate_card_id = %s order by load_id desc limit 1""",
+        (Decimal(price), card_id),
+    )
+
+
+@pytest.fixture()
+def credited(conn, finalized):
+    """Two credit notes on the finalized invoice: price revisions of both cards, one after the other."""
+    ids = []
+    for card_id, price in (("rc-1", "2.29"), ("rc-2", "1.89")):
+        _revise_card(conn, card_id, price)
+        number = inv.correct_invoice(conn, finalized, f"price revision of {card_id}", now=T(2026, 11, 6))
+        ids.append(
+            conn.execute(
+                "select invoice_id from billing.invoices where invoice_number = %s", (number,)
+            ).fetchone()[0]
+        )
+    kinds = conn.execute("select kind from billing.invoices where invoice_id = any(%s)", (ids,)).fetchall()
+    assert kinds == [("credit_note",), ("credit_note",)]
+    return ids
+
+
+def _note_totals(conn, note_ids: list[int]) -> dict[str, int]:
+    """Our credit notes by number, as the cents Stripe should credit."""
+    return {
+        number: -to_cents(total)
+        for number, total in conn.execute(
+            "select invoice_number, total_usd from billing.invoices where invoice_id = any(%s)", (note_ids,)
+        )
+    }
+
+
+def _assert_one_credit_note_each(server: FakeStripe, conn, note_ids: list[int]) -> None:
+    expected = _note_totals(conn, note_ids)
+    pushed = {c["metadata"]["hcp_credit_note_number"]: c for c in server.objects["credit_note"].values()}
+    assert len(server.objects["credit_note"]) == len(expected)
+    assert {number: c["total"] for number, c in pushed.items()} == expected
+    [stripe_invoice] = server.objects["invoice"]
+    assert {c["invoice"] for c in pushed.values()} == {stripe_invoice}
+
+
+def test_credit_notes_survive_drop_500_and_429(conn, finalized, credited):
+    with FakeStripe() as server:
+        server.inject("/v1/credit_notes", "drop_after")  # created, but the answer is lost
+        server.inject("/v1/credit_notes", "500")
+        server.inject("/v1/credit_notes", "429")
+        results = sync_period(conn, "2026-10", LiveGateway("sk_test_fake", server.url))
+        notes = [r for r in results if r.get("kind") == "credit_note"]
+        assert [r["pushed"] for r in notes] == [True, True]
+        outcomes = [o for path, _, o in server.requests if path == "/v1/credit_notes"]
+        assert outcomes[:4] == ["executed", "500", "429", "replayed"]
+        _assert_one_credit_note_each(server, conn, credited)
+        _assert_one_each(server, conn, finalized)  # the invoice itself went once, before its notes
+        keys = {k for path, k, _ in server.requests if path == "/v1/credit_notes"}
+        assert len(keys) == 2 and all(k.startswith("hcp-creditnote-CN-") for k in keys)
+        # each Stripe line names the line of ours it credits
+        lines = [line for c in server.objects["credit_note"].values() for line in c["lines"]]
+        our_lines = {
+            f"line-{i}"
+            for (i,) in conn.execute(
+                "select line_id from billing.invoice_lines where invoice_id = any(%s)", (credited,)
+            )
+        }
+        assert {line["metadata"]["hcp_item"] for line in lines} == our_lines | {"tax"}
+        # a second sync sends nothing; with our records lost, a re-push is only replays
+        before = len(server.requests)
+        sync_period(conn, "2026-10", LiveGateway("sk_test_fake", server.url))
+        assert len(server.requests) == before
+        conn.execute("truncate billing.stripe_objects")
+        sync_period(conn, "2026-10", LiveGateway("sk_test_fake", server.url))
+        assert {o for _, _, o in server.requests[before:]} == {"replayed"}
+        _assert_one_credit_note_each(server, conn, credited)
+    audited = conn.execute(
+        "select count(distinct entity) from ops.audit_log where action = 'stripe.push' and entity = any(%s)",
+        ([f"billing.invoices/{i}" for i in credited],),
+    ).fetchone()[0]
+    assert audited == 2
+
+
+def test_credit_note_gives_up_then_pushes_once(conn, finalized, credited):
+    with FakeStripe() as server:
+        gateway = LiveGateway("sk_test_fake", server.url)
+        sync_invoice(conn, finalized, gateway, **FAST)
+        for _ in range(3):
+            server.inject("/v1/credit_notes", "429")
+        with pytest.raises(StripeSyncError, match="gave up"):
+            sync_invoice(conn, credited[0], gateway, attempts=3, backoff_s=0.01)
+        assert server.objects["credit_note"] == {}
+        for note_id in credited:
+            sync_invoice(conn, note_id, gateway, **FAST)
+        _assert_one_credit_note_each(server, conn, credited)
+
+
+def test_credit_note_with_a_shrinking_discount_credits_its_total(conn, finalized):
+    # a discount granted late (credit note 1: the discount alone), then a lower price: the discount
+    # shrinks with the subtotal, so the second note credits one amount, not lines
+    conn.execute("insert into billing.discounts values ('c1', 10, '2026-01-01')")
+    first = inv.correct_invoice(conn, finalized, "discount granted", now=T(2026, 11, 6))
+    _revise_card(conn, "rc-1", "1.99")
+    second = inv.correct_invoice(conn, finalized, "price revision", now=T(2026, 11, 7))
+    ids = [
+        conn.execute("select invoice_id from billing.invoices where invoice_number = %s", (n,)).fetchone()[0]
+        for n in (first, second)
+    ]
+    with FakeStripe() as server:
+        server.inject("/v1/credit_notes", "500")
+        sync_period(conn, None, LiveGateway("sk_test_fake", server.url), actor="test")
+        _assert_one_credit_note_each(server, conn, ids)
+        by_number = {
+            c["metadata"]["hcp_credit_note_number"]: c for c in server.objects["credit_note"].values()
+        }
+        assert [line["metadata"]["hcp_item"] for line in by_number[first]["lines"]] == ["discount", "tax"]
+        assert "lines" not in by_number[second] and int(by_number[second]["amount"]) > 0
+
+
+def test_credit_note_dry_run_writes_requests(conn, finalized, credited, tmp_path):
+    gateway = DryRunGateway(tmp_path / "dry.jsonl")
+    sync_period(conn, "2026-10", gateway)
+    sent = [r for r in gateway.requests if r["resource"] == "credit_note"]
+    assert len(sent) == 2
+    assert {r["idempotency_key"] for r in sent} == {
+        f"hcp-creditnote-{n}" for n in _note_totals(conn, credited)
+    }
+    credited_cents = {
+        r["params"]["metadata"]["hcp_credit_note_number"]: sum(
+            line["unit_amount"] for line in r["params"]["lines"]
+        )
+        for r in sent
+    }
+    assert credited_cents == _note_totals(conn, credited)
+    assert all(r["params"]["invoice"].startswith("dry_invoice_") for r in sent)
+    assert conn.execute("select count(*) from billing.stripe_objects").fetchone()[0] == 0
+    assert len((tmp_path / "dry.jsonl").read_text().splitlines()) == len(gateway.requests)
