@@ -3,6 +3,12 @@
 -- ordered by time (not arrival), redelivered events collapse on event_id (staging), repeated
 -- opens or closes are ignored, events after the first terminal event are ignored, and a span
 -- still open at the end of data is cut at the watermark.
+--
+-- Cost is linear in events (a few sorts by workload): a workload's attributes, terminal time and
+-- first placement are window aggregates carried on each of its events, never a join between
+-- aggregated CTEs. Such CTEs get default row estimates (200 workloads, 1 span), and the planner
+-- then chose a nested loop comparing every span with every workload (quadratic: 74 s at 30,000
+-- workloads).
 with
 
 workload_events as (
@@ -13,43 +19,58 @@ watermarks as (
     select * from {{ ref('int_watermarks_computed') }}
 ),
 
-workloads as (
+events_flagged as (
     select
-        workload_id,
-        max(customer_id) as customer_id,
-        max(workload_type) as workload_type,
-        max(gpu_pool) as gpu_pool,
-        max(gpus_requested) as gpus_requested,
-        min(event_at) filter (where event_type in ('completed', 'cancelled', 'failed')) as terminal_at
+        *,
+        coalesce(event_type in ('started', 'resumed') and cardinality(device_ids) > 0, false) as is_placement
     from workload_events
-    group by workload_id
 ),
 
-first_placements as (
-    select distinct on (workload_id)
+events_described as (
+    select
         workload_id,
-        device_ids
-    from workload_events
-    where event_type in ('started', 'resumed') and cardinality(device_ids) > 0
-    order by workload_id asc, event_at asc, event_id asc
+        event_id,
+        event_type,
+        event_at,
+        device_ids,
+        max(customer_id) over whole_workload as workload_customer_id,
+        max(workload_type) over whole_workload as workload_type,
+        max(gpu_pool) over whole_workload as workload_gpu_pool,
+        max(gpus_requested) over whole_workload as workload_gpus_requested,
+        min(event_at) filter (where event_type in ('completed', 'cancelled', 'failed')) over whole_workload
+            as terminal_at,
+        -- the devices of the workload's first placement (by time, then event id), for spans whose
+        -- opening event names none
+        first_value(case when is_placement then device_ids end) over placement_order as first_device_ids
+    from events_flagged
+    window
+        whole_workload as (partition by workload_id),
+        placement_order as (
+            partition by workload_id order by is_placement desc, event_at asc, event_id asc
+            rows between unbounded preceding and unbounded following
+        )
 ),
 
 transitions as (
     select
-        workload_events.workload_id,
-        workload_events.event_id,
-        workload_events.event_type,
-        date_trunc('second', workload_events.event_at) as event_at,
-        workload_events.device_ids,
-        case when workload_events.event_type in ('started', 'resumed') then 'open' else 'close' end as transition,
-        case workload_events.event_type
+        workload_id,
+        event_id,
+        event_type,
+        date_trunc('second', event_at) as event_at,
+        device_ids,
+        first_device_ids,
+        workload_customer_id,
+        workload_type,
+        workload_gpu_pool,
+        workload_gpus_requested,
+        case when event_type in ('started', 'resumed') then 'open' else 'close' end as transition,
+        case event_type
             when 'started' then 1 when 'paused' then 2 when 'resumed' then 3 else 4
         end as same_second_rank
-    from workload_events
-    inner join workloads on workload_events.workload_id = workloads.workload_id
+    from events_described
     where
-        workload_events.event_type <> 'submitted'
-        and (workloads.terminal_at is null or workload_events.event_at <= workloads.terminal_at)
+        event_type <> 'submitted'
+        and (terminal_at is null or event_at <= terminal_at)
 ),
 
 sequenced as (
@@ -74,6 +95,11 @@ spans as (
         event_id as open_event_id,
         event_at as started_at,
         device_ids,
+        first_device_ids,
+        workload_customer_id,
+        workload_type,
+        workload_gpu_pool,
+        workload_gpus_requested,
         transition,
         lead(event_at) over workload_order as closed_at,
         lead(event_type) over workload_order as close_event_type
@@ -83,17 +109,12 @@ spans as (
 
 devices_placed as (
     select
-        spans.workload_id,
-        spans.open_event_id,
-        spans.started_at,
-        spans.closed_at,
-        spans.close_event_type,
+        spans.*,
         placed.device_id
     from spans
-    left join first_placements on spans.workload_id = first_placements.workload_id
     cross join
         lateral unnest(
-            case when cardinality(spans.device_ids) > 0 then spans.device_ids else first_placements.device_ids end
+            case when cardinality(spans.device_ids) > 0 then spans.device_ids else spans.first_device_ids end
         ) as placed (device_id)
     where spans.transition = 'open'
 ),
@@ -104,10 +125,10 @@ final as (
             as session_id,
         devices_placed.workload_id,
         devices_placed.device_id,
-        workloads.customer_id,
-        workloads.workload_type,
-        workloads.gpu_pool,
-        workloads.gpus_requested,
+        devices_placed.workload_customer_id as customer_id,
+        devices_placed.workload_type,
+        devices_placed.workload_gpu_pool as gpu_pool,
+        devices_placed.workload_gpus_requested as gpus_requested,
         devices_placed.started_at,
         coalesce(devices_placed.closed_at, date_trunc('second', watermarks.watermark_at)) as ended_at,
         coalesce(devices_placed.close_event_type, 'watermark') as end_reason,
@@ -117,7 +138,6 @@ final as (
             - devices_placed.started_at
         )::bigint as gpu_seconds
     from devices_placed
-    inner join workloads on devices_placed.workload_id = workloads.workload_id
     cross join watermarks
 )
 

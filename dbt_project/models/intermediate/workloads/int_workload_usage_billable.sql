@@ -61,9 +61,30 @@ placed as (
     where sessions.ended_at > sessions.started_at
 ),
 
-windows as (
+-- the rate-card versions that apply to a session and take effect before it ends: the customer's
+-- own cards, and the list cards from before the customer's first own card. Two equality joins (not
+-- one join with an OR on the customer), so each session meets only its own product's cards.
+session_cards as (
     select
         placed.session_id,
+        placed.started_at,
+        placed.ended_at,
+        rate_cards.rate_card_id,
+        rate_cards.effective_at,
+        rate_cards.price_usd_per_gpu_hour,
+        rate_cards.min_increment_seconds
+    from placed
+    inner join rate_cards
+        on
+            placed.customer_id = rate_cards.customer_id
+            and placed.gpu_model = rate_cards.gpu_model
+            and placed.workload_type = rate_cards.workload_type
+    where rate_cards.effective_at < placed.ended_at
+    union all
+    select
+        placed.session_id,
+        placed.started_at,
+        placed.ended_at,
         rate_cards.rate_card_id,
         rate_cards.effective_at,
         rate_cards.price_usd_per_gpu_hour,
@@ -79,22 +100,33 @@ windows as (
             and placed.gpu_model = first_own_cards.gpu_model
             and placed.workload_type = first_own_cards.workload_type
     where
-        rate_cards.customer_id = placed.customer_id
-        or (
-            rate_cards.customer_id is null
-            and (first_own_cards.first_own_at is null or rate_cards.effective_at < first_own_cards.first_own_at)
-        )
+        rate_cards.customer_id is null
+        and rate_cards.effective_at < placed.ended_at
+        and (first_own_cards.first_own_at is null or rate_cards.effective_at < first_own_cards.first_own_at)
 ),
 
+-- where a session is cut: its start, each customer-local midnight inside it (a series over its own
+-- days only), and the time each card takes effect inside it (a card effective before the start
+-- counts at the start). Card cuts carry their card.
 cuts as (
     select
         session_id,
-        started_at as cut_at
+        ended_at,
+        started_at as cut_at,
+        null::text as rate_card_id,
+        null::timestamptz as rate_card_effective_at,
+        null::numeric(12, 6) as price_usd_per_gpu_hour,
+        null::integer as min_increment_seconds
     from placed
-    union
+    union all
     select
         placed.session_id,
-        (local_days.local_day at time zone placed.timezone) as cut_at
+        placed.ended_at,
+        (local_days.local_day at time zone placed.timezone) as cut_at,
+        null::text as rate_card_id,
+        null::timestamptz as rate_card_effective_at,
+        null::numeric(12, 6) as price_usd_per_gpu_hour,
+        null::integer as min_increment_seconds
     from placed
     cross join
         lateral generate_series(
@@ -105,58 +137,106 @@ cuts as (
     where
         (local_days.local_day at time zone placed.timezone) > placed.started_at
         and (local_days.local_day at time zone placed.timezone) < placed.ended_at
-    union
+    union all
     select
-        windows.session_id,
-        windows.effective_at as cut_at
-    from windows
-    inner join placed on windows.session_id = placed.session_id
-    where windows.effective_at > placed.started_at and windows.effective_at < placed.ended_at
+        session_id,
+        ended_at,
+        greatest(effective_at, started_at) as cut_at,
+        rate_card_id,
+        effective_at as rate_card_effective_at,
+        price_usd_per_gpu_hour,
+        min_increment_seconds
+    from session_cards
 ),
 
+-- one row per session and cut time; where cards take effect, the latest effective one wins (then
+-- the highest id)
+distinct_cuts as (
+    select distinct on (session_id, cut_at) *
+    from cuts
+    order by session_id asc, cut_at asc, rate_card_effective_at desc nulls last, rate_card_id desc
+),
+
+-- pieces run from a cut to the next (the last to the session's end); card_run numbers the card
+-- cuts so far, so a piece's card is the one at the start of its run
 pieces as (
     select
-        placed.*,
-        cuts.cut_at as piece_start_at,
-        coalesce(
-            lead(cuts.cut_at) over (partition by cuts.session_id order by cuts.cut_at), placed.ended_at
-        ) as piece_end_at
-    from cuts
-    inner join placed on cuts.session_id = placed.session_id
+        *,
+        coalesce(lead(cut_at) over session_order, ended_at) as piece_end_at,
+        count(rate_card_id) over session_order as card_run
+    from distinct_cuts
+    window session_order as (partition by session_id order by cut_at)
 ),
 
+-- The card in force is found by window functions over each session's own pieces: a lookup per piece
+-- into all sessions' cards (a CTE has no index) compared every piece with every card: quadratic.
 priced as (
     select
-        pieces.*,
-        card.rate_card_id,
-        card.effective_at as rate_card_effective_at,
-        card.price_usd_per_gpu_hour,
-        card.min_increment_seconds
+        placed.*,
+        pieces.cut_at as piece_start_at,
+        pieces.piece_end_at,
+        first_value(pieces.rate_card_id) over card_run as rate_card_id,
+        first_value(pieces.rate_card_effective_at) over card_run as rate_card_effective_at,
+        first_value(pieces.price_usd_per_gpu_hour) over card_run as price_usd_per_gpu_hour,
+        first_value(pieces.min_increment_seconds) over card_run as min_increment_seconds
     from pieces
-    left join lateral (
-        select windows.*
-        from windows
-        where windows.session_id = pieces.session_id and windows.effective_at <= pieces.piece_start_at
-        order by windows.effective_at desc, windows.rate_card_id desc
-        limit 1
-    ) as card on true
+    inner join placed on pieces.session_id = placed.session_id
+    window card_run as (partition by pieces.session_id, pieces.card_run order by pieces.cut_at)
 ),
 
--- measured telemetry of the hourly metered pieces, attributed to the billable piece they start in
+-- measured telemetry of the hourly metered pieces, attributed to the billable piece they start in:
+-- the billable pieces' starts (and each session's end) and the metered pieces in one stream per
+-- session ordered by time, where a metered piece takes the latest bound at or before it (a window,
+-- not a range join). A metered piece at or after the session's end takes the end, which no billable
+-- piece starts at, so it is dropped as a range join would drop it.
+metered_bounds as (
+    select
+        session_id,
+        piece_start_at as bound_at,
+        0 as bound_first,
+        null::bigint as measured_gpu_seconds,
+        null::double precision as avg_gpu_util_pct,
+        null::bigint as gpu_seconds
+    from priced
+    union all
+    select
+        session_id,
+        ended_at as bound_at,
+        0 as bound_first,
+        null::bigint as measured_gpu_seconds,
+        null::double precision as avg_gpu_util_pct,
+        null::bigint as gpu_seconds
+    from placed
+    union all
+    select
+        session_id,
+        piece_start_at as bound_at,
+        1 as bound_first,
+        measured_gpu_seconds,
+        avg_gpu_util_pct,
+        gpu_seconds
+    from metered
+),
+
+metered_attributed as (
+    select
+        *,
+        max(bound_at) filter (where bound_first = 0) over (
+            partition by session_id order by bound_at, bound_first rows unbounded preceding
+        ) as piece_start_at
+    from metered_bounds
+),
+
 measured as (
     select
-        priced.session_id,
-        priced.piece_start_at,
-        sum(metered.measured_gpu_seconds) as measured_gpu_seconds,
-        sum(metered.avg_gpu_util_pct * metered.gpu_seconds) as util_weighted_seconds,
-        sum(metered.gpu_seconds) filter (where metered.avg_gpu_util_pct is not null) as util_seconds
-    from priced
-    inner join metered
-        on
-            priced.session_id = metered.session_id
-            and priced.piece_start_at <= metered.piece_start_at
-            and priced.piece_end_at > metered.piece_start_at
-    group by priced.session_id, priced.piece_start_at
+        session_id,
+        piece_start_at,
+        sum(measured_gpu_seconds) as measured_gpu_seconds,
+        sum(avg_gpu_util_pct * gpu_seconds) as util_weighted_seconds,
+        sum(gpu_seconds) filter (where avg_gpu_util_pct is not null) as util_seconds
+    from metered_attributed
+    where bound_first = 1
+    group by session_id, piece_start_at
 ),
 
 final as (
