@@ -1,69 +1,88 @@
-"""The executive KPI cards on a hand-checked case: two facilities, one hour now and one a week earlier."""
+"""The executive KPI cards against figures recomputed here, independently of the page's query: money
+from the device-level mart (the page reads the facility rollup) and curtailment from the raw
+demand-response events."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from decimal import Decimal
 
+import pandas as pd
 import psycopg
 
-from apps.streamlit import synthetic
-from apps.streamlit.benchmark import scratch_database
-from tests.app.helpers import add_role_users, signed_in, using
-
-HOUR = datetime(2026, 11, 20, 12, tzinfo=UTC)
-# facility, hour, mining, inference, credits, energy cost, MWh, margin, curtailed MWh, avoided, GPU util %, GPUs
-ROWS = [
-    ("F1", HOUR, 600, 300, 100, 400, 10, 600, 2, 80, 50.0, 10),
-    ("F2", HOUR, 400, 100, 0, 100, 5, 400, 0, 0, 80.0, 30),
-    ("F1", HOUR - timedelta(days=7), 800, 200, 0, 500, 10, 500, 0, 0, 50.0, 10),
-]
+from tests.app.helpers import signed_in
 
 
-def _seed(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(synthetic.MARTS_DDL)
-        conn.execute(
-            "insert into marts.dim_facilities (facility_id, facility_name, power_cap_kw, pue) "
-            "values ('F1', 'Alpha', 20000, 1.1), ('F2', 'Beta', 10000, 1.2)"
-        )
-        for f, at, mining, inference, credit, cost, mwh, margin, curtailed, avoided, util, gpus in ROWS:
-            conn.execute(
-                """insert into marts.fct_facility_hourly (facility_id, hour_start_at, mining_revenue_usd,
-                       inference_revenue_usd, demand_response_credit_usd, total_revenue_usd, energy_cost_usd,
-                       energy_mwh, margin_usd, curtailed_mwh, avoided_energy_cost_usd, gpu_utilization_pct, gpu_count)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (
-                    f,
-                    at,
-                    mining,
-                    inference,
-                    credit,
-                    mining + inference + credit,
-                    cost,
-                    mwh,
-                    margin,
-                    curtailed,
-                    avoided,
-                    util,
-                    gpus,
-                ),
-            )
+def _frame(url: str, query: str, params: tuple = ()) -> pd.DataFrame:
+    with psycopg.connect(url) as conn:
+        cur = conn.execute(query, params)
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
-def test_kpi_cards_hand_checked(database_url):
-    with scratch_database(database_url, "hcp_app_kpi") as url, using(url):
-        _seed(url)
-        add_role_users()
-        at = signed_in("viewer")
-        cards = {m.label: (m.value, m.delta) for m in at.metric}
-    # current week: revenue 1000 + 500, previous week: 1000 (F1 only)
-    assert cards["Total revenue"] == ("$1,500", "+50.0%")
-    assert cards["Mining revenue"] == ("$1,000", "+25.0%")
-    assert cards["Inference revenue"] == ("$400", "+100.0%")
-    assert cards["Energy cost"] == ("$500", "+0.0%")
-    assert cards["Gross margin"] == ("$1,000", "+100.0%")
-    # (600 + 400) / (10 + 5) MWh = 66.67 vs 500 / 10 = 50
-    assert cards["Margin per MWh"] == ("$66.67", "+33.3%")
-    # GPU-weighted: (50 * 10 + 80 * 30) / 40 = 72.5 vs 50
-    assert cards["GPU utilization"] == ("72.5 %", "+45.0%")
-    assert cards["Curtailed MWh · $80 avoided"][0] == "2.0 MWh"
+def _dollars(text: str) -> float:
+    return float(text.replace("$", "").replace(",", ""))
+
+
+def _cards(role: str, period: str) -> dict[str, tuple[str, str | None, str]]:
+    at = signed_in(role)
+    at.segmented_control(key="exec_period").set_value(period).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return {m.label: (m.value, m.delta, m.help) for m in at.metric}
+
+
+def test_money_cards_match_the_device_mart(fleet_url):
+    hours = _frame(
+        fleet_url,
+        "select hour_start_at, energy_cost_usd, mining_revenue_usd, inference_revenue_usd "
+        "from marts.fct_device_hourly",
+    )
+    end = hours["hour_start_at"].max() + timedelta(hours=1)
+    start, previous = end - timedelta(days=1), end - timedelta(days=2)
+    now = hours[hours["hour_start_at"] >= start]
+    before = hours[(hours["hour_start_at"] >= previous) & (hours["hour_start_at"] < start)]
+    assert len(now) and len(before)
+    cards = _cards("finance", "24 hours")
+    for label, column in (
+        ("Energy cost", "energy_cost_usd"),
+        ("Mining revenue", "mining_revenue_usd"),
+        ("Inference revenue", "inference_revenue_usd"),
+    ):
+        total, prior = float(sum(now[column], Decimal(0))), float(sum(before[column], Decimal(0)))
+        assert total > 0, column
+        change = (total - prior) / abs(prior) * 100
+        assert cards[label][:2] == (f"${total:,.0f}", f"{change:+.1f}%"), (label, cards[label])
+
+
+def test_curtailment_card_matches_raw_demand_response_events(fleet_url):
+    events = _frame(
+        fleet_url,
+        "select facility_id, start_at, end_at, curtail_kw, credit_usd_per_mwh from raw.demand_response_events",
+    )
+    bounds = _frame(
+        fleet_url,
+        "select min(hour_start_at) as first_at, max(hour_start_at) + interval '1 hour' as end_at "
+        "from marts.fct_facility_hourly",
+    ).iloc[0]
+    # 28 days covers the whole fleet: every event, clipped to the hours the marts hold
+    overlap = (
+        events["end_at"].clip(upper=bounds["end_at"]) - events["start_at"].clip(lower=bounds["first_at"])
+    ).dt.total_seconds().clip(lower=0) / 3600
+    mwh = float((events["curtail_kw"].astype(float) * overlap).sum() / 1000)
+    credits = float(
+        (events["curtail_kw"].astype(float) * events["credit_usd_per_mwh"].astype(float) * overlap).sum()
+        / 1000
+    )
+    assert mwh > 0, "the fleet has no curtailment to check"
+    cards = _cards("viewer", "28 days")
+    value, _, help_text = cards["Curtailed energy"]
+    assert abs(float(value.removesuffix(" MWh").replace(",", "")) - mwh) <= 0.005 + 1e-9, (value, mwh)
+    assert "avoided" in help_text and "$" in help_text
+    # total revenue = device mining + inference + demand-response credits (credits rounded per hour)
+    device = _frame(
+        fleet_url,
+        "select sum(mining_revenue_usd + inference_revenue_usd) as usd from marts.fct_device_hourly",
+    ).iloc[0, 0]
+    assert (
+        abs(_dollars(cards["Total revenue"][0]) - (float(device) + credits))
+        <= 0.5 + 0.01 * len(events) + 1e-6
+    )

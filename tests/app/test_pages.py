@@ -1,8 +1,9 @@
-"""Every page for every role against a synthetic fleet: renders, lists only what the role may see,
-refuses the rest (audited); and every page degrades to a hint on an empty database."""
+"""Every page for every role against a fleet built by the real pipeline: renders, lists only what
+the role may see, refuses the rest (audited); and every page degrades to a hint on an empty database."""
 
 from __future__ import annotations
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -30,6 +31,8 @@ def _menu(at) -> set[str]:
 def test_every_page_for_role(fleet_url, role):
     from lib import auth, ui
 
+    with psycopg.connect(fleet_url) as conn:
+        since = conn.execute("select now()").fetchone()[0]
     at = signed_in(role)
     assert not render_problems(at), render_problems(at)
     allowed = set(auth.allowed_pages(role))
@@ -44,7 +47,8 @@ def test_every_page_for_role(fleet_url, role):
             assert not at.title, (role, key)
     with psycopg.connect(fleet_url) as conn:
         denied = conn.execute(
-            "select count(*) from ops.audit_log where actor = %s and action = 'access_denied'", (role,)
+            "select count(*) from ops.audit_log where actor = %s and action = 'access_denied' and at >= %s",
+            (role, since),
         ).fetchone()[0]
     assert denied == len(PAGES) - len(allowed)
 
@@ -59,29 +63,44 @@ def test_role_matrix():
     assert auth.allowed_pages("admin") == list(auth.PAGE_ROLES)
 
 
+def _devices(url: str) -> pd.DataFrame:
+    with psycopg.connect(url) as conn:
+        cur = conn.execute("select device_id, device_kind, hardware_model from marts.dim_devices order by 1")
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
 def test_device_drill_down_and_quick_nav(fleet_url):
+    devices = _devices(fleet_url)
+    gpu = devices[devices["device_kind"] == "gpu"].iloc[0]
+    asic = devices[devices["device_kind"] == "asic"].iloc[-1]
     at = signed_in("operator")
-    at.session_state["device_id"] = "D000017"  # a GPU (i % 20 == 17)
+    at.session_state["device_id"] = gpu["device_id"]
     at.switch_page("app_pages/device.py").run()
     assert not render_problems(at)
-    assert "H100" in at.caption[0].value
+    assert gpu["hardware_model"] in at.caption[0].value
     assert [m.label for m in at.metric][:3] == ["Power", "Temperature", "GPU utilization"]
     nav = at.sidebar.selectbox(key="quick_nav")
-    target = next(option for option in nav.options if option.startswith("Device · D000003"))
+    target = next(option for option in nav.options if option.startswith(f"Device · {asic['device_id']}"))
     nav.set_value(target).run()
     assert at.title[0].value == "Device detail"
-    assert at.text_input(key="device_lookup").value == "D000003"
+    assert at.text_input(key="device_lookup").value == asic["device_id"]
 
 
 def test_resources_filters_and_search(fleet_url):
+    devices = _devices(fleet_url)
+    gpus = devices[devices["device_kind"] == "gpu"]
+    model = gpus["hardware_model"].iloc[0]
+    term = model.split()[-1]  # a word of the model name, e.g. "HBM3"
+    matching = gpus[gpus["hardware_model"].str.contains(term, case=False)]
     at = signed_in("operator")
     at.switch_page("app_pages/resources.py").run()
     at.selectbox(key="res_kind").set_value("gpu").run()
-    assert "18 devices match" in at.caption[0].value  # 120 devices, 3 in 20 are GPUs
-    at.text_input(key="res_search").input("L40S").run()
-    assert "6 devices match" in at.caption[0].value
+    assert f"{len(gpus)} devices match" in at.caption[0].value
+    at.text_input(key="res_search").input(term).run()
+    assert f"{len(matching)} devices match" in at.caption[0].value
     frame = at.dataframe[0].value
-    assert set(frame["hardware_model"]) == {"L40S"}
+    assert set(frame["hardware_model"]) == set(matching["hardware_model"])
+    assert set(frame["device_id"]) == set(matching["device_id"][:25])
 
 
 def test_empty_database_degrades(empty_url):
@@ -94,3 +113,26 @@ def test_empty_database_degrades(empty_url):
         if key not in ("users", "device"):
             hints = [i.value for i in at.info]
             assert any("No data yet" in h or "No " in h for h in hints), (key, hints)
+
+
+def test_billing_downloads_are_the_billing_reports(fleet_url, tmp_path):
+    from lib import queries
+
+    from orchestration.billing.reports import invoice_csv, invoice_pdf
+
+    at = signed_in("finance")
+    at.switch_page("app_pages/billing.py").run()
+    assert not render_problems(at), render_problems(at)
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert {"PDF", "CSV"} <= set(labels), labels
+    with psycopg.connect(fleet_url) as conn:
+        invoice_id, lines = conn.execute(
+            "select i.invoice_id, count(l.line_no) from billing.invoices as i "
+            "join billing.invoice_lines as l using (invoice_id) group by 1 order by 1 limit 1"
+        ).fetchone()
+        written = invoice_csv(conn, invoice_id, tmp_path), invoice_pdf(conn, invoice_id, tmp_path)
+    csv_bytes = queries.invoice_document(invoice_id, "csv")
+    assert csv_bytes == written[0].read_bytes()
+    assert len(csv_bytes.decode().strip().splitlines()) == 1 + lines
+    pdf_bytes = queries.invoice_document(invoice_id, "pdf")
+    assert pdf_bytes.startswith(b"%PDF") and len(pdf_bytes) > 1000

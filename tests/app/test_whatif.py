@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 
+import psycopg
+
 
 def test_scenarios_move_profit_and_resolve_fast(fleet_url):
     from lib import whatif
 
+    with psycopg.connect(fleet_url) as conn:
+        devices, facilities, pools = conn.execute(
+            "select count(*), count(distinct facility_id), count(distinct gpu_pool) from marts.dim_devices"
+        ).fetchone()
     base, outcome, builder = whatif.current()
     assert builder == "kernels.planning.build_problem"
-    assert base.problem.sizes == {"D": 120, "T": 24, "F": 2, "K": 2}
+    assert base.problem.sizes == {"D": devices, "T": 24, "F": facilities, "K": pools}
     same = whatif.run(base, whatif.apply(base, whatif.Scenario()))
     assert abs(same.objective - outcome.objective) <= 1e-6 * max(1.0, abs(outcome.objective))
 

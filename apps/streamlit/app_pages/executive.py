@@ -18,7 +18,8 @@ def kpis() -> None:
     previous = queries.kpi_totals(previous_start, start)
     ui.kpi_grid(metrics.kpi_cards(current, previous))
     st.caption(
-        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, change against the previous {days:g} days"
+        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, change against the previous {days:g} days. "
+        + metrics.avoided_cost_text(current)
     )
 
 

@@ -15,8 +15,9 @@ KPI_SPEC = (
     ("Gross margin", "gross_margin_usd", "usd", "normal"),
     ("Margin per MWh", "margin_usd_per_mwh", "usd2", "normal"),
     ("GPU utilization", "gpu_utilization_pct", "pct", "normal"),
-    ("Curtailed MWh", "curtailed_mwh", "mwh", "off"),
+    ("Curtailed energy", "curtailed_mwh", "mwh", "off"),
 )
+KpiCard = tuple[str, str, str | None, str, str | None]
 
 
 def _value(df: pd.DataFrame, column: str) -> float | None:
@@ -25,22 +26,28 @@ def _value(df: pd.DataFrame, column: str) -> float | None:
     return float(df[column].iloc[0])
 
 
-def kpi_cards(current: pd.DataFrame, previous: pd.DataFrame) -> list[tuple[str, str, str | None, str]]:
-    """The eight executive KPI cards: (label, value, change vs previous period, delta color)."""
+def kpi_cards(current: pd.DataFrame, previous: pd.DataFrame) -> list[KpiCard]:
+    """The eight executive KPI cards: (label, value, change vs previous period, delta color, help)."""
     cards = []
     for label, column, kind, color in KPI_SPEC:
         now, before = _value(current, column), _value(previous, column)
+        help_text = None
         if kind == "usd":
             text = ui.usd(now)
         elif kind == "usd2":
             text = ui.usd(now, 2)
         elif kind == "pct":
             text = ui.number(now, "%")
-        else:  # curtailed energy, with the energy cost it avoided in the label
-            text = ui.number(now, "MWh")
-            label = f"{label} · {ui.usd(_value(current, 'avoided_energy_cost_usd'))} avoided"
-        cards.append((label, text, ui.change(now, before), color))
+        else:  # curtailed energy; the cost it avoided goes in the tooltip (a long label is cut off)
+            text = ui.number(now, "MWh", 2)
+            help_text = avoided_cost_text(current)
+        cards.append((label, text, ui.change(now, before), color, help_text))
     return cards
+
+
+def avoided_cost_text(current: pd.DataFrame) -> str:
+    """What curtailment saved in the period, e.g. 'Curtailment avoided $80 of energy cost.'"""
+    return f"Curtailment avoided {ui.usd(_value(current, 'avoided_energy_cost_usd'))} of energy cost."
 
 
 _STRATEGY_LABELS = ("policy", "strategy", "scenario", "plan", "baseline")

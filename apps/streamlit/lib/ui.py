@@ -60,12 +60,14 @@ def change(current: float | None, previous: float | None) -> str | None:
     return f"{(current - previous) / abs(previous) * 100:+.1f}%"
 
 
-def kpi_grid(cards: list[tuple[str, str, str | None, str]], per_row: int = 4) -> None:
-    """KPI cards (label, value, change, delta color) in rows; columns stack on a phone."""
+def kpi_grid(cards: list[tuple[str, str, str | None, str, str | None]], per_row: int = 4) -> None:
+    """KPI cards (label, value, change, delta color, help) in rows; columns stack on a phone."""
     for first in range(0, len(cards), per_row):
         cols = st.columns(per_row)
-        for col, (label, value, delta, color) in zip(cols, cards[first : first + per_row], strict=False):
-            col.metric(label, value, delta, delta_color=color, border=True)
+        for col, (label, value, delta, color, help_text) in zip(
+            cols, cards[first : first + per_row], strict=False
+        ):
+            col.metric(label, value, delta, delta_color=color, help=help_text, border=True)
 
 
 def period_picker(key: str, default: str = "7 days") -> float:

@@ -68,6 +68,14 @@ def _grid(hours: pd.DataFrame, column: str, facility_ids: list[str], times: list
     return wide.reindex(index=facility_ids, columns=times).to_numpy(dtype=float)
 
 
+def _finite_mean(grid: np.ndarray) -> np.ndarray:
+    """Per-interval mean over facilities of the finite values; NaN where an interval has none."""
+    finite = np.isfinite(grid)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, grid, 0.0).sum(axis=0)
+    return np.divide(sums, counts, out=np.full(grid.shape[1], np.nan), where=counts > 0)
+
+
 def build_base(devices: pd.DataFrame, facilities: pd.DataFrame, hours: pd.DataFrame) -> Base:
     """The current allocation problem from the marts frames (see the module docstring)."""
     facility_ids = facilities["facility_id"].tolist()
@@ -88,15 +96,11 @@ def build_base(devices: pd.DataFrame, facilities: pd.DataFrame, hours: pd.DataFr
         np.isnan(price), np.nanmean(price) if np.isfinite(price).any() else DEFAULT_PRICE_USD_MWH, price
     )
     hp = _grid(hours, "hashprice_usd_per_th_h", facility_ids, times)
-    hp_t = (
-        np.nanmean(np.where(np.isfinite(hp), hp, np.nan), axis=0)
-        if np.isfinite(hp).any()
-        else np.full(T, np.nan)
-    )
+    hp_t = _finite_mean(hp)
     default_hp = DEFAULT_HASHPRICE_USD_PER_PH_DAY / 1000 / 24
     hp_t = np.where(np.isfinite(hp_t), hp_t, np.nanmedian(hp_t) if np.isfinite(hp_t).any() else default_hp)
     rate = _grid(hours, "rate_usd_per_gpu_h", facility_ids, times)
-    rate_t = np.nanmean(rate, axis=0) if np.isfinite(rate).any() else np.full(T, np.nan)
+    rate_t = _finite_mean(rate)
     rate_t = np.where(
         np.isfinite(rate_t),
         rate_t,

@@ -1,0 +1,74 @@
+"""A simulated fleet through the real pipeline, for the app's tests and ``hcp bench app``.
+
+The simulator writes landing files, then :func:`orchestration.materialize.materialize` (what
+``hcp materialize`` runs) builds every asset on them in process: ingestion, the dbt marts, forecasts
+and anomalies, the allocation plan and backtest, and the month's invoices. The platform is pointed
+at the given database and a throwaway home folder (landing files, Dagster runs, reports) for the
+duration, so the developer's own data and Dagster instance are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+_POINTED = ("DATABASE_URL", "HCP_HOME", "DAGSTER_HOME")
+
+
+@contextlib.contextmanager
+def platform_at(url: str, home: Path) -> Iterator[None]:
+    """Point the platform (settings, Dagster instance) at database ``url`` and folder ``home``."""
+    from orchestration.settings import get_settings
+
+    saved = {key: os.environ.get(key) for key in _POINTED}
+    os.environ.update({"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")})
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+def build(
+    url: str,
+    home: Path,
+    *,
+    facilities: int,
+    devices: int,
+    days: int,
+    customers: int,
+    end: datetime | None = None,
+    seed: int = 7,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Simulate a fleet into ``home``/landing and materialize every asset into ``url``.
+
+    Returns the names of the stages that ran; raises RuntimeError naming the first failed run."""
+    from ingestion.simulator import simulate
+    from orchestration.materialize import materialize
+    from orchestration.settings import get_settings
+
+    with platform_at(url, home):
+        simulate(
+            get_settings().landing,
+            seed=seed,
+            facilities=facilities,
+            devices=devices,
+            days=days,
+            end=end,
+            customers=customers,
+        )
+        stages = materialize(progress=progress)
+    failed = [stage for stage in stages if not stage.success]
+    if failed or not stages:
+        where = f"stage {failed[0].name}, run {failed[0].run_id}" if failed else "no stage ran"
+        raise RuntimeError(f"materializing the simulated fleet failed: {where}")
+    return [stage.name for stage in stages]
