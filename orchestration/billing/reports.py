@@ -7,6 +7,7 @@ Amounts are printed as stored (already rounded); nothing here computes money bey
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,21 +83,29 @@ def _name(invoice: dict) -> str:
     return invoice["invoice_number"] or f"draft-{invoice['invoice_id']}"
 
 
+def render_invoice_csv(conn: psycopg.Connection, invoice_id: int) -> tuple[str, bytes]:
+    """File name (``<number>.csv``) and content of one invoice's CSV: one row per line item."""
+    invoice = _invoice(conn, invoice_id)
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(("invoice_number", "customer_id", "period", *LINE_COLUMNS))
+    for line in invoice["lines"]:
+        writer.writerow((_name(invoice), invoice["customer_id"], invoice["period"], *line.values()))
+    return f"{_name(invoice)}.csv", handle.getvalue().encode()
+
+
 def invoice_csv(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Path:
     """Write ``<number>.csv`` (one row per line item) into ``out_dir``; returns its path."""
-    invoice = _invoice(conn, invoice_id)
+    name, content = render_invoice_csv(conn, invoice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{_name(invoice)}.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(("invoice_number", "customer_id", "period", *LINE_COLUMNS))
-        for line in invoice["lines"]:
-            writer.writerow((_name(invoice), invoice["customer_id"], invoice["period"], *line.values()))
+    path = out_dir / name
+    path.write_bytes(content)
     return path
 
 
-def invoice_pdf(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Path:
-    """Write ``<number>.pdf`` (header, frozen bill-to block, line items, totals); returns its path."""
+def render_invoice_pdf(conn: psycopg.Connection, invoice_id: int) -> tuple[str, bytes]:
+    """File name (``<number>.pdf``) and content of one invoice's PDF: header, frozen bill-to block,
+    line items, totals."""
     invoice = _invoice(conn, invoice_id)
     bill_to = invoice_bill_to(conn, invoice_id)
     pdf = FPDF(orientation="L", format="A4")
@@ -148,9 +157,15 @@ def invoice_pdf(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Pat
     ):
         pdf.cell(230, 6, label, align="R")
         pdf.cell(35, 6, _latin(invoice[key]), align="R", new_x="LMARGIN", new_y="NEXT")
+    return f"{_name(invoice)}.pdf", bytes(pdf.output())
+
+
+def invoice_pdf(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Path:
+    """Write ``<number>.pdf`` (header, frozen bill-to block, line items, totals); returns its path."""
+    name, content = render_invoice_pdf(conn, invoice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{_name(invoice)}.pdf"
-    pdf.output(str(path))
+    path = out_dir / name
+    path.write_bytes(content)
     return path
 
 

@@ -1,7 +1,9 @@
 """Billing (finance and admin): usage by customer, invoices, PDF/CSV downloads, credit notes, budget alerts."""
 
+from functools import partial
+
 import streamlit as st
-from lib import charts, queries, reports, ui
+from lib import charts, queries, ui
 
 st.title("Billing")
 days = ui.period_picker("billing_period", default="28 days")
@@ -52,10 +54,17 @@ else:
     st.markdown(f"**{name}** · {chosen['customer_id']} · {chosen['period']} · {chosen['status']}")
     st.dataframe(lines, hide_index=True, width="stretch")
     left, right = st.columns(2)
-    right.download_button("CSV", reports.invoice_csv(chosen, lines), f"{name}.csv", "text/csv", key="inv_csv")
-    if left.toggle("Prepare PDF", key="inv_pdf_ready"):  # building a PDF loads fpdf2, which takes seconds
-        pdf = reports.invoice_pdf(chosen, lines)
-        left.download_button("PDF", pdf, f"{name}.pdf", "application/pdf", key="inv_pdf")
+    # Rendered by the billing reports when clicked (deferred): same files as `hcp billing report`.
+    invoice_id = int(chosen["invoice_id"])
+    for col, kind, mime in ((left, "pdf", "application/pdf"), (right, "csv", "text/csv")):
+        col.download_button(
+            kind.upper(),
+            partial(queries.invoice_document, invoice_id, kind),
+            f"{name}.{kind}",
+            mime,
+            key=f"inv_{kind}",
+            on_click="ignore",
+        )
 
 st.subheader("Credit notes")
 notes = queries.invoices("credit_note")

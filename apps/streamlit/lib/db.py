@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import psycopg
@@ -20,6 +20,7 @@ from psycopg import errors, sql
 # A missing relation or column means "that part of the pipeline has not run yet", not a bug.
 MISSING = (errors.UndefinedTable, errors.UndefinedColumn, errors.InvalidSchemaName, errors.UndefinedFunction)
 
+T = TypeVar("T")
 _POOL_SIZE = 8
 _pool: list[tuple[str, psycopg.Connection]] = []
 _lock = threading.Lock()
@@ -97,6 +98,12 @@ def execute(query: str | sql.Composable, params: dict | None = None) -> list[tup
     with _connection() as conn:
         cur = conn.execute(query, params or {})
         return cur.fetchall() if cur.description else []
+
+
+def with_connection(fn: Callable[[psycopg.Connection], T]) -> T:
+    """Call ``fn`` with a pooled connection: for the platform's own readers (billing reports)."""
+    with _connection() as conn:
+        return fn(conn)
 
 
 def columns(schema: str, table: str) -> list[str]:

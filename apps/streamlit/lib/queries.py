@@ -537,6 +537,16 @@ def budget_alerts() -> pd.DataFrame:
     )
 
 
+def invoice_document(invoice_id: int, kind: str) -> bytes:
+    """One invoice's PDF or CSV, rendered by the billing reports (the files ``hcp billing report`` writes).
+
+    Not cached: the pages hand it to a download button, which calls it only when clicked."""
+    from orchestration.billing import reports  # on demand: fpdf and the PII helpers take seconds to load
+
+    render = {"pdf": reports.render_invoice_pdf, "csv": reports.render_invoice_csv}[kind]
+    return db.with_connection(lambda conn: render(conn, int(invoice_id)))[1]
+
+
 # --- forecasts --------------------------------------------------------------------------------------
 
 
