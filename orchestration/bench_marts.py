@@ -193,14 +193,34 @@ def dbt_env(url: str) -> dict[str, str]:
 
 
 def run_dbt(
-    url: str, *args: str, target_path: Path | None = None, check: bool = True
+    url: str,
+    *args: str,
+    target_path: Path | None = None,
+    check: bool = True,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``."""
+    """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``.
+    ``on_line`` receives each line of dbt's output as it is printed (progress of long runs)."""
     dbt = Path(sys.executable).parent / "dbt"
     cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if target_path is not None:
         cmd += ["--target-path", str(target_path), "--log-path", str(target_path)]
-    done = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+    if on_line is None:
+        done = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+    else:
+        lines = []
+        with subprocess.Popen(
+            cmd,
+            env=dbt_env(url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=DBT_PROJECT_DIR,
+        ) as proc:
+            for line in proc.stdout:
+                lines.append(line)
+                on_line(line.rstrip())
+        done = subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
     if check and done.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
     return done

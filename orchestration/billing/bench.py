@@ -1,5 +1,12 @@
-"""``hcp bench billing``: invoice generation for every customer of a month at the default fleet and
-at 10x the customers and workloads, side by side. Goal: linear in usage rows (10x under 10x time).
+"""``hcp bench billing``: monthly invoicing for every customer at the default fleet and at 10x the
+customers and workloads, side by side. Goal: linear in usage rows (10x data under 10x time).
+
+Two steps are timed separately, because invoices read usage from the marts: the dbt run of
+``+fct_usage`` (sessions, metered and billable pieces, the usage mart; wall time and the models'
+own execution time from run_results.json, the wall adding dbt's fixed start-up) and invoice
+generation (``build_drafts`` for the month, best of a few runs). Each size reports the usage rows
+at each stage (sessions, billable pieces, fct_usage rows), so each step's time ratio reads against
+the usage ratio.
 
 Each size runs in a scratch database on the same server (created, migrated, dropped), filled with
 seeded synthetic workloads on the default fleet's 120 GPUs (72 H100, 48 L40S): every customer gets
@@ -9,7 +16,9 @@ seeded synthetic workloads on the default fleet's 120 GPUs (72 H100, 48 L40S): e
 from __future__ import annotations
 
 import io
+import json
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -121,41 +130,92 @@ def _fill(conn: psycopg.Connection, customers: int, workloads: int, seed: int) -
     return events
 
 
+# usage rows at each stage, counted after the build: what the two timed steps read and write
+COUNTS_SQL = {
+    "sessions": "select count(*) from intermediate.int_workload_sessions_built",
+    "billable_pieces": "select count(*) from intermediate.int_workload_usage_billable",
+    "usage_rows": "select count(*) from marts.fct_usage",
+}
+
+# the usage models whose dbt execution time is reported one by one
+USAGE_MODELS = (
+    "int_workload_sessions_built",
+    "int_workload_usage_metered",
+    "int_workload_usage_billable",
+    "fct_usage",
+)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DBT_RESULT = re.compile(r"(\d+ of \d+) (OK|ERROR|FAIL|SKIP)\b.* model (\S+)[ .]*\[(.*)\]")
+
+
+def _dbt_progress(progress: Callable[[str], None], label: str) -> Callable[[str], None]:
+    """Forward dbt's per-model results ("13 of 16 OK ... model x ... [SELECT n in 1.2s]") as one line each."""
+
+    def on_line(line: str) -> None:
+        found = _DBT_RESULT.search(_ANSI.sub("", line))
+        if found:
+            count, status, model, detail = found.groups()
+            progress(f"{label}: dbt {count} {model} {status} ({detail})")
+
+    return on_line
+
+
+def _model_seconds(target: Path) -> dict[str, float]:
+    """Execution seconds per model of the last dbt invocation (run_results.json)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 3) for r in results}
+
+
 def _measure(url: str, customers: int, workloads: int, repeats: int, progress) -> dict:
+    """One size in its own scratch database: fill, dbt run of +fct_usage (timed), invoice drafts
+    for every customer (timed, best of ``repeats``), and the row counts behind both."""
     from orchestration.billing.invoices import build_drafts
     from orchestration.billing.seed import seed_defaults
     from orchestration.billing.usage import refresh_usage_marts
 
+    label = f"{customers} customers"
     with scratch_database(url, "hcp_bench_billing") as scratch, tempfile.TemporaryDirectory() as target:
         with psycopg.connect(scratch, autocommit=True) as conn:
-            progress(f"{customers} customers x {workloads} workloads: generating")
+            progress(f"{label} x {workloads} workloads: generating events")
             events = _fill(conn, customers, workloads, seed=customers)
             seed_defaults(conn, actor="bench")
-        progress(f"{customers} customers: building marts.fct_usage with dbt")
+        progress(f"{label}: dbt run --select +fct_usage ({events} events)")
         began = time.perf_counter()
-        refresh_usage_marts(scratch, target_path=Path(target))
-        mart_seconds = time.perf_counter() - began
+        refresh_usage_marts(scratch, target_path=Path(target), on_line=_dbt_progress(progress, label))
+        dbt_wall = time.perf_counter() - began
+        models = _model_seconds(Path(target))
         with psycopg.connect(scratch, autocommit=True) as conn:
+            counts = {name: conn.execute(sql).fetchone()[0] for name, sql in COUNTS_SQL.items()}
             best = None
-            for _ in range(repeats):
+            for attempt in range(repeats):
+                progress(f"{label}: invoice drafts for {PERIOD} ({attempt + 1} of {repeats})")
                 began = time.perf_counter()
                 drafts = build_drafts(conn, PERIOD)
                 elapsed = time.perf_counter() - began
                 best = elapsed if best is None else min(best, elapsed)
-            usage_rows = conn.execute("select count(*) from billing.invoice_line_usage").fetchone()[0]
             lines = conn.execute("select count(*) from billing.invoice_lines").fetchone()[0]
-            progress(f"{customers} customers: {len(drafts)} invoices in {best:.2f} s")
+            links = conn.execute("select count(*) from billing.invoice_line_usage").fetchone()[0]
+            progress(f"{label}: {len(drafts)} invoices in {best:.2f} s, dbt {dbt_wall:.1f} s")
     return {
         "customers": customers,
         "workloads": customers * workloads,
         "events": events,
+        **counts,
         "invoices": len(drafts),
-        "lines": lines,
-        "usage_rows": usage_rows,
-        "seconds": round(best, 3),
-        "usage_rows_per_s": round(usage_rows / best) if best else None,
-        "usage_mart_seconds": round(mart_seconds, 3),
+        "invoice_lines": lines,
+        "line_usage_links": links,
+        "dbt_wall_seconds": round(dbt_wall, 3),
+        "dbt_model_seconds": round(sum(models.values()), 3),
+        "dbt_usage_model_seconds": {name: models.get(name) for name in USAGE_MODELS},
+        "invoice_seconds": round(best, 3),
+        "usage_rows_per_invoice_s": round(counts["usage_rows"] / best) if best else None,
     }
+
+
+def _ratio(large: float, base: float) -> float | None:
+    return round(large / base, 2) if base else None
 
 
 def run_benchmark(
@@ -165,39 +225,77 @@ def run_benchmark(
     repeats: int = 2,
     progress: Callable[[str], None] = lambda text: None,
 ) -> dict:
-    """Invoice generation at 1x and 10x customers (same workloads per customer, so 10x usage).
-    Returns both measurements and the time ratio (linear scaling: ratio <= 10)."""
+    """Both steps of monthly invoicing at 1x and at 10x customers (same workloads per customer, so
+    10x workloads and usage): the dbt run of the usage marts the invoices read, and invoice
+    generation itself. Per step: seconds at each size and their ratio; a step is linear when its
+    time grows no more than its usage rows (marts.fct_usage) do, and meets the goal under 10x."""
     base = _measure(url, customers, workloads, repeats, progress)
     large = _measure(url, customers * 10, workloads, repeats, progress)
-    ratio = large["seconds"] / base["seconds"] if base["seconds"] else None
+    usage_ratio = _ratio(large["usage_rows"], base["usage_rows"])
+    steps = {}
+    for step, key in (
+        ("dbt_usage_marts", "dbt_model_seconds"),
+        ("dbt_usage_marts_wall", "dbt_wall_seconds"),
+        ("invoice_generation", "invoice_seconds"),
+    ):
+        ratio = _ratio(large[key], base[key])
+        steps[step] = {
+            "default_seconds": base[key],
+            "x10_seconds": large[key],
+            "time_ratio": ratio,
+            "linear": ratio is not None and usage_ratio is not None and ratio <= usage_ratio,
+            "under_10x": ratio is not None and ratio < 10,
+        }
     return {
         "period": PERIOD,
         "default": base,
         "x10": large,
-        "time_ratio": round(ratio, 2) if ratio else None,
-        "usage_ratio": round(large["usage_rows"] / base["usage_rows"], 2) if base["usage_rows"] else None,
-        "linear": bool(ratio is not None and ratio <= 10),
+        "usage_ratio": usage_ratio,
+        "pieces_ratio": _ratio(large["billable_pieces"], base["billable_pieces"]),
+        "steps": steps,
+        "linear": all(step["linear"] for step in steps.values()),
     }
 
 
 def format_table(result: dict) -> str:
-    """The two sizes side by side and the scaling verdict."""
+    """The two sizes side by side, then each step's time ratio against the usage ratio."""
+    base, large = result["default"], result["x10"]
     rows = [("", "default", "10x")]
     for key in (
         "customers",
         "workloads",
         "events",
-        "invoices",
-        "lines",
+        "sessions",
+        "billable_pieces",
         "usage_rows",
-        "seconds",
-        "usage_rows_per_s",
+        "invoices",
+        "invoice_lines",
+        "line_usage_links",
+        "dbt_wall_seconds",
+        "dbt_model_seconds",
     ):
-        rows.append((key, str(result["default"][key]), str(result["x10"][key])))
+        rows.append((key, str(base[key]), str(large[key])))
+    for model in USAGE_MODELS:
+        rows.append(
+            (
+                f"  {model}",
+                str(base["dbt_usage_model_seconds"][model]),
+                str(large["dbt_usage_model_seconds"][model]),
+            )
+        )
+    rows += [
+        ("invoice_seconds", str(base["invoice_seconds"]), str(large["invoice_seconds"])),
+        (
+            "usage_rows_per_invoice_s",
+            str(base["usage_rows_per_invoice_s"]),
+            str(large["usage_rows_per_invoice_s"]),
+        ),
+    ]
     width = max(len(r[0]) for r in rows)
     text = "\n".join(f"{a:<{width}}  {b:>12}  {c:>12}" for a, b, c in rows)
-    return (
-        f"billing: invoice generation for {result['period']}\n{text}\n"
-        f"time x{result['time_ratio']} for usage x{result['usage_ratio']}: "
-        f"{'linear (under 10x)' if result['linear'] else 'NOT linear'}"
+    verdicts = "\n".join(
+        f"{name}: time x{step['time_ratio']} for usage rows x{result['usage_ratio']}: "
+        f"{'linear' if step['linear'] else 'NOT linear'}, {'under' if step['under_10x'] else 'NOT under'} 10x"
+        for name, step in result["steps"].items()
     )
+    return f"billing: dbt usage marts and invoice generation for {result['period']}\n{text}\n{verdicts}"

@@ -21,9 +21,11 @@ Python from the same raw rows; the two must agree to the cent.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -315,8 +317,11 @@ def local_dates(start: datetime, end: datetime, timezone: str) -> tuple[date, da
     return start.astimezone(zone).date(), end.astimezone(zone).date()
 
 
-def refresh_usage_marts(url: str, target_path=None) -> None:
-    """Rebuild marts.fct_usage and everything upstream of it with dbt (``dbt run -s +fct_usage``)."""
+def refresh_usage_marts(
+    url: str, target_path: Path | None = None, on_line: Callable[[str], None] | None = None
+) -> None:
+    """Rebuild marts.fct_usage and everything upstream of it with dbt (``dbt run -s +fct_usage``);
+    ``on_line`` receives dbt's output lines as they come (progress)."""
     from orchestration.bench_marts import run_dbt
 
-    run_dbt(url, "run", "--select", "+fct_usage", target_path=target_path)
+    run_dbt(url, "run", "--select", "+fct_usage", target_path=target_path, on_line=on_line)

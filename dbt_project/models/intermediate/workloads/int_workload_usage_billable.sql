@@ -30,19 +30,6 @@ metered as (
     select * from {{ ref('int_workload_usage_metered') }}
 ),
 
--- cards in force over time per customer and product: own cards from the first own card on,
--- list cards before it
-first_own_cards as (
-    select
-        customer_id,
-        gpu_model,
-        workload_type,
-        min(effective_at) as first_own_at
-    from rate_cards
-    where customer_id is not null
-    group by customer_id, gpu_model, workload_type
-),
-
 placed as (
     select
         sessions.session_id,
@@ -61,14 +48,15 @@ placed as (
     where sessions.ended_at > sessions.started_at
 ),
 
--- the rate-card versions that apply to a session and take effect before it ends: the customer's
--- own cards, and the list cards from before the customer's first own card. Two equality joins (not
--- one join with an OR on the customer), so each session meets only its own product's cards.
-session_cards as (
+-- the rate-card versions of a session's product that take effect before it ends: the customer's own
+-- cards and the list cards. Two equality joins (not one join with an OR on the customer), so a
+-- session meets only its own cards and the list cards, never other customers' cards.
+product_cards as (
     select
         placed.session_id,
         placed.started_at,
         placed.ended_at,
+        true as is_own,
         rate_cards.rate_card_id,
         rate_cards.effective_at,
         rate_cards.price_usd_per_gpu_hour,
@@ -85,6 +73,7 @@ session_cards as (
         placed.session_id,
         placed.started_at,
         placed.ended_at,
+        false as is_own,
         rate_cards.rate_card_id,
         rate_cards.effective_at,
         rate_cards.price_usd_per_gpu_hour,
@@ -94,15 +83,20 @@ session_cards as (
         on
             placed.gpu_model = rate_cards.gpu_model
             and placed.workload_type = rate_cards.workload_type
-    left join first_own_cards
-        on
-            placed.customer_id = first_own_cards.customer_id
-            and placed.gpu_model = first_own_cards.gpu_model
-            and placed.workload_type = first_own_cards.workload_type
-    where
-        rate_cards.customer_id is null
-        and rate_cards.effective_at < placed.ended_at
-        and (first_own_cards.first_own_at is null or rate_cards.effective_at < first_own_cards.first_own_at)
+    where rate_cards.customer_id is null and rate_cards.effective_at < placed.ended_at
+),
+
+-- the cards in force over time: the customer's own cards from its first own card on, the list
+-- cards before it (an own card effective after the session ends changes nothing inside it)
+session_cards as (
+    select *
+    from (
+        select
+            *,
+            min(effective_at) filter (where is_own) over (partition by session_id) as first_own_at
+        from product_cards
+    ) as cards
+    where is_own or first_own_at is null or effective_at < first_own_at
 ),
 
 -- where a session is cut: its start, each customer-local midnight inside it (a series over its own
