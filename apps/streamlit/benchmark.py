@@ -2,8 +2,9 @@
 
 Each figure stands next to a baseline measured in the same run: a page against the time of its SQL
 queries alone (cold cache), the what-if re-solve against loading its inputs and building the
-problem. The fleet is synthetic (apps/streamlit/synthetic.py), written into a scratch database on
-the same server that is dropped afterwards, so the platform's own data is never touched.
+problem. The fleet is synthetic (apps/streamlit/synthetic.py, written straight into the marts: the
+real pipeline would take longer than the benchmark at this size), in a scratch database on the same
+server that is dropped afterwards, so the platform's own data is never touched.
 """
 
 from __future__ import annotations

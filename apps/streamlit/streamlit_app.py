@@ -8,6 +8,7 @@ and audited.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,8 +30,24 @@ def _sso_configured() -> bool:
         return False
 
 
+def _warm_up() -> None:
+    from lib import charts, metrics  # noqa: F401 - plotly and the pages' helpers
+
+    charts.px.bar(x=[0, 1], y=[0, 1]).to_json()  # plotly loads its templates and validators on first use
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Once per server, while the sign-in form waits for the user: import what the first page needs
+    and serialize a figure in the background, so signing in does not pay for it on a cold server."""
+    thread = threading.Thread(target=_warm_up, name="hcp-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def login_page() -> None:
     """Username/password form, and single sign-on when OIDC is configured in secrets.toml."""
+    warm_up()
     st.title("HCP operations")
     with st.form("login"):
         username = st.text_input("Username", key="login_username")

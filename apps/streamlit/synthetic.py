@@ -1,9 +1,12 @@
 """A synthetic fleet written straight into the marts (and ml, ops, billing) tables the app reads.
 
-For the app's tests and ``hcp bench app`` only: it lets the app be exercised at any fleet size and
-history length in seconds, without the simulator, loader and dbt. Column names and types follow the
-dbt marts (dbt_project/models/marts); tables that already exist are left as they are.
-Deterministic: ``setseed`` fixes PostgreSQL's random().
+For ``hcp bench app`` only (the app's tests use a fleet built by the real pipeline, see
+apps/streamlit/fleet.py): the benchmark renders pages at the default fleet (1,000 devices) with 7 and
+28 days of history, and building those through the simulator, loader, dbt and every downstream asset
+takes longer than the benchmark itself (about 9 minutes for 7 days alone, README "Two commands"),
+while this writes them in seconds. Column names and types follow the dbt marts
+(dbt_project/models/marts); the ml, ops and billing tables come from the migrations of the scratch
+database. Deterministic: ``setseed`` fixes PostgreSQL's random().
 """
 
 from __future__ import annotations
@@ -230,35 +233,30 @@ cross join (values ('optimizer', 1200.0), ('always_on', 900.0), ('strike_price',
 """
 
 
-def _exists(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
-
-
 def seed(
     url: str, facilities: int = 3, devices: int = 1000, days: int = 7, end: datetime | None = None
-) -> dict[str, int]:
-    """Write a synthetic fleet of ``devices`` over ``days`` ending at ``end`` (default: this hour); returns row counts."""
+) -> None:
+    """Write a synthetic fleet of ``devices`` over ``days`` ending at ``end`` (default: this hour) into
+    the migrated database ``url``."""
     end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     params = {"facilities": facilities, "devices": devices, "start": start, "end": end}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select setseed(0.42)")
         conn.execute(MARTS_DDL)
-        blocks = [_FACILITIES, _DEVICES, _COUNTS, _DEVICE_HOURS, _FACILITY_HOURS, _USAGE]
-        blocks += [_ML] if _exists(conn, "ml.anomalies") else []
-        blocks += [_BILLING] if _exists(conn, "billing.invoices") else []
-        blocks += [_PLAN] if _exists(conn, "ops.allocation_plan_facility_summary") else []
+        blocks = [
+            _FACILITIES,
+            _DEVICES,
+            _COUNTS,
+            _DEVICE_HOURS,
+            _FACILITY_HOURS,
+            _USAGE,
+            _ML,
+            _BILLING,
+            _PLAN,
+        ]
         for block in blocks:
             for statement in block.split(";\n"):
                 if statement.strip():
                     conn.execute(statement, params)
         conn.execute("analyze")
-        counts = {}
-        for table in (
-            "marts.dim_devices",
-            "marts.fct_device_hourly",
-            "marts.fct_facility_hourly",
-            "marts.fct_usage",
-        ):
-            counts[table] = conn.execute(f"select count(*) from {table}").fetchone()[0]
-    return counts
