@@ -1,5 +1,5 @@
-"""Forecasting candidates behind one interface: seasonal-naive baseline, two statistical challengers
-and Prophet configurations. Every model fits a regular series and predicts ``horizon`` steps with an
+"""Forecasting candidates behind one interface: seasonal-naive baseline, seasonal averages,
+statsforecast challengers (AutoETS, MSTL with an AutoETS trend) and Prophet configurations. Every model fits a regular series and predicts ``horizon`` steps with an
 80% interval (Prophet's default width, used for all so intervals are comparable)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Candidate:
     """A model configuration that can be backtested and registered: ``kind`` picks the class."""
 
     name: str
-    kind: str  # seasonal_naive | seasonal_average | prophet
+    kind: str  # seasonal_naive | seasonal_average | statsforecast | prophet
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +59,12 @@ def default_candidates(step: pd.Timedelta, n_points: int, country: str | None = 
         # every season of the window: the smoothest profile, for series whose days differ at random
         found.append(Candidate("seasonal_average_long", "seasonal_average", {"season": season, "seasons": 7}))
     sub_daily = step < pd.Timedelta("1D")
+    if sub_daily and season <= 24 and n_points >= 3 * season:
+        # hourly or coarser only: AutoETS has no seasonal form past 24, and fit time grows with it
+        found.append(Candidate("autoets", "statsforecast", {"model": "autoets", "seasons": [season]}))
+        # MSTL learns the weekly profile only from two weeks on (one week of history is one sample)
+        seasons = [season, 7 * season] if n_points >= 2 * 7 * season + season else [season]
+        found.append(Candidate("mstl_ets", "statsforecast", {"model": "mstl", "seasons": seasons}))
     weekly = n_points * step >= pd.Timedelta("14D")
     base = {"daily": sub_daily, "weekly": weekly, "country": country}
     found.append(
@@ -118,6 +124,39 @@ class SeasonalAverage(SeasonalNaive):
         return np.array([block[i % self._season] for i in range(horizon)])
 
 
+class StatsForecastModel:
+    """A statsforecast model on the series' values: ``autoets`` (AutoETS with the first season) or
+    ``mstl`` (MSTL decomposition over ``seasons``, trend forecast by a non-seasonal AutoETS)."""
+
+    def __init__(self, model: str = "autoets", seasons: list[int] | None = None):
+        self.model, self.seasons = model, [int(s) for s in (seasons or [24])]
+
+    def _make(self):
+        from statsforecast.models import MSTL, AutoETS
+
+        if self.model == "autoets":
+            return AutoETS(season_length=self.seasons[0])
+        if self.model == "mstl":
+            return MSTL(season_length=self.seasons, trend_forecaster=AutoETS(model="ZZN"))
+        raise ValueError(f"unknown statsforecast model {self.model!r}")
+
+    def fit(self, y: pd.Series) -> StatsForecastModel:
+        self._step = pd.Timedelta(y.index[-1] - y.index[-2])
+        self._last = y.index[-1]
+        self._fitted = self._make().fit(y.to_numpy(float))
+        return self
+
+    def predict(self, horizon: int) -> pd.DataFrame:
+        """Frame indexed by target time with ``yhat``, ``yhat_lower``, ``yhat_upper``."""
+        level = round(INTERVAL_WIDTH * 100)
+        out = self._fitted.predict(h=horizon, level=[level])
+        index = pd.date_range(self._last + self._step, periods=horizon, freq=self._step, name="ds")
+        return pd.DataFrame(
+            {"yhat": out["mean"], "yhat_lower": out[f"lo-{level}"], "yhat_upper": out[f"hi-{level}"]},
+            index=index,
+        )
+
+
 class ProphetModel:
     """Prophet with explicit seasonalities (daily and weekly as asked) and country holidays."""
 
@@ -167,6 +206,8 @@ def build(candidate: Candidate):
         return SeasonalNaive(params["season"])
     if candidate.kind == "seasonal_average":
         return SeasonalAverage(params["season"], params.get("seasons", 3))
+    if candidate.kind == "statsforecast":
+        return StatsForecastModel(**params)
     if candidate.kind == "prophet":
         return ProphetModel(**params)
     raise ValueError(f"unknown model kind {candidate.kind!r}")
