@@ -81,25 +81,60 @@ measured as (
     group by pieces.session_id, pieces.hour_start_at
 ),
 
+-- The card in force at the start of each piece: the customer's own card, else the list card for the
+-- GPU model and workload type, latest effective first (then the highest id). Candidates come from
+-- two equality joins and one sort, not a lookup per piece into the rate-card view, which sorted all
+-- cards again for every piece.
+card_candidates as (
+    select
+        pieces.session_id,
+        pieces.hour_start_at,
+        false as is_list,
+        rate_cards.rate_card_id,
+        rate_cards.effective_at,
+        rate_cards.price_usd_per_gpu_hour,
+        rate_cards.min_increment_seconds
+    from pieces
+    inner join rate_cards
+        on
+            pieces.customer_id = rate_cards.customer_id
+            and pieces.gpu_model = rate_cards.gpu_model
+            and pieces.workload_type = rate_cards.workload_type
+            and pieces.piece_start_at >= rate_cards.effective_at
+    union all
+    select
+        pieces.session_id,
+        pieces.hour_start_at,
+        true as is_list,
+        rate_cards.rate_card_id,
+        rate_cards.effective_at,
+        rate_cards.price_usd_per_gpu_hour,
+        rate_cards.min_increment_seconds
+    from pieces
+    inner join rate_cards
+        on
+            pieces.gpu_model = rate_cards.gpu_model
+            and pieces.workload_type = rate_cards.workload_type
+            and pieces.piece_start_at >= rate_cards.effective_at
+    where rate_cards.customer_id is null
+),
+
+cards_in_force as (
+    select distinct on (session_id, hour_start_at) *
+    from card_candidates
+    order by session_id asc, hour_start_at asc, is_list asc, effective_at desc, rate_card_id desc
+),
+
 priced as (
     select
         pieces.*,
-        card.rate_card_id,
-        card.effective_at as rate_card_effective_at,
-        card.price_usd_per_gpu_hour,
-        card.min_increment_seconds
+        cards_in_force.rate_card_id,
+        cards_in_force.effective_at as rate_card_effective_at,
+        cards_in_force.price_usd_per_gpu_hour,
+        cards_in_force.min_increment_seconds
     from pieces
-    left join lateral (
-        select rate_cards.*
-        from rate_cards
-        where
-            rate_cards.gpu_model = pieces.gpu_model
-            and rate_cards.workload_type = pieces.workload_type
-            and rate_cards.effective_at <= pieces.piece_start_at
-            and (rate_cards.customer_id = pieces.customer_id or rate_cards.customer_id is null)
-        order by (rate_cards.customer_id is null) asc, rate_cards.effective_at desc
-        limit 1
-    ) as card on true
+    left join cards_in_force
+        on pieces.session_id = cards_in_force.session_id and pieces.hour_start_at = cards_in_force.hour_start_at
 ),
 
 final as (
