@@ -1,4 +1,5 @@
-"""The app in headless Chromium: sign in, executive page, screenshots; no horizontal scroll at phone width."""
+"""The app in headless Chromium: sign in, executive page, screenshots; KPI cards not cut off at desktop
+width; no horizontal scroll at phone width."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from tests.app.helpers import PASSWORD
 # The committed screenshots in docs/ are refreshed only on request; a plain run writes to a temp folder.
 DOCS_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 NO_HSCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+# Texts of KPI card labels and values that do not fit their card (cut off with an ellipsis).
+CUT_OFF = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricLabel"] *, [data-testid="stMetricValue"] *')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
 pytestmark = [pytest.mark.browser]
 
@@ -35,6 +40,7 @@ def test_login_executive_and_phone_width(fleet_url, screenshots):
             assert page.get_by_role("heading", name="Executive").is_visible()
             assert page.get_by_text("Total revenue").first.is_visible()
             page.wait_for_selector(".js-plotly-plot")
+            assert page.evaluate(CUT_OFF) == [], "KPI cards cut off at 1280 px"
             page.set_viewport_size(
                 {"width": 1280, "height": 2000}
             )  # the app scrolls inside its own container
