@@ -14,8 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-
-_POINTED = ("DATABASE_URL", "HCP_HOME", "DAGSTER_HOME")
+from unittest import mock
 
 
 @contextlib.contextmanager
@@ -23,18 +22,13 @@ def platform_at(url: str, home: Path) -> Iterator[None]:
     """Point the platform (settings, Dagster instance) at database ``url`` and folder ``home``."""
     from orchestration.settings import get_settings
 
-    saved = {key: os.environ.get(key) for key in _POINTED}
-    os.environ.update({"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")})
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    pointed = {"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    with mock.patch.dict(os.environ, pointed):  # the environment as it was comes back on exit
         get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
 
 
 def build(

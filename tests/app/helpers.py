@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from unittest import mock
 
 from orchestration.settings import PROJECT_ROOT
 
@@ -24,21 +25,16 @@ def using(url: str) -> Iterator[str]:
     import streamlit as st
     from lib import db
 
-    saved = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    db.reset()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    try:
-        yield url
-    finally:
+    with mock.patch.dict(os.environ, {"DATABASE_URL": url}):
         db.reset()
         st.cache_data.clear()
         st.cache_resource.clear()
-        if saved is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = saved
+        try:
+            yield url
+        finally:
+            db.reset()
+            st.cache_data.clear()
+            st.cache_resource.clear()
 
 
 def add_role_users() -> None:
