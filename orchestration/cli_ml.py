@@ -280,6 +280,47 @@ def forecast_bench(series: dict) -> dict:
     }
 
 
+DEMAND_GOAL_MAPE = 10.0  # issue goal: demand MAPE under 10% at 24 h, every champion MASE < 1 or naive
+
+
+def demand_accuracy(series: dict, horizon: int = 24, folds: int = 3) -> dict:
+    """Rolling-origin backtest of the champion selection on every GPU pool's demand series at
+    ``horizon`` hours: each candidate's mean MAPE and MASE, the champion chosen and the goal."""
+    import time
+
+    from assets.forecasting import _regular
+    from kernels.forecasting import SeriesError, default_candidates, select
+
+    pools = []
+    for name, (raw, _horizon, country) in series.items():
+        if not name.startswith("demand:"):
+            continue
+        try:
+            y, step = _regular(raw)
+            began = time.perf_counter()
+            selection = select(y, default_candidates(step, len(y), country), horizon, folds)
+        except SeriesError as err:
+            pools.append({"series": name, "error": str(err)})
+            continue
+        champ = selection.result(selection.champion).metrics
+        pools.append(
+            {
+                "series": name,
+                "points": len(y),
+                "champion": selection.champion,
+                "mape": champ["mape"],
+                "mase": champ["mase"],
+                "candidates": {r.candidate.name: r.metrics for r in selection.results},
+                "backtest_s": time.perf_counter() - began,
+                "meets_goal": bool(
+                    champ["mape"] < DEMAND_GOAL_MAPE
+                    and (champ["mase"] < 1 or selection.champion.startswith("seasonal_naive"))
+                ),
+            }
+        )
+    return {"horizon_h": horizon, "folds": folds, "goal_mape": DEMAND_GOAL_MAPE, "pools": pools}
+
+
 def anomaly_bench(telemetry, devices: int = 1000) -> dict:
     """Scoring time of ``devices`` devices' latest hour with the detector fitted on the day before
     it (fitted once, reused: nothing refitted), against a single detector (ECOD) on the same rows."""
@@ -324,10 +365,13 @@ def bench_ml(
         Path | None,
         typer.Option(help="landing folder of a simulated fleet (default: simulate the default fleet)"),
     ] = None,
+    days: Annotated[int, typer.Option(min=2, help="days of history to simulate (without --landing)")] = 7,
+    folds: Annotated[int, typer.Option(min=1, help="24 h folds of the demand backtest")] = 3,
     as_json: JsonFlag = False,
 ) -> None:
     """Prophet fit+predict per series vs seasonal naive, total forecast time for the default fleet's
-    series, and anomaly scoring of 1,000 devices' latest hour vs a single detector."""
+    series, demand forecast accuracy per GPU pool at 24 h (champion selection's backtest), and
+    anomaly scoring of 1,000 devices' latest hour vs a single detector."""
     import tempfile
 
     from assets.anomalies import telemetry_from_landing
@@ -339,13 +383,18 @@ def bench_ml(
             from ingestion.simulator import simulate
 
             folder = Path(tmp)
-            typer.echo("simulating the default fleet (3 facilities, 1,000 devices, 7 days) ...", err=True)
-            simulate(folder)
+            typer.echo(
+                f"simulating the default fleet (3 facilities, 1,000 devices, {days} days) ...", err=True
+            )
+            simulate(folder, days=days)
         typer.echo("forecasting every series ...", err=True)
-        forecasts = forecast_bench(series_from_landing(folder))
+        series = series_from_landing(folder)
+        forecasts = forecast_bench(series)
+        typer.echo("backtesting demand at 24 h ...", err=True)
+        demand = demand_accuracy(series, folds=folds)
         typer.echo("scoring anomalies ...", err=True)
         anomalies = anomaly_bench(telemetry_from_landing(folder, last_days=1))
-    result = {"forecast": forecasts, "anomalies": anomalies}
+    result = {"forecast": forecasts, "demand": demand, "anomalies": anomalies}
     if as_json:
         _emit(result)
         return
@@ -358,6 +407,15 @@ def bench_ml(
         f"total forecast (prophet, {len(forecasts['series'])} series): {forecasts['total_forecast_s']:.1f} s "
         f"vs naive {forecasts['total_naive_s'] * 1000:.0f} ms (x{_fmt(forecasts['ratio_prophet_to_naive'])})"
     )
+    for pool in demand["pools"]:
+        if "error" in pool:
+            typer.echo(f"{pool['series']:<28} demand backtest skipped: {pool['error']}")
+            continue
+        typer.echo(
+            f"{pool['series']:<28} MAPE at 24 h {_fmt(pool['mape'])} % (goal < {DEMAND_GOAL_MAPE:.0f} %: "
+            f"{'met' if pool['meets_goal'] else 'NOT met'})   MASE {_fmt(pool['mase'])}   champion "
+            f"{pool['champion']}   ({demand['folds']} folds, {pool['points']} hours)"
+        )
     typer.echo(
         f"anomaly scoring, {anomalies['devices']} devices' latest hour ({anomalies['rows']} rows): "
         f"{anomalies['score_latest_hour_s']:.3f} s (goal < 1 s) vs single detector "

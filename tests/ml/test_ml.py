@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from kernels.anomalies import detect, event_scores
 from kernels.forecasting import Candidate, mae, mape, mase, select, smape
-from kernels.forecasting.models import BASELINE
+from kernels.forecasting.models import BASELINE, default_candidates, fit_predict
 
 
 def test_metrics_hand_computed():
@@ -64,6 +64,55 @@ def test_challenger_wins_when_better():
     sel = select(y, cands, horizon=24, folds=3)
     assert sel.champion == "avg"
     assert sel.result("avg").metrics["mase"] < sel.result(BASELINE).metrics["mase"]
+
+
+def test_statsforecast_challenger_wins_the_backtest_on_a_trending_daily_cycle():
+    rng = np.random.default_rng(1)
+    t = np.arange(24 * 12)
+    # a daily cycle on a rising level: yesterday's copy lags the trend, AutoETS follows it
+    y = _hourly(50 + 0.15 * t + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.5, len(t)))
+    cands = [
+        Candidate(BASELINE, "seasonal_naive", {"season": 24}),
+        Candidate("autoets", "statsforecast", {"model": "autoets", "seasons": [24]}),
+        Candidate("mstl_ets", "statsforecast", {"model": "mstl", "seasons": [24]}),
+    ]
+    sel = select(y, cands, horizon=24, folds=2)
+    assert sel.champion in {"autoets", "mstl_ets"}
+    champ = sel.result(sel.champion).metrics
+    assert champ["mase"] < 0.5 * sel.result(BASELINE).metrics["mase"] and champ["mape"] < 2.0
+    pred = fit_predict(cands[1], y, 24)
+    assert (pred["yhat_lower"] < pred["yhat"]).all() and (pred["yhat"] < pred["yhat_upper"]).all()
+    assert pred.index[0] == y.index[-1] + pd.Timedelta("1h")
+
+
+def test_default_candidates_add_weekly_mstl_from_two_weeks_of_hourly_data():
+    def names(days: int) -> dict[str, dict]:
+        return {c.name: c.params for c in default_candidates(pd.Timedelta("1h"), 24 * days)}
+
+    assert names(7)["mstl_ets"]["seasons"] == [24] and "autoets" in names(7)
+    assert names(28)["mstl_ets"]["seasons"] == [24, 168]
+    fifteen_min = {c.kind for c in default_candidates(pd.Timedelta("15min"), 96 * 28)}
+    assert "statsforecast" not in fifteen_min  # AutoETS has no season past 24 steps
+
+
+def test_bench_demand_accuracy_reports_24h_mape_per_pool():
+    from orchestration.cli_ml import demand_accuracy
+
+    rng = np.random.default_rng(2)
+    t = np.arange(24 * 8)
+    daily = 40 + 12 * np.cos(2 * np.pi * (t - 20) / 24)
+    series = {
+        "demand:h100": (_hourly(daily + rng.normal(0, 1, len(t))), 48, "US"),
+        "demand:l40s": (_hourly(daily * rng.lognormal(0, 0.4, len(t))), 48, "US"),
+        "hashprice": (_hourly(daily), 7, None),
+    }
+    out = demand_accuracy(series, horizon=24, folds=2)
+    pools = {p["series"]: p for p in out["pools"]}
+    assert set(pools) == {"demand:h100", "demand:l40s"} and out["goal_mape"] == 10.0
+    assert pools["demand:h100"]["meets_goal"] and pools["demand:h100"]["mape"] < 10
+    assert not pools["demand:l40s"]["meets_goal"] and pools["demand:l40s"]["mape"] > 10
+    for pool in pools.values():
+        assert pool["mape"] == pytest.approx(pool["candidates"][pool["champion"]]["mape"])
 
 
 def test_eval_forecast_cli(tmp_path):

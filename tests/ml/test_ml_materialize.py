@@ -69,5 +69,12 @@ def test_bench_ml_json_on_the_small_fleet(ingested_fleet):
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     forecast, anomalies = payload["forecast"], payload["anomalies"]
     assert forecast["series"] and forecast["total_forecast_s"] > 0 and forecast["ratio_prophet_to_naive"] > 1
+    demand = payload["demand"]
+    assert demand["horizon_h"] == 24 and demand["goal_mape"] == 10.0
+    assert {p["series"] for p in demand["pools"]} == {
+        s["series"] for s in forecast["series"] if s["series"].startswith("demand:")
+    }
+    for pool in demand["pools"]:  # three days are too short for three 24 h folds: a clear reason, not a crash
+        assert ("error" in pool and "too few points" in pool["error"]) or pool["mase"] > 0
     assert anomalies["devices"] == 40 and anomalies["rows"] > 0
     assert anomalies["score_latest_hour_s"] > 0 and anomalies["single_detector_s"] > 0
