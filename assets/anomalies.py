@@ -124,14 +124,13 @@ def anomaly_metrics(
     scores = event_scores(alerts, labels)
     with db.connect(url) as conn:
         q.write_anomaly_metrics(conn, "simulator_labels", list(DEVICE_BEHAVIOUR_FAULTS), scores)
-    found = event_scores(alerts, labels)
     per_type = {
         f"recall_{kind}": event_scores(alerts, labels[labels["fault_type"] == kind])["recall"]
         for kind in labels["fault_type"].unique()
     }
     return dg.MaterializeResult(
         metadata={
-            **{k: float(v) for k, v in found.items()},
+            **{k: float(v) for k, v in scores.items()},
             **per_type,
             "fault_types": ", ".join(DEVICE_BEHAVIOUR_FAULTS),
         }
