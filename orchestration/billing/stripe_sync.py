@@ -185,6 +185,10 @@ def sync_invoice(
     if kind == "credit_note":
         return sync_credit_note(conn, invoice_id, gateway, actor, **retry)
     dry = isinstance(gateway, DryRunGateway)
+    result = {"invoice_number": number, "total_cents": to_cents(Decimal(total)), "dry_run": dry}
+    done = None if dry else _recorded(conn, "invoice_finalized", number)
+    if done:  # finalized in Stripe after all its items: nothing left to send, nothing to audit
+        return {**result, "stripe_invoice": done, "items": 0, "pushed": False}
     customer = _ensure(
         conn,
         gateway,
@@ -222,7 +226,7 @@ def sync_invoice(
         )
     ]
     items += [("discount", "Discount", -discount), ("tax", "Tax", tax), ("credit", "Prepaid credit", -credit)]
-    pushed = 0
+    sent = 0
     for suffix, description, amount in items:
         if Decimal(amount) == 0:
             continue
@@ -243,7 +247,7 @@ def sync_invoice(
             dry,
             **retry,
         )
-        pushed += 1
+        sent += 1
     if not _recorded(conn, "invoice_finalized", number):
         key = f"hcp-invoice-finalize-{number}"
         with_retries(lambda: gateway.finalize(stripe_invoice, key), f"finalize {number}", **retry)
@@ -253,13 +257,7 @@ def sync_invoice(
                    values ('invoice_finalized', %s, %s, %s) on conflict do nothing""",
                 (number, stripe_invoice, key),
             )
-    result = {
-        "invoice_number": number,
-        "stripe_invoice": stripe_invoice,
-        "items": pushed,
-        "total_cents": to_cents(Decimal(total)),
-        "dry_run": dry,
-    }
+    result.update({"stripe_invoice": stripe_invoice, "items": sent, "pushed": True})
     if not dry:
         write_audit(conn, "stripe.push", f"billing.invoices/{invoice_id}", None, result, actor)
     return result

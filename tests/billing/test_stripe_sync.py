@@ -66,10 +66,16 @@ def test_sync_survives_drop_500_and_429(conn, finalized):
         assert {"dropped", "500", "429", "replayed"} <= set(outcomes)
         _assert_one_each(server, conn, finalized)
         assert result["total_cents"] == server.objects["invoice"][result["stripe_invoice"]]["total"]
-        # a whole second sync sends nothing new
+        # a whole second sync sends nothing new and audits nothing
         before = len(server.requests)
+        audited = conn.execute("select count(*) from ops.audit_log where action = 'stripe.push'").fetchone()[
+            0
+        ]
         sync_period(conn, "2026-10", LiveGateway("sk_test_fake", server.url))
         assert len(server.requests) == before
+        assert sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url))["pushed"] is False
+        again = conn.execute("select count(*) from ops.audit_log where action = 'stripe.push'").fetchone()[0]
+        assert again == audited >= 1
         # even with our local record lost, the idempotency keys make a re-push a replay
         conn.execute("truncate billing.stripe_objects")
         sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **FAST)
