@@ -222,7 +222,7 @@ def run_benchmark(
     url: str,
     customers: int = 10,
     workloads: int = 300,
-    repeats: int = 2,
+    repeats: int = 3,
     progress: Callable[[str], None] = lambda text: None,
 ) -> dict:
     """Both steps of monthly invoicing at 1x and at 10x customers (same workloads per customer, so
