@@ -17,6 +17,13 @@ Then, in order:
 2. on-demand usage is priced by a tiered plan in force for the whole period, else by the flat
    card of each row; one line per (product, card) or per plan; each line rounds once
    (kernels.billing.round_money, half-up to the cent).
+
+Lineage is kept per usage row, not per piece: a line's :class:`Allotment` says which stretch
+``[offset, offset + seconds)`` of a row's billable seconds it bills. The row's pieces fill its
+billable seconds one after the other in piece order (started_at, then span id), so a piece belongs
+to every allotment its own stretch overlaps, for the overlapping seconds. The invoice builder
+expands allotments to pieces in the database (:data:`orchestration.billing.invoices.LINEAGE_SQL`),
+so the pieces never travel through Python; :func:`piece_lineage` is the same rule in Python.
 """
 
 from __future__ import annotations
@@ -92,6 +99,29 @@ def row_order(row: UsageRow) -> tuple:
     )
 
 
+@dataclass(frozen=True)
+class Allotment:
+    """Lineage: ``seconds`` of ``row``'s billable seconds, from ``offset`` on, billed at ``rate``."""
+
+    row: UsageRow
+    offset: int
+    seconds: int
+    rate: Decimal
+
+
+def piece_lineage(allotment: Allotment) -> list[tuple[Piece, int]]:
+    """The pieces behind an allotment with the billable seconds each contributes (see module doc);
+    needs the row's pieces (the recomputation path carries them, the mart path does not)."""
+    lo, hi = allotment.offset, allotment.offset + allotment.seconds
+    taken, at = [], 0
+    for piece in sorted(allotment.row.pieces, key=lambda p: (p.started_at, p.span_id)):
+        use = min(hi, at + piece.billable_seconds) - max(lo, at)
+        if use > 0:
+            taken.append((piece, use))
+        at += piece.billable_seconds
+    return taken
+
+
 @dataclass
 class Line:
     """An invoice line before it is stored; ``amount`` is already rounded (round_money)."""
@@ -108,7 +138,7 @@ class Line:
     rate_card_id: str | None = None
     plan_id: str | None = None
     commitment_id: str | None = None
-    usage: list[tuple[Piece, int, Decimal]] = field(default_factory=list)  # piece, billable s, rate
+    usage: list[Allotment] = field(default_factory=list)
 
 
 @dataclass
@@ -220,26 +250,12 @@ def rows_from_pieces(customer_id: str, pieces: Iterable[Piece], timezone: str = 
     return sorted(rows, key=row_order)
 
 
-def _allot(pieces: tuple[Piece, ...], left: list[int], seconds: int) -> list[tuple[Piece, int]]:
-    """Take ``seconds`` from the pieces' remaining billable seconds ``left``, in piece order."""
-    taken = []
-    for i, piece in enumerate(pieces):
-        if seconds <= 0:
-            break
-        use = min(left[i], seconds)
-        if use > 0:
-            taken.append((piece, use))
-            left[i] -= use
-            seconds -= use
-    return taken
-
-
 def _commitment_lines(
     rows: list[UsageRow], catalog: Catalog, customer_id: str, start: datetime, end: datetime
-) -> tuple[list[Line], list[tuple[UsageRow, int, list[int]]]]:
+) -> tuple[list[Line], list[tuple[UsageRow, int, int]]]:
     """Committed-use lines (billed whether used or not) and the on-demand remainder of each row,
-    with each row's pieces' remaining seconds (lineage)."""
-    remaining = [(r, r.billable_seconds, [p.billable_seconds for p in r.pieces]) for r in rows]
+    with the offset in the row where that remainder starts (lineage)."""
+    remaining = [(r, r.billable_seconds, 0) for r in rows]
     lines = []
     for commitment in catalog.commitments:
         if commitment.customer_id != customer_id:
@@ -262,18 +278,18 @@ def _commitment_lines(
         in_pool = [i for i, (r, _, _) in enumerate(remaining) if r.gpu_pool == commitment.gpu_pool]
         split = split_commitment(committed, [remaining[i][1] for i in in_pool])
         for i, (covered, overage) in zip(in_pool, split, strict=True):
-            row, _, left = remaining[i]
+            row, _, offset = remaining[i]
             if covered:
-                line.usage.extend((p, s, commitment.rate) for p, s in _allot(row.pieces, left, covered))
-            remaining[i] = (row, overage, left)
+                line.usage.append(Allotment(row, offset, covered, commitment.rate))
+            remaining[i] = (row, overage, offset + covered)
         lines.append(line)
-    return lines, [(r, s, left) for r, s, left in remaining if s > 0]
+    return lines, [(r, s, offset) for r, s, offset in remaining if s > 0]
 
 
 def _on_demand_lines(
-    remaining: list[tuple[UsageRow, int, list[int]]], catalog: Catalog, customer_id: str, start: datetime
+    remaining: list[tuple[UsageRow, int, int]], catalog: Catalog, customer_id: str, start: datetime
 ) -> list[Line]:
-    by_product: dict[tuple[str, str], list[tuple[UsageRow, int, list[int]]]] = {}
+    by_product: dict[tuple[str, str], list[tuple[UsageRow, int, int]]] = {}
     for item in remaining:
         by_product.setdefault((item[0].gpu_model, item[0].workload_type), []).append(item)
     lines = []
@@ -282,7 +298,7 @@ def _on_demand_lines(
         if plan is not None:
             lines.append(_plan_line(plan, model, wtype, items))
             continue
-        by_card: dict[tuple[str, datetime], list[tuple[UsageRow, int, list[int]]]] = {}
+        by_card: dict[tuple[str, datetime], list[tuple[UsageRow, int, int]]] = {}
         for item in items:
             by_card.setdefault((item[0].card.rate_card_id, item[0].card.effective_from), []).append(item)
         for key in sorted(by_card, key=lambda k: (k[1], k[0])):
@@ -307,13 +323,11 @@ def _on_demand_lines(
     return lines
 
 
-def _lineage(items: list[tuple[UsageRow, int, list[int]]]) -> list[tuple[Piece, int, Decimal]]:
-    return [
-        (p, s, row.card.price) for row, seconds, left in items for p, s in _allot(row.pieces, left, seconds)
-    ]
+def _lineage(items: list[tuple[UsageRow, int, int]]) -> list[Allotment]:
+    return [Allotment(row, offset, seconds, row.card.price) for row, seconds, offset in items]
 
 
-def _plan_line(plan, model: str, wtype: str, items: list[tuple[UsageRow, int, list[int]]]) -> Line:
+def _plan_line(plan, model: str, wtype: str, items: list[tuple[UsageRow, int, int]]) -> Line:
     total = sum(s for _, s, _ in items)
     charges = (
         graduated(total, plan.tiers) if plan.pricing_model == "graduated" else [volume(total, plan.tiers)]

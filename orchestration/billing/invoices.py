@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -234,8 +233,34 @@ def totals_for(catalog: Catalog, customer_id: str, start: datetime, lines: list[
     )
 
 
-def _insert_lines(conn: psycopg.Connection, invoice_id: int, lines: list[Line]) -> None:
-    usage_buffer = io.StringIO()
+# The pieces behind each allotment (engine.Allotment: a stretch of a usage row's billable seconds):
+# a row's pieces fill its billable seconds one after the other in piece order (start, then span),
+# and each piece links to every allotment its own stretch overlaps, for the overlapping seconds.
+# One statement in the database, so the pieces never travel through Python (engine.piece_lineage
+# is the same rule in Python).
+LINEAGE_SQL = """
+insert into billing.invoice_line_usage (line_id, workload_id, span_id, started_at, ended_at, gpus,
+    gpu_seconds, billable_seconds, rate_usd_per_gpu_hour)
+select a.line_id, p.workload_id, p.session_id, p.piece_start_at, p.piece_end_at, 1, p.gpu_seconds,
+       least(p.filled_to, a.offset_to) - greatest(p.filled_to - p.billable_gpu_seconds, a.offset_from),
+       a.rate
+from pg_temp.line_allotments a
+join (
+    select usage_id, workload_id, session_id, piece_start_at, piece_end_at, gpu_seconds, billable_gpu_seconds,
+           sum(billable_gpu_seconds) over (
+               partition by usage_id order by piece_start_at, session_id rows unbounded preceding
+           ) as filled_to
+    from intermediate.int_workload_usage_billable
+    where usage_id in (select usage_id from pg_temp.line_allotments)
+) p on p.usage_id = a.usage_id
+where p.filled_to - p.billable_gpu_seconds < a.offset_to and p.filled_to > a.offset_from
+"""
+
+
+def _insert_lines(conn: psycopg.Connection, invoice_id: int, lines: list[Line]) -> list[tuple]:
+    """Insert ``lines``; returns their lineage as (line_id, usage_id, from, to, rate) stretches
+    for :func:`_insert_lineage`."""
+    stretches = []
     for no, line in enumerate(lines, start=1):
         line_id = conn.execute(
             """insert into billing.invoice_lines (invoice_id, line_no, line_kind, description, gpu_model,
@@ -259,17 +284,29 @@ def _insert_lines(conn: psycopg.Connection, invoice_id: int, lines: list[Line]) 
                 line.commitment_id,
             ),
         ).fetchone()[0]
-        for piece, billable, rate in line.usage:
-            usage_buffer.write(
-                f"{line_id}\t{piece.workload_id}\t{piece.span_id}\t{piece.started_at.isoformat()}\t"
-                f"{piece.ended_at.isoformat()}\t{piece.gpus}\t{piece.gpu_seconds}\t{billable}\t{rate}\n"
-            )
-    if usage_buffer.tell():
-        with conn.cursor().copy(
-            """copy billing.invoice_line_usage (line_id, workload_id, span_id, started_at, ended_at, gpus,
-                   gpu_seconds, billable_seconds, rate_usd_per_gpu_hour) from stdin"""
-        ) as copy:
-            copy.write(usage_buffer.getvalue())
+        stretches.extend(
+            (line_id, a.row.usage_id, a.offset, a.offset + a.seconds, a.rate) for a in line.usage
+        )
+    return stretches
+
+
+def _insert_lineage(conn: psycopg.Connection, stretches: list[tuple]) -> None:
+    """Link lines to the usage pieces behind them (:data:`LINEAGE_SQL`)."""
+    if not stretches:
+        return
+    conn.execute(
+        """create temp table if not exists line_allotments (line_id bigint, usage_id text,
+               offset_from bigint, offset_to bigint, rate numeric)"""
+    )
+    conn.execute("truncate pg_temp.line_allotments")
+    with conn.cursor().copy(
+        "copy pg_temp.line_allotments (line_id, usage_id, offset_from, offset_to, rate) from stdin"
+    ) as copy:
+        for row in stretches:
+            copy.write_row(row)
+    conn.execute("analyze pg_temp.line_allotments")
+    conn.execute(LINEAGE_SQL)
+    conn.execute("truncate pg_temp.line_allotments")
 
 
 def build_drafts(
@@ -279,7 +316,7 @@ def build_drafts(
     are left alone. Returns the drafts written. Runs in one transaction."""
     with conn.transaction():
         catalog, priced = price_customers(conn, period, customers)
-        written = []
+        written, stretches = [], []
         for customer_id, result in sorted(priced.items()):
             existing = conn.execute(
                 """select invoice_id, status from billing.invoices
@@ -292,11 +329,17 @@ def build_drafts(
                 conn.execute("delete from billing.invoices where invoice_id = %s", (existing[0],))
             if not result.lines:
                 continue
-            written.append(_write_draft(conn, catalog, period, customer_id, result.lines))
+            summary, lineage = _write_draft(conn, catalog, period, customer_id, result.lines)
+            written.append(summary)
+            stretches.extend(lineage)
+        _insert_lineage(conn, stretches)
         return written
 
 
-def _write_draft(conn, catalog: Catalog, period: str, customer_id: str, lines: list[Line]) -> InvoiceSummary:
+def _write_draft(
+    conn, catalog: Catalog, period: str, customer_id: str, lines: list[Line]
+) -> tuple[InvoiceSummary, list[tuple]]:
+    """Insert one draft and its lines; returns its summary and its lines' lineage stretches."""
     customer = catalog.customers[customer_id]
     start, end = period_bounds(period, customer.timezone)
     gross = totals_for(catalog, customer_id, start, lines).gross
@@ -320,7 +363,7 @@ def _write_draft(conn, catalog: Catalog, period: str, customer_id: str, lines: l
             totals.total,
         ),
     ).fetchone()[0]
-    _insert_lines(conn, invoice_id, lines)
+    stretches = _insert_lines(conn, invoice_id, lines)
     for credit_id, amount in used:
         conn.execute(
             "insert into billing.credit_applications (credit_id, invoice_id, amount_usd) values (%s, %s, %s)",
@@ -339,7 +382,7 @@ def _write_draft(conn, catalog: Catalog, period: str, customer_id: str, lines: l
         totals.tax,
         totals.total,
         len(lines),
-    )
+    ), stretches
 
 
 # --- finalization --------------------------------------------------------------------------------------
@@ -613,7 +656,7 @@ def correct_invoice(
                 reason,
             ),
         ).fetchone()[0]
-        _insert_lines(conn, note_id, diffs)
+        _insert_lineage(conn, _insert_lines(conn, note_id, diffs))
         write_audit(
             conn,
             f"invoice.{note_kind}",

@@ -202,19 +202,21 @@ class UsageMartMissing(RuntimeError):
     """marts.fct_usage (or its pieces) does not exist yet: build the marts first."""
 
 
+# Each row with the billable seconds of its pieces, to check they add up to it. The pieces
+# themselves stay in the database: invoices link them to their lines there (invoices.LINEAGE_SQL).
 USAGE_ROWS_SQL = """
-select usage_id, customer_id, usage_date, workload_id, workload_type, gpu_pool, gpu_model, rate_card_id,
-       rate_card_effective_at, price_usd_per_gpu_hour, min_increment_seconds, first_piece_start_at,
-       last_piece_end_at, gpu_seconds, billable_gpu_seconds
-from marts.fct_usage
-where customer_id = any(%(customers)s::text[]) and usage_date >= %(lo)s and usage_date < %(hi)s
-"""
-
-USAGE_PIECES_SQL = """
-select p.usage_id, p.workload_id, p.session_id, p.piece_start_at, p.piece_end_at, p.gpu_seconds,
-       p.billable_gpu_seconds
-from intermediate.int_workload_usage_billable p
-where p.customer_id = any(%(customers)s::text[]) and p.usage_date >= %(lo)s and p.usage_date < %(hi)s
+with pieces as (
+    select p.usage_id, sum(p.billable_gpu_seconds) as billable
+    from intermediate.int_workload_usage_billable p
+    where p.customer_id = any(%(customers)s::text[]) and p.usage_date >= %(lo)s and p.usage_date < %(hi)s
+    group by p.usage_id
+)
+select u.usage_id, u.customer_id, u.usage_date, u.workload_id, u.workload_type, u.gpu_pool, u.gpu_model,
+       u.rate_card_id, u.rate_card_effective_at, u.price_usd_per_gpu_hour, u.min_increment_seconds,
+       u.first_piece_start_at, u.last_piece_end_at, u.gpu_seconds, u.billable_gpu_seconds,
+       coalesce(pieces.billable, 0)
+from marts.fct_usage u left join pieces using (usage_id)
+where u.customer_id = any(%(customers)s::text[]) and u.usage_date >= %(lo)s and u.usage_date < %(hi)s
 """
 
 
@@ -226,11 +228,11 @@ def usage_marts_available(conn: psycopg.Connection) -> bool:
 def load_usage_rows(
     conn: psycopg.Connection, catalog: Catalog, bounds: dict[str, tuple[date, date]]
 ) -> tuple[dict[str, list[UsageRow]], dict[str, list[str]]]:
-    """Usage rows of marts.fct_usage per customer for its local dates ``[first, end)``, with their
-    pieces as lineage; and the data-quality problems per customer (a row without a rate card, a row
-    whose pieces do not add up to it)."""
+    """Usage rows of marts.fct_usage per customer for its local dates ``[first, end)`` (without
+    their pieces: lineage is written in the database); and the data-quality problems per customer
+    (a row without a rate card, a row whose pieces do not add up to it)."""
     from orchestration.billing.catalog import RateCard
-    from orchestration.billing.engine import Piece, UsageRow
+    from orchestration.billing.engine import UsageRow
 
     if not usage_marts_available(conn):
         raise UsageMartMissing(
@@ -241,9 +243,6 @@ def load_usage_rows(
         "lo": min(b[0] for b in bounds.values()),
         "hi": max(b[1] for b in bounds.values()),
     }
-    pieces: dict[str, list[tuple]] = defaultdict(list)
-    for row in conn.execute(USAGE_PIECES_SQL, params):
-        pieces[row[0]].append(row)
     rows: dict[str, list[UsageRow]] = defaultdict(list)
     problems: dict[str, list[str]] = defaultdict(list)
     for r in conn.execute(USAGE_ROWS_SQL, params):
@@ -263,6 +262,7 @@ def load_usage_rows(
             last,
             secs,
             billable,
+            pieces_billable,
         ) = r
         lo, hi = bounds[cid]
         if not lo <= day < hi:
@@ -275,11 +275,7 @@ def load_usage_rows(
         card = catalog.card_version(card_id, card_at) or RateCard(
             card_id, None, model, wtype, Decimal(price), int(inc), card_at
         )
-        behind = tuple(
-            Piece(p[1], p[2], p[3], p[4], 1, int(p[5]), int(p[6]), model, pool, wtype or "", card)
-            for p in sorted(pieces.get(usage_id, []), key=lambda p: (p[3], p[2]))
-        )
-        if sum(p.billable_seconds for p in behind) != billable:
+        if pieces_billable != billable:
             problems[cid].append(f"usage row {usage_id} ({wid}, {day}) does not match its pieces")
         rows[cid].append(
             UsageRow(
@@ -295,7 +291,6 @@ def load_usage_rows(
                 last,
                 int(secs),
                 int(billable),
-                behind,
             )
         )
     return rows, problems
