@@ -5,15 +5,19 @@ The rule (the contract, written down here as the builder applies it):
 
 - A colocation rack's devices are those whose latest ``raw.devices`` row names the contract's
   facility and rack; its samples are their ``raw.device_telemetry`` rows (latest load per device
-  and instant) with a measured power inside the billing period.
+  and instant) with a measured power.
 - Each sample belongs to the facility node's real-time price interval that contains it (latest
-  load per interval start). A sample outside every priced interval is a data-quality problem and
-  is not billed.
-- A device's energy in an interval is its mean measured power, stated to the micro-kilowatt
-  (half-up), times the interval's length: missing samples are filled by the mean of the others.
-- Contract versions: the rows of ``billing.colocation_contracts`` of one (customer, facility,
-  rack) are versions of one contract; an interval is billed under the newest version whose
-  ``effective_from`` is not after the interval's start, and not at all before the first.
+  load per interval start). A sample of the billing period outside every priced interval is a
+  data-quality problem and is not billed.
+- A device's power in an interval is the mean of ALL its samples in the interval (also those
+  outside the billing period or contract version), stated to the micro-kilowatt (half-up):
+  missing samples are filled by the mean of the others.
+- Boundaries: a billing window is the part of the billing period in which one contract version is
+  in force (the rows of ``billing.colocation_contracts`` of one (customer, facility, rack) are
+  versions of one contract, each in force from its ``effective_from`` until the next, never
+  before the first). A window bills each interval's rack power times the interval's OVERLAP with
+  the window, so an interval straddling a period or version boundary (a half-hour time zone with
+  hourly prices) is split between the two sides by time and billed exactly once in total.
 - Per version: ``energy`` = sum of kWh x price / 1000 and ``energy_adder`` = kWh x adder / 1000,
   exact until one rounding per line (kernels.billing.round_money).
 """
@@ -107,11 +111,13 @@ def _rack_devices(conn: psycopg.Connection, facility_id: str, rack: str) -> list
 def interval_energy(
     conn: psycopg.Connection, facility_id: str, rack: str, start: datetime, end: datetime
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Energy of a rack per priced interval in ``[start, end)``: columns ``interval_start``,
-    ``minutes``, ``price`` (Decimal USD/MWh) and ``kwh`` (Fraction); and the problems found."""
-    samples = _telemetry(conn, _rack_devices(conn, facility_id, rack), start, end)
-    prices = _prices(conn, facility_id, start, end)
-    columns = ["interval_start", "minutes", "price", "kwh"]
+    """Rack power of each priced interval overlapping ``[start, end)``: columns ``interval_start``,
+    ``interval_end``, ``price`` (Decimal USD/MWh) and ``micro_kw`` (int, summed device means over
+    all the interval's samples); and the problems found."""
+    reach = timedelta(hours=1)  # market intervals are at most an hour long
+    samples = _telemetry(conn, _rack_devices(conn, facility_id, rack), start - reach, end + reach)
+    prices = _prices(conn, facility_id, start, end + reach)
+    columns = ["interval_start", "interval_end", "price", "micro_kw"]
     if samples.empty:
         return pd.DataFrame(columns=columns), []
     matched = pd.merge_asof(
@@ -120,9 +126,10 @@ def interval_energy(
     inside = matched["interval_start"].notna() & (
         matched["ts"] < matched["interval_start"] + pd.to_timedelta(matched["minutes"].fillna(0), unit="min")
     )
+    in_period = (matched["ts"] >= start) & (matched["ts"] < end)
     problems = [
         f"no real-time price for {facility_id} rack {rack} at {ts.isoformat()}"
-        for ts in sorted(set(matched.loc[~inside, "ts"]))
+        for ts in sorted(set(matched.loc[~inside & in_period, "ts"]))
     ]
     per_device = (
         matched[inside]
@@ -138,10 +145,8 @@ def interval_energy(
     energy = (
         prices.set_index("interval_start").join(rack_micro_kw.rename("micro_kw"), how="inner").reset_index()
     )
-    energy["kwh"] = [
-        Fraction(int(m) * int(minutes), 60 * MICRO)
-        for m, minutes in zip(energy["micro_kw"], energy["minutes"], strict=True)
-    ]
+    energy["interval_end"] = energy["interval_start"] + pd.to_timedelta(energy["minutes"], unit="min")
+    energy = energy[(energy["interval_end"] > start) & (energy["interval_start"] < end)]
     return energy[columns], problems
 
 
@@ -153,6 +158,23 @@ def _versions(conn: psycopg.Connection, customer_id: str) -> pd.DataFrame:
         {"cid": customer_id},
         ["contract_id", "facility_id", "rack", "adder", "effective_from"],
     )
+
+
+def _windows(
+    group: pd.DataFrame, start: datetime, end: datetime
+) -> list[tuple[str, Decimal, datetime, datetime]]:
+    """(contract_id, adder, from, to): the part of ``[start, end)`` each version is in force."""
+    versions = group.assign(effective_from=pd.to_datetime(group["effective_from"], utc=True)).sort_values(
+        ["effective_from", "contract_id"]
+    )
+    rows = list(versions.itertuples())
+    windows = []
+    for version, following in zip(rows, rows[1:] + [None], strict=True):
+        lo = max(pd.Timestamp(start), version.effective_from)
+        hi = min(pd.Timestamp(end), following.effective_from) if following is not None else pd.Timestamp(end)
+        if lo < hi:
+            windows.append((version.contract_id, Decimal(version.adder), lo, hi))
+    return windows
 
 
 def energy_lines(
@@ -168,25 +190,30 @@ def energy_lines(
         problems += found
         if energy.empty:
             continue
-        group = group.assign(effective_from=pd.to_datetime(group["effective_from"], utc=True))
-        billed = pd.merge_asof(
-            energy.sort_values("interval_start"),
-            group.sort_values("effective_from")[["effective_from", "contract_id", "adder"]],
-            left_on="interval_start",
-            right_on="effective_from",
-            direction="backward",
-        ).dropna(subset=["contract_id"])
-        for contract_id, rows in billed.groupby("contract_id", sort=True):
-            lines += _contract_lines(contract_id, facility_id, rack, rows)
+        billed: dict[str, list] = {}
+        for contract_id, adder, lo, hi in _windows(group, start, end):
+            seconds = (
+                (energy["interval_end"].clip(upper=hi) - energy["interval_start"].clip(lower=lo))
+                .dt.total_seconds()
+                .astype("int64")
+            )
+            for micro_kw, price, s in zip(energy["micro_kw"], energy["price"], seconds, strict=True):
+                if s > 0:
+                    entry = billed.setdefault(contract_id, [adder, []])
+                    entry[1].append((Fraction(int(micro_kw) * int(s), 3600 * MICRO), price))
+        for contract_id in sorted(billed):
+            adder, rows = billed[contract_id]
+            lines += _contract_lines(contract_id, facility_id, rack, adder, rows)
     return lines, problems
 
 
-def _contract_lines(contract_id: str, facility_id: str, rack: str, rows: pd.DataFrame) -> list[Line]:
-    kwh = sum(rows["kwh"], Fraction(0))
+def _contract_lines(
+    contract_id: str, facility_id: str, rack: str, adder: Decimal, rows: list[tuple[Fraction, Decimal]]
+) -> list[Line]:
+    kwh = sum((k for k, _ in rows), Fraction(0))
     if not kwh:
         return []
-    cost = sum((k * exact(p) for k, p in zip(rows["kwh"], rows["price"], strict=True)), Fraction(0)) / 1000
-    adder = Decimal(rows["adder"].iloc[0])
+    cost = sum((k * exact(p) for k, p in rows), Fraction(0)) / 1000
     mwh = quantity(kwh / 1000)
     return [
         Line(

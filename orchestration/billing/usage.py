@@ -168,24 +168,36 @@ prices as (
 step as (
     select coalesce(min(interval_minutes), 15) as minutes from prices
 ),
+-- Samples of every interval that overlaps [start, end), also those just outside it: an interval
+-- straddling a period or contract-version boundary is measured once, over all its samples, and
+-- each side bills only its overlap (the rule: orchestration.billing.reconcile_energy).
 samples as (
     select distinct on (t.device_id, t.ts) t.device_id, t.ts, t.power_kw
     from raw.device_telemetry t join dev using (device_id)
-    where t.ts >= %(start)s and t.ts < %(end)s and t.power_kw is not null
+    where t.ts >= %(start)s - interval '1 hour' and t.ts < %(end)s + interval '1 hour'
+      and t.power_kw is not null
     order by t.device_id, t.ts, t.load_id desc
 ),
--- A device's energy in an interval: its mean measured power over the interval times its length
--- (missing samples are filled by the mean of the others).
+-- A device's mean measured power over the interval (missing samples are filled by the mean of
+-- the others)
 per_device as (
     select s.device_id,
            date_bin(make_interval(mins => step.minutes), s.ts, timestamptz '2000-01-01 00:00:00+00') as bucket,
            avg(s.power_kw)::numeric(14, 6) as kw, step.minutes
     from samples s cross join step
     group by 1, 2, step.minutes
+),
+-- times the interval's overlap with [start, end)
+overlap as (
+    select d.*,
+           extract(epoch from least(d.bucket + make_interval(mins => d.minutes), %(end)s)
+                              - greatest(d.bucket, %(start)s)) as seconds
+    from per_device d
 )
-select d.bucket, sum(d.kw) * d.minutes / 60 as kwh, p.price_usd_per_mwh
-from per_device d left join prices p on p.interval_start_utc = d.bucket
-group by d.bucket, d.minutes, p.price_usd_per_mwh
+select d.bucket, sum(d.kw) * d.seconds / 3600 as kwh, p.price_usd_per_mwh
+from overlap d left join prices p on p.interval_start_utc = d.bucket
+where d.seconds > 0
+group by d.bucket, d.seconds, p.price_usd_per_mwh
 order by d.bucket
 """
 
