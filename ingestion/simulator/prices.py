@@ -143,6 +143,9 @@ def make_prices(clock: Clock, rng: np.random.Generator) -> PriceBook:
     return PriceBook(epochs, rt, expected, spikes)
 
 
+BITCOIN_HISTORY_DAYS = 90  # daily network history before the period, as operators keep it
+
+
 @dataclass
 class Bitcoin:
     table: (
@@ -152,12 +155,22 @@ class Bitcoin:
 
 
 def make_bitcoin(clock: Clock, rng: np.random.Generator) -> Bitcoin:
-    """Daily BTC price (random walk), difficulty with one adjustment, subsidy 3.125 BTC and fees."""
-    days = clock.days()
+    """Daily BTC price (random walk), difficulty adjusting every 14 days, subsidy 3.125 BTC and
+    fees, for the period and the ``BITCOIN_HISTORY_DAYS`` before it: a week of history is too short
+    to forecast a daily series with a weekly season, and public network history is always at hand."""
+    period = clock.days()
+    days = [
+        period[0] - timedelta(days=BITCOIN_HISTORY_DAYS - i) for i in range(BITCOIN_HISTORY_DAYS)
+    ] + period
     n = len(days)
-    price = 92000 * np.exp(np.cumsum(rng.normal(0, 0.025, n)))
-    difficulty = np.full(n, 1.49e14)
-    difficulty[int(rng.integers(n)) :] *= 1 + rng.uniform(0.005, 0.04)
+    start = BITCOIN_HISTORY_DAYS  # the walks are anchored at the period's first day
+    walk = np.cumsum(rng.normal(0, 0.025, n))
+    price = 92000 * np.exp(walk - walk[start])
+    adjust = np.zeros(n)
+    first = int(rng.integers(14))
+    adjust[first::14] = rng.uniform(-0.01, 0.04, len(adjust[first::14]))
+    growth = np.cumprod(1 + adjust)
+    difficulty = 1.49e14 * growth / growth[start]
     fees = rng.uniform(0.02, 0.07, n)
     hashrate_ths = difficulty * 2**32 / 600 / 1e12
     hashprice = (BLOCK_SUBSIDY_BTC + fees) * 144 * price / hashrate_ths
@@ -171,4 +184,4 @@ def make_bitcoin(clock: Clock, rng: np.random.Generator) -> Bitcoin:
             "hashrate_ths": np.round(hashrate_ths).astype(np.int64),
         }
     )
-    return Bitcoin(table, hashprice)
+    return Bitcoin(table, hashprice[start:])

@@ -50,6 +50,9 @@ def default_candidates(step: pd.Timedelta, n_points: int, country: str | None = 
     """The candidates for a series with this step and length: the baseline first, then challengers."""
     season = season_length(step)
     found = [Candidate(BASELINE, "seasonal_naive", {"season": season})]
+    if season > 1:
+        # the last value: the forecast to beat on a random walk (BTC price, hence hashprice)
+        found.append(Candidate("naive", "seasonal_naive", {"season": 1}))
     if step < pd.Timedelta("1D") and n_points >= 3 * 7 * season:
         # a week-ago copy often beats a day-ago copy on series with a weekday/weekend pattern
         found.append(Candidate("seasonal_naive_weekly", "seasonal_naive", {"season": 7 * season}))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 
 from ingestion.simulator.clock import make_clock
 from ingestion.simulator.faults import fault_count, plan_device_faults
 from ingestion.simulator.fleet import fleet_composition, make_fleet
-from ingestion.simulator.prices import make_bitcoin, make_prices
+from ingestion.simulator.prices import BITCOIN_HISTORY_DAYS, make_bitcoin, make_prices
 
 
 def test_default_fleet_composition() -> None:
@@ -46,4 +47,9 @@ def test_default_fault_count_and_spikes() -> None:
 def test_hashprice_is_realistic() -> None:
     btc = make_bitcoin(make_clock(datetime(2026, 11, 2), 7, 5), np.random.default_rng(0))
     assert (btc.table["block_subsidy_btc"] == 3.125).all()
+    # the period's 7 days come after BITCOIN_HISTORY_DAYS of daily history, without gaps
+    dates = pd.to_datetime(btc.table["date"])
+    assert len(dates) == BITCOIN_HISTORY_DAYS + 7 == len(btc.hashprice_usd_per_th_day) + BITCOIN_HISTORY_DAYS
+    assert (dates.diff().dropna() == pd.Timedelta("1D")).all()
+    assert dates.iloc[-1] == pd.Timestamp("2026-11-01")
     assert ((btc.hashprice_usd_per_th_day > 0.02) & (btc.hashprice_usd_per_th_day < 0.08)).all()
