@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -96,7 +97,16 @@ def users_enable(name: str) -> None:
 
 def bench_app_command(
     devices: Annotated[int, typer.Option(min=10, help="devices in the synthetic fleet")] = 1000,
-    days: Annotated[str, typer.Option(help="history lengths to measure, comma separated")] = "7,28",
+    days: Annotated[
+        str, typer.Option(help="synthetic history lengths to measure, comma separated (empty: none)")
+    ] = "7,28",
+    platform: Annotated[
+        bool,
+        typer.Option("--platform", help="also measure the platform's own database (e.g. after hcp demo)"),
+    ] = False,
+    screenshots: Annotated[
+        Path | None, typer.Option(help="with --platform: save page screenshots there (docs/screenshots)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
 ) -> None:
     """First-render time of executive, operations and resources in headless Chromium (vs their SQL alone),
@@ -110,8 +120,10 @@ def bench_app_command(
     result = run_benchmark(
         ready_database(),
         devices=devices,
-        days=[int(d) for d in days.split(",")],
+        days=[int(d) for d in days.split(",") if d.strip()],
         progress=lambda text: console.print(f"[cyan]>[/] {text}"),
+        platform=platform,
+        shots=screenshots if platform else None,
     )
     if as_json:
         emit_json(result)

@@ -2,9 +2,10 @@
 
 Each figure stands next to a baseline measured in the same run: a page against the time of its SQL
 queries alone (cold cache), the what-if re-solve against loading its inputs and building the
-problem. The fleet is synthetic (apps/streamlit/synthetic.py, written straight into the marts: the
-real pipeline would take longer than the benchmark at this size), in a scratch database on the same
-server that is dropped afterwards, so the platform's own data is never touched.
+problem. The fleets are synthetic (apps/streamlit/synthetic.py, written straight into the marts: the
+real pipeline would take longer than the benchmark at 28 days), each in a scratch database on the
+same server that is dropped afterwards; ``--platform`` also measures the platform's own database as
+the pipeline built it (after ``hcp demo``), with a temporary admin user removed afterwards.
 """
 
 from __future__ import annotations
@@ -193,63 +194,96 @@ def _whatif(url: str) -> dict:
     }
 
 
-def run_benchmark(url: str, devices: int, days: list[int], progress: Callable[[str], None] = print) -> dict:
-    """Render times per page and history length, what-if re-solve; each with baseline and ratio."""
+def _measure(
+    url: str, fleet: str, results: dict, progress: Callable[[str], None], shots: Path | None = None
+) -> None:
+    """Render times of the measured pages on the database at ``url`` (and the what-if once), with a
+    temporary admin user that is removed afterwards; with ``shots``, a screenshot of each page at
+    desktop width and of executive and resources at phone width (390 px) into that folder."""
+    from lib import auth, db
+
+    os.environ["DATABASE_URL"] = url
+    db.reset()
+    username, password = f"hcp-bench-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    auth.add_user(username, "admin", password, actor="bench")
+    try:
+        baselines = {key: _sql_baseline(key) for key in MEASURED}
+        if results["whatif"] is None:
+            progress("what-if re-solve")
+            results["whatif"] = _whatif(url)
+        progress("starting streamlit and chromium")
+        with running_app(url) as base, chromium() as page:
+            # Signing in renders the executive page on a fresh server (imports, plotly.js): reported
+            # apart. Then the query caches expire, and each page is opened from the menu, data cold.
+            results.setdefault("cold_server_login_s", {})[fleet] = round(
+                login(page, base, username, password), 3
+            )
+            page.wait_for_timeout(CACHE_EXPIRY_MS)
+            for key in MEASURED:
+                if key == "executive":
+                    open_page(page, "users")
+                seconds = open_page(page, key)
+                results["pages"].append(
+                    {
+                        "page": key,
+                        "fleet": fleet,
+                        "render_s": round(seconds, 3),
+                        "baseline_sql_s": round(baselines[key], 3),
+                        "ratio": round(seconds / baselines[key], 1) if baselines[key] else None,
+                    }
+                )
+                progress(f"{key} on {fleet}: {seconds:.2f} s")
+                if shots:
+                    page.screenshot(path=str(shots / f"{key}.png"), full_page=True)
+            if shots:
+                page.set_viewport_size({"width": 390, "height": 844})
+                for key in ("resources", "executive"):
+                    open_page(page, key)
+                    page.screenshot(path=str(shots / f"{key}-phone.png"), full_page=True)
+                progress(f"screenshots in {shots}")
+    finally:
+        db.execute("delete from ops.app_users where username = %(u)s", {"u": username})
+        db.reset()
+
+
+def run_benchmark(
+    url: str,
+    devices: int,
+    days: list[int],
+    progress: Callable[[str], None] = print,
+    platform: bool = False,
+    shots: Path | None = None,
+) -> dict:
+    """Render times per page on a synthetic fleet per history length (and, with ``platform``, on
+    the platform's own database as the pipeline built it, screenshots into ``shots`` if given),
+    what-if re-solve; each with baseline and ratio."""
     from apps.streamlit import synthetic
 
     if str(APP_DIR) not in sys.path:
         sys.path.insert(0, str(APP_DIR))
     results: dict = {"devices": devices, "pages": [], "whatif": None}
+    if platform:
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+        _measure(url, "platform database", results, progress, shots)
     for n_days in days:
         with scratch_database(url, "hcp_bench_app") as scratch:
             progress(f"seeding {devices} devices x {n_days} days")
             synthetic.seed(scratch, devices=devices, days=n_days)
-            os.environ["DATABASE_URL"] = scratch
-            from lib import auth, db
-
-            db.reset()
-            password = secrets.token_urlsafe(12)
-            auth.add_user("bench", "admin", password, actor="bench")
-            baselines = {key: _sql_baseline(key) for key in MEASURED}
-            if results["whatif"] is None:
-                progress("what-if re-solve")
-                results["whatif"] = _whatif(scratch)
-            progress("starting streamlit and chromium")
-            with running_app(scratch) as base, chromium() as page:
-                # Signing in renders the executive page on a fresh server (imports, plotly.js): reported
-                # apart. Then the query caches expire, and each page is opened from the menu, data cold.
-                results.setdefault("cold_server_login_s", {})[n_days] = round(
-                    login(page, base, "bench", password), 3
-                )
-                page.wait_for_timeout(CACHE_EXPIRY_MS)
-                for key in MEASURED:
-                    if key == "executive":
-                        open_page(page, "users")
-                    seconds = open_page(page, key)
-                    results["pages"].append(
-                        {
-                            "page": key,
-                            "days": n_days,
-                            "render_s": round(seconds, 3),
-                            "baseline_sql_s": round(baselines[key], 3),
-                            "ratio": round(seconds / baselines[key], 1) if baselines[key] else None,
-                        }
-                    )
-                    progress(f"{key} at {n_days} days: {seconds:.2f} s")
-            db.reset()
+            _measure(scratch, f"synthetic {n_days} d", results, progress)
     return results
 
 
 def format_table(result: dict) -> str:
     """The benchmark as a plain-text table."""
     lines = [f"page render, {result['devices']} devices (headless Chromium, first render after navigation)"]
-    lines.append(f"{'page':<12}{'days':>6}{'render s':>10}{'SQL s':>9}{'ratio':>8}")
+    lines.append(f"{'page':<12}{'fleet':<20}{'render s':>10}{'SQL s':>9}{'ratio':>8}")
     for row in result["pages"]:
         lines.append(
-            f"{row['page']:<12}{row['days']:>6}{row['render_s']:>10.3f}{row['baseline_sql_s']:>9.3f}{row['ratio']:>8}"
+            f"{row['page']:<12}{row['fleet']:<20}{row['render_s']:>10.3f}{row['baseline_sql_s']:>9.3f}{row['ratio']:>8}"
         )
-    for n_days, seconds in result.get("cold_server_login_s", {}).items():
-        lines.append(f"sign-in to executive on a fresh server ({n_days} days): {seconds:.3f} s")
+    for fleet, seconds in result.get("cold_server_login_s", {}).items():
+        lines.append(f"sign-in to executive on a fresh server ({fleet}): {seconds:.3f} s")
     w = result["whatif"]
     if w:
         lines.append(

@@ -3,17 +3,15 @@ width; no horizontal scroll at phone width."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from apps.streamlit.benchmark import CHROMIUM, PAGE_READY, chromium, login, open_page, running_app, wait_idle
-from orchestration.settings import PROJECT_ROOT
 from tests.app.helpers import PASSWORD
 
-# The committed screenshots in docs/ are refreshed only on request; a plain run writes to a temp folder.
-DOCS_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# Screenshots go to a temp folder; docs/screenshots come from the demo's database:
+# `hcp bench app --platform --screenshots docs/screenshots` (see README).
 NO_HSCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
 # Texts of KPI card labels and values that do not fit their card (cut off with an ellipsis).
 CUT_OFF = """() => [...document.querySelectorAll(
@@ -28,9 +26,7 @@ def screenshots(tmp_path: Path) -> Path:
     assert Path(CHROMIUM).exists(), (
         f"no Chromium at {CHROMIUM}: apt-get install chromium (./hcpw test does it)"
     )
-    folder = DOCS_SCREENSHOTS if os.environ.get("HCP_UPDATE_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return tmp_path
 
 
 def test_login_executive_and_phone_width(fleet_url, screenshots):
