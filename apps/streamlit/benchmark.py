@@ -194,6 +194,15 @@ def _whatif(url: str) -> dict:
     }
 
 
+def _screenshot(page, path: Path, width: int, height: int) -> None:
+    """A screenshot at this size (Streamlit scrolls inside the page, so the viewport is what shows),
+    then back to the measuring size."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def _measure(
     url: str, fleet: str, results: dict, progress: Callable[[str], None], shots: Path | None = None
 ) -> None:
@@ -204,7 +213,7 @@ def _measure(
 
     os.environ["DATABASE_URL"] = url
     db.reset()
-    username, password = f"hcp-bench-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    username, password = f"bench-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
     auth.add_user(username, "admin", password, actor="bench")
     try:
         baselines = {key: _sql_baseline(key) for key in MEASURED}
@@ -234,12 +243,12 @@ def _measure(
                 )
                 progress(f"{key} on {fleet}: {seconds:.2f} s")
                 if shots:
-                    page.screenshot(path=str(shots / f"{key}.png"), full_page=True)
+                    _screenshot(page, shots / f"{key}.png", 1280, 2000)
             if shots:
-                page.set_viewport_size({"width": 390, "height": 844})
                 for key in ("resources", "executive"):
+                    # the sidebar folds away at phone width: open the page first, then narrow it
                     open_page(page, key)
-                    page.screenshot(path=str(shots / f"{key}-phone.png"), full_page=True)
+                    _screenshot(page, shots / f"{key}-phone.png", 390, 1600)
                 progress(f"screenshots in {shots}")
     finally:
         db.execute("delete from ops.app_users where username = %(u)s", {"u": username})
