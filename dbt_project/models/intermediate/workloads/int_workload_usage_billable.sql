@@ -49,41 +49,9 @@ placed as (
 ),
 
 -- the rate-card versions of a session's product that take effect before it ends: the customer's own
--- cards and the list cards. Two equality joins (not one join with an OR on the customer), so a
--- session meets only its own cards and the list cards, never other customers' cards.
+-- cards and the list cards
 product_cards as (
-    select
-        placed.session_id,
-        placed.started_at,
-        placed.ended_at,
-        true as is_own,
-        rate_cards.rate_card_id,
-        rate_cards.effective_at,
-        rate_cards.price_usd_per_gpu_hour,
-        rate_cards.min_increment_seconds
-    from placed
-    inner join rate_cards
-        on
-            placed.customer_id = rate_cards.customer_id
-            and placed.gpu_model = rate_cards.gpu_model
-            and placed.workload_type = rate_cards.workload_type
-    where rate_cards.effective_at < placed.ended_at
-    union all
-    select
-        placed.session_id,
-        placed.started_at,
-        placed.ended_at,
-        false as is_own,
-        rate_cards.rate_card_id,
-        rate_cards.effective_at,
-        rate_cards.price_usd_per_gpu_hour,
-        rate_cards.min_increment_seconds
-    from placed
-    inner join rate_cards
-        on
-            placed.gpu_model = rate_cards.gpu_model
-            and placed.workload_type = rate_cards.workload_type
-    where rate_cards.customer_id is null and rate_cards.effective_at < placed.ended_at
+    {{ product_rate_cards('placed', ['session_id', 'started_at', 'ended_at'], '< placed.ended_at') }}
 ),
 
 -- the cards in force over time: the customer's own cards from its first own card on, the list

@@ -86,43 +86,13 @@ measured as (
 -- two equality joins and one sort, not a lookup per piece into the rate-card view, which sorted all
 -- cards again for every piece.
 card_candidates as (
-    select
-        pieces.session_id,
-        pieces.hour_start_at,
-        false as is_list,
-        rate_cards.rate_card_id,
-        rate_cards.effective_at,
-        rate_cards.price_usd_per_gpu_hour,
-        rate_cards.min_increment_seconds
-    from pieces
-    inner join rate_cards
-        on
-            pieces.customer_id = rate_cards.customer_id
-            and pieces.gpu_model = rate_cards.gpu_model
-            and pieces.workload_type = rate_cards.workload_type
-            and pieces.piece_start_at >= rate_cards.effective_at
-    union all
-    select
-        pieces.session_id,
-        pieces.hour_start_at,
-        true as is_list,
-        rate_cards.rate_card_id,
-        rate_cards.effective_at,
-        rate_cards.price_usd_per_gpu_hour,
-        rate_cards.min_increment_seconds
-    from pieces
-    inner join rate_cards
-        on
-            pieces.gpu_model = rate_cards.gpu_model
-            and pieces.workload_type = rate_cards.workload_type
-            and pieces.piece_start_at >= rate_cards.effective_at
-    where rate_cards.customer_id is null
+    {{ product_rate_cards('pieces', ['session_id', 'hour_start_at'], '<= pieces.piece_start_at') }}
 ),
 
 cards_in_force as (
     select distinct on (session_id, hour_start_at) *
     from card_candidates
-    order by session_id asc, hour_start_at asc, is_list asc, effective_at desc, rate_card_id desc
+    order by session_id asc, hour_start_at asc, is_own desc, effective_at desc, rate_card_id desc
 ),
 
 priced as (
