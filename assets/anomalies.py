@@ -6,7 +6,7 @@ stuck_sensor, offline); late_telemetry, duplicated_telemetry and price_spike are
 events whose telemetry values are normal, so they are left out of the evaluation.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +22,7 @@ from orchestration.resources import LandingResource, PostgresResource
 TELEMETRY = dg.AssetKey(["staging", "stg_raw__device_telemetry"])
 DEVICES = dg.AssetKey(["staging", "stg_raw__devices"])
 SCORING_WINDOW = timedelta(hours=24)  # detectors learn "normal" from the last day of the fleet
+BACKFILL = timedelta(days=7)  # days not scored yet (first run, scheduler down) are caught up to this far back
 
 
 def read_fault_labels(path: Path, fault_types: tuple[str, ...] = DEVICE_BEHAVIOUR_FAULTS) -> pd.DataFrame:
@@ -81,26 +82,62 @@ def detect_window(url: str, since=None, until=None) -> tuple[pd.DataFrame, pd.Ti
     return detect(telemetry, interval), interval
 
 
+def scoring_windows(latest: datetime, earliest: datetime, scored_until: datetime | None) -> list[tuple]:
+    """The [since, until) windows to score, oldest first: the last day up to ``latest`` (until None:
+    everything from since on), and before it whole days back to what was scored already, at most
+    ``BACKFILL`` back and not before the first telemetry."""
+    since = latest - SCORING_WINDOW
+    windows: list[tuple] = [(since, None)]
+    floor = max(earliest, latest - BACKFILL, scored_until or earliest)
+    while since > floor:
+        windows.append((since - SCORING_WINDOW, since))
+        since -= SCORING_WINDOW
+    return windows[::-1]
+
+
+def _scored_until(context: dg.AssetExecutionContext) -> datetime | None:
+    """The newest telemetry time this asset scored, from its last materialization's metadata."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    value = (
+        event.asset_materialization.metadata.get("scored_until")
+        if event and event.asset_materialization
+        else None
+    )
+    return datetime.fromtimestamp(value.value, UTC) if value is not None else None
+
+
 @dg.asset(
     key=["ml", "anomalies"],
     group_name=ANOMALIES,
     deps=[TELEMETRY, DEVICES],
     kinds={"python", "postgres"},
-    description="Alert events from the last day of telemetry (pyod ensemble + telemetry gaps) into ml.anomalies.",
+    description="Alert events (pyod ensemble + telemetry gaps) into ml.anomalies: the last day of telemetry, "
+    "and each earlier day not scored yet (up to 7 days back), each day scored against its own normal.",
 )
 def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
     with db.connect(url) as conn:
-        latest = conn.execute("select max(ts) from raw.device_telemetry").fetchone()[0]
+        earliest, latest = conn.execute("select min(ts), max(ts) from raw.device_telemetry").fetchone()
     if latest is None:
         context.log.warning("no telemetry yet")
         return dg.MaterializeResult(metadata={"alert_events": 0})
-    events, _ = detect_window(url, latest - SCORING_WINDOW, None)
-    with db.connect(url) as conn:
-        written = q.write_anomalies(conn, events)
-    by_severity = events["severity"].value_counts().to_dict() if not events.empty else {}
+    windows = scoring_windows(latest, earliest, _scored_until(context))
+    written, by_severity = 0, {}
+    for i, (since, until) in enumerate(windows, 1):
+        context.log.info(f"scoring window {i}/{len(windows)}: {since:%Y-%m-%d %H:%M} to {until or latest}")
+        events, _ = detect_window(url, since, until)
+        with db.connect(url) as conn:
+            written += q.write_anomalies(conn, events)
+        for severity, count in events["severity"].value_counts().items() if not events.empty else ():
+            by_severity[severity] = by_severity.get(severity, 0) + int(count)
     return dg.MaterializeResult(
-        metadata={"alert_events": written, **{f"severity_{k}": v for k, v in by_severity.items()}}
+        metadata={
+            "alert_events": written,
+            "windows_scored": len(windows),
+            "scored_from": dg.MetadataValue.timestamp(windows[0][0]),
+            "scored_until": dg.MetadataValue.timestamp(latest),
+            **{f"severity_{k}": v for k, v in by_severity.items()},
+        }
     )
 
 

@@ -306,3 +306,26 @@ def test_champion_beats_seasonal_naive_or_is_seasonal_naive():
     # better than the baseline on the backtest but still worse than the seasonal-naive scale
     assert choose_champion([result(BASELINE, 1.5), result("avg", 1.2)]) == BASELINE
     assert choose_champion([result(BASELINE, 1.5), result("avg", 0.8)]) == "avg"
+
+
+def test_scoring_windows_catch_up_unscored_days_up_to_the_backfill():
+    from datetime import UTC, datetime, timedelta
+
+    from assets.anomalies import BACKFILL, scoring_windows
+
+    latest = datetime(2026, 11, 20, 23, 55, tzinfo=UTC)
+    day = timedelta(days=1)
+    # an hourly run after the last: the last day only, open-ended
+    assert scoring_windows(latest, latest - 10 * day, latest - timedelta(hours=1)) == [(latest - day, None)]
+    # first run on 3 days of data: 3 whole days, oldest first, contiguous
+    windows = scoring_windows(latest, datetime(2026, 11, 18, tzinfo=UTC), None)
+    assert windows == [
+        (latest - 3 * day, latest - 2 * day),
+        (latest - 2 * day, latest - day),
+        (latest - day, None),
+    ]
+    # a long history: never further back than the backfill
+    windows = scoring_windows(latest, latest - 60 * day, None)
+    assert len(windows) == BACKFILL / day and windows[0][0] == latest - BACKFILL
+    # the scheduler was down for two days: those days are caught up
+    assert len(scoring_windows(latest, latest - 60 * day, latest - 2 * day - timedelta(hours=1))) == 3

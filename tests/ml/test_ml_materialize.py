@@ -4,6 +4,7 @@ anomaly assets materialize into the ml.* tables of the real database."""
 import shutil
 from datetime import UTC, datetime
 
+import dagster as dg
 import pytest
 
 from ingestion.simulator import simulate
@@ -55,6 +56,16 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
         "select faults_found, faults from ml.anomaly_metrics order by evaluated_at desc limit 1"
     ).fetchone()
     assert faults > 0 and found > 0
+    # the first run scored each of the 3 simulated days (not only the last); a second run only the last
+    key = dg.AssetKey(["ml", "anomalies"])
+
+    def windows_scored() -> int:
+        event = dg.DagsterInstance.get().get_latest_materialization_event(key)
+        return event.asset_materialization.metadata["windows_scored"].value
+
+    assert windows_scored() == 3
+    assert materialize("ml/anomalies")[0].success
+    assert windows_scored() == 1
 
 
 def test_bench_ml_json_on_the_small_fleet(ingested_fleet):
