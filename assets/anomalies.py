@@ -124,7 +124,8 @@ def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
     windows = scoring_windows(latest, earliest, _scored_until(context))
     written, by_severity = 0, {}
     for i, (since, until) in enumerate(windows, 1):
-        context.log.info(f"scoring window {i}/{len(windows)}: {since:%Y-%m-%d %H:%M} to {until or latest}")
+        span = f"{since.astimezone(UTC):%Y-%m-%d %H:%M} to {(until or latest).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        context.log.info(f"scoring window {i}/{len(windows)}: {span}")
         events, _ = detect_window(url, since, until)
         with db.connect(url) as conn:
             written += q.write_anomalies(conn, events)
