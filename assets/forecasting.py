@@ -14,9 +14,17 @@ import pandas as pd
 
 from assets import ml_queries as q
 from assets.groups import FORECASTING
-from kernels.forecasting import Candidate, SeriesError, default_candidates, fit_predict, regularize, select
+from kernels.forecasting import (
+    Candidate,
+    ForecastSeries,
+    SeriesError,
+    default_candidates,
+    fit_predict,
+    regularize,
+    select,
+)
 from kernels.forecasting.models import season_length
-from kernels.forecasting.sources import gpu_hours, hashprice
+from kernels.forecasting.sources import hashprice, pool_demand
 from orchestration import db
 from orchestration.resources import PostgresResource
 
@@ -28,9 +36,8 @@ FACILITIES = dg.AssetKey(["staging", "stg_raw__facilities"])
 HISTORY = timedelta(days=60)  # training window: enough for weekly seasonality, recent enough to adapt
 
 
-def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
-    """Every forecast series from the database: name -> (raw observations indexed by naive UTC
-    time, horizon in steps of the series' own interval, holiday country)."""
+def series_frames(url: str) -> dict[str, ForecastSeries]:
+    """Every forecast series from the database, by name (see ``build_series``)."""
     since = datetime.now(UTC) - HISTORY
     with db.connect(url) as conn:
         prices = q.load_prices(conn)
@@ -38,18 +45,19 @@ def series_frames(url: str) -> dict[str, tuple[pd.Series, int, str | None]]:
         nodes = q.facility_nodes(conn)
         btc = q.load_btc(conn)
         events = q.load_workload_events(conn)
+        customer_tz = q.customer_timezones(conn)
     if not prices.empty and len(prices) > 2000:
         prices = prices[prices["interval_start_utc"] >= since]
-    return build_series(prices, nodes, btc, events, countries)
+    return build_series(prices, nodes, btc, events, countries, customer_tz)
 
 
-def series_from_landing(folder: Path) -> dict[str, tuple[pd.Series, int, str | None]]:
+def series_from_landing(folder: Path) -> dict[str, ForecastSeries]:
     """The same series read straight from a landing folder's files (real-time prices, Bitcoin
     economics, workload events, facilities), without a database: for benchmarks and evaluation."""
     from ingestion.formats.ercot import read_ercot_rt
     from ingestion.formats.jsonlines import read_events
     from ingestion.formats.pjm import read_pjm_lmp
-    from ingestion.formats.records import read_bitcoin, read_facilities
+    from ingestion.formats.records import read_bitcoin, read_customers, read_facilities
 
     def frames(reader, pattern: str) -> pd.DataFrame:
         parts = [reader(p).frame for p in sorted(folder.glob(pattern))]
@@ -62,22 +70,32 @@ def series_from_landing(folder: Path) -> dict[str, tuple[pd.Series, int, str | N
     prices["price_usd_per_mwh"] = prices["price_usd_per_mwh"].astype(float)
     facilities = frames(read_facilities, "reference/facilities.csv")
     nodes = (
-        set(zip(facilities["market"], facilities["price_node"], strict=True))
+        {(m, n): tz for m, n, tz in facilities[["market", "price_node", "timezone"]].itertuples(index=False)}
         if not facilities.empty
-        else set()
+        else {}
+    )
+    customers = frames(read_customers, "reference/customers.csv")
+    customer_tz = (
+        dict(zip(customers["customer_id"], customers["timezone"], strict=True)) if not customers.empty else {}
     )
     btc = frames(read_bitcoin, "bitcoin/*.csv")
     events = frames(read_events, "workloads/*.jsonl").drop_duplicates("event_id", keep="last")
     countries = dict.fromkeys(prices["market"].unique(), "US")
-    return build_series(prices, nodes, btc, events, countries)
+    return build_series(prices, nodes, btc, events, countries, customer_tz)
 
 
 def build_series(
-    prices: pd.DataFrame, nodes: set, btc: pd.DataFrame, events: pd.DataFrame, countries: dict[str, str]
-) -> dict[str, tuple[pd.Series, int, str | None]]:
-    """name -> (observations, horizon in steps, holiday country): energy price at each facility's
-    node (48 h), hashprice (7 days), GPU-hours of inference demand per pool (48 h)."""
-    out: dict[str, tuple[pd.Series, int, str | None]] = {}
+    prices: pd.DataFrame,
+    nodes: dict[tuple[str, str], str],
+    btc: pd.DataFrame,
+    events: pd.DataFrame,
+    countries: dict[str, str],
+    customer_tz: dict[str, str] | None = None,
+) -> dict[str, ForecastSeries]:
+    """name -> series: energy price at each facility's node (48 h, the facility's calendar),
+    hashprice (7 days), GPU-hours of demand per pool (48 h, the calendar of the customers who bring
+    most of it). ``nodes`` maps (market, node) to the facility's time zone."""
+    out: dict[str, ForecastSeries] = {}
     if not prices.empty:
         prices = prices.copy()
         prices["ts"] = pd.to_datetime(prices["interval_start_utc"], utc=True).dt.tz_localize(None)
@@ -86,12 +104,15 @@ def build_series(
                 continue  # only the nodes facilities buy at feed the allocation plan
             minutes = int(part["interval_minutes"].mode().iloc[0])
             y = part.set_index("ts")["price_usd_per_mwh"]
-            out[f"price:{market}:{node}"] = (y, 48 * 60 // minutes, countries.get(market, "US"))
+            horizon = 48 * 60 // minutes
+            out[f"price:{market}:{node}"] = ForecastSeries(
+                y, horizon, countries.get(market, "US"), nodes.get((market, node))
+            )
     if not btc.empty:
-        out["hashprice"] = (hashprice(btc), 7, None)  # daily data: 7 steps = 7 days
-    demand = gpu_hours(events) if not events.empty else pd.DataFrame()
+        out["hashprice"] = ForecastSeries(hashprice(btc), 7, None)  # daily data: 7 steps = 7 days
+    demand, pool_tz = pool_demand(events, customer_tz or {})
     for pool in demand.columns:
-        out[f"demand:{pool}"] = (demand[pool], 48, "US")
+        out[f"demand:{pool}"] = ForecastSeries(demand[pool], 48, "US", pool_tz.get(pool))
     return out
 
 
@@ -123,11 +144,12 @@ def _regular(y: pd.Series) -> tuple[pd.Series, pd.Timedelta]:
 def forecast_models(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
     summary = {}
-    for name, (raw, horizon, country) in series_frames(url).items():
+    for name, spec in series_frames(url).items():
         try:
-            y, step = _regular(raw)
-            h, folds = backtest_plan(len(y), season_length(step), horizon)
-            selection = select(y, default_candidates(step, len(y), country), horizon=h, folds=folds)
+            y, step = _regular(spec.values)
+            h, folds = backtest_plan(len(y), season_length(step), spec.horizon)
+            candidates = default_candidates(step, len(y), spec.country, spec.tz)
+            selection = select(y, candidates, horizon=h, folds=folds)
         except SeriesError as err:
             context.log.warning(f"{name}: skipped ({err})")
             continue
@@ -149,15 +171,15 @@ def forecasts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
     url = postgres.get_url()
     issued_at = datetime.now(UTC).replace(microsecond=0)
     written = {}
-    for name, (raw, horizon, _country) in series_frames(url).items():
+    for name, spec in series_frames(url).items():
         with db.connect(url) as conn:
             champ = q.champion(conn, name)
         if champ is None:
             context.log.warning(f"{name}: no champion yet (materialize ml/forecast_models)")
             continue
         try:
-            y, _ = _regular(raw)
-            pred = fit_predict(Candidate(champ["name"], champ["kind"], champ["parameters"]), y, horizon)
+            y, _ = _regular(spec.values)
+            pred = fit_predict(Candidate(champ["name"], champ["kind"], champ["parameters"]), y, spec.horizon)
         except (SeriesError, ValueError) as err:
             context.log.warning(f"{name}: skipped ({err})")
             continue

@@ -114,28 +114,40 @@ def load_workload_events(conn: psycopg.Connection) -> pd.DataFrame:
         return _frame(
             conn,
             """
-            select event_id, workload_id, event_type, event_at, gpu_pool, gpus_requested, device_ids
+            select event_id, workload_id, customer_id, event_type, event_at, gpu_pool, gpus_requested,
+                device_ids
             from staging.stg_raw__workload_events order by event_id
             """,
         )
     return _frame(
         conn,
         """
-        select distinct on (event_id) event_id, workload_id, event_type, event_at, gpu_pool,
+        select distinct on (event_id) event_id, workload_id, customer_id, event_type, event_at, gpu_pool,
             gpus_requested, device_ids
         from raw.workload_events order by event_id, load_id desc
         """,
     )
 
 
-def facility_nodes(conn: psycopg.Connection) -> set[tuple[str, str]]:
-    """(market, price node) of every facility: the nodes whose prices the allocation plan needs."""
+def facility_nodes(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
+    """(market, price node) of every facility -> the facility's time zone: the nodes whose prices
+    the allocation plan needs, and the local calendar their prices follow."""
     rows = conn.execute(
-        """select distinct market, price_node from (
-               select distinct on (facility_id) market, price_node from raw.facilities
-               order by facility_id, load_id desc) f"""
+        """select distinct on (market, price_node) market, price_node, timezone from (
+               select distinct on (facility_id) market, price_node, timezone from raw.facilities
+               order by facility_id, load_id desc) f
+           order by market, price_node, timezone"""
     ).fetchall()
-    return {(row[0], row[1]) for row in rows}
+    return {(row[0], row[1]): row[2] for row in rows}
+
+
+def customer_timezones(conn: psycopg.Connection) -> dict[str, str]:
+    """customer_id -> the customer's time zone (latest load)."""
+    rows = conn.execute(
+        """select distinct on (customer_id) customer_id, timezone from raw.customers
+           order by customer_id, load_id desc"""
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}
 
 
 def market_countries(conn: psycopg.Connection) -> dict[str, str]:

@@ -74,14 +74,28 @@ def eval_forecast(
         typer.Option(help="use only the last N points (default: the last 90 days for sub-daily data)"),
     ] = None,
     country: Annotated[str, typer.Option(help="holiday country for Prophet ('' for none)")] = "US",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            help="time zone whose weekends the series follows, e.g. America/Chicago (default: the "
+            "file's clock; times with a UTC offset are read as UTC)"
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Rolling-origin backtest of the champion selection on any series: MAPE, sMAPE, MAE, MASE of
     every candidate and of the champion it chooses."""
+    import zoneinfo
+
     import pandas as pd
 
     from kernels.forecasting import SeriesError, default_candidates, regularize, select
 
+    if tz:
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            _fail(f"--tz {tz!r} is not a time zone name such as America/Chicago or UTC")
     frame = _read_csv(csv, time_col, value_col)
     try:
         y, step = regularize(frame, time_col, value_col, freq)
@@ -90,7 +104,7 @@ def eval_forecast(
         elif step < pd.Timedelta("1D"):
             # years of hourly history make Prophet slow and say little about next-day accuracy
             y = y[y.index > y.index[-1] - pd.Timedelta("90D")]
-        selection = select(y, default_candidates(step, len(y), country or None), horizon, folds)
+        selection = select(y, default_candidates(step, len(y), country or None, tz), horizon, folds)
     except SeriesError as err:
         _fail(f"{csv}: {err}")
     result = {
@@ -254,10 +268,10 @@ def forecast_bench(series: dict) -> dict:
     from kernels.forecasting.models import BASELINE, default_candidates, season_length
 
     rows, warm = [], False
-    for name, (raw, horizon, country) in series.items():
+    for name, (raw, horizon, country, tz) in series.items():
         try:
             y, step = _regular(raw)
-            prophet = next(c for c in default_candidates(step, len(y), country) if c.kind == "prophet")
+            prophet = next(c for c in default_candidates(step, len(y), country, tz) if c.kind == "prophet")
             naive = Candidate(BASELINE, "seasonal_naive", {"season": season_length(step)})
             if not warm:  # the first Prophet fit of a process pays for loading Stan: not timed
                 fit_predict(prophet, y, horizon)
@@ -285,20 +299,21 @@ DEMAND_GOAL_MAPE = 10.0  # issue goal: demand MAPE under 10% at 24 h, every cham
 
 def demand_accuracy(series: dict, horizon: int = 24, folds: int = 3) -> dict:
     """Rolling-origin backtest of the champion selection on every GPU pool's demand series at
-    ``horizon`` hours: each candidate's mean MAPE and MASE, the champion chosen and the goal."""
+    ``horizon`` hours: each candidate's mean MAPE and MASE, the champion chosen and the goal, next
+    to the noise floor on the same folds (``profile_floor``: an oracle that knows the other days)."""
     import time
 
     from assets.forecasting import _regular
-    from kernels.forecasting import SeriesError, default_candidates, select
+    from kernels.forecasting import SeriesError, default_candidates, profile_floor, select
 
     pools = []
-    for name, (raw, _horizon, country) in series.items():
+    for name, (raw, _horizon, country, tz) in series.items():
         if not name.startswith("demand:"):
             continue
         try:
             y, step = _regular(raw)
             began = time.perf_counter()
-            selection = select(y, default_candidates(step, len(y), country), horizon, folds)
+            selection = select(y, default_candidates(step, len(y), country, tz), horizon, folds)
         except SeriesError as err:
             pools.append({"series": name, "error": str(err)})
             continue
@@ -307,9 +322,11 @@ def demand_accuracy(series: dict, horizon: int = 24, folds: int = 3) -> dict:
             {
                 "series": name,
                 "points": len(y),
+                "tz": tz,
                 "champion": selection.champion,
                 "mape": champ["mape"],
                 "mase": champ["mase"],
+                "floor_mape": profile_floor(y, horizon * selection.folds, tz),
                 "candidates": {r.candidate.name: r.metrics for r in selection.results},
                 "backtest_s": time.perf_counter() - began,
                 "meets_goal": bool(
@@ -414,7 +431,8 @@ def bench_ml(
         typer.echo(
             f"{pool['series']:<28} MAPE at 24 h {_fmt(pool['mape'])} % (goal < {DEMAND_GOAL_MAPE:.0f} %: "
             f"{'met' if pool['meets_goal'] else 'NOT met'})   MASE {_fmt(pool['mase'])}   champion "
-            f"{pool['champion']}   ({demand['folds']} folds, {pool['points']} hours)"
+            f"{pool['champion']}   noise floor {_fmt(pool['floor_mape'])} %   ({demand['folds']} folds, "
+            f"{pool['points']} hours, {pool['tz'] or 'UTC'} weekends)"
         )
     typer.echo(
         f"anomaly scoring, {anomalies['devices']} devices' latest hour ({anomalies['rows']} rows): "

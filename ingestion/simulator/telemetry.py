@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion.simulator.clock import Clock, iso_z
+from ingestion.simulator.demand import PEAK_LOCAL_HOUR, customer_clock
 from ingestion.simulator.faults import Fault
 from ingestion.simulator.fleet import Fleet
 from ingestion.simulator.prices import PriceBook
@@ -45,8 +46,9 @@ def _gpu_readings(clock, fleet, busy_type, amb, rng, util, power, temp) -> None:
     g = np.flatnonzero(fleet.is_gpu)
     if len(g) == 0:
         return
-    # Inference load follows the customers' (US) day, peaking around 20:00 UTC; batch runs flat out.
-    diurnal = 0.5 + 0.5 * np.cos(2 * np.pi * ((clock.epochs % 86400) / 86400 - 20 / 24))
+    # Inference load follows the customers' (US) day, peaking mid-afternoon; batch runs flat out.
+    hours, _ = customer_clock(clock.epochs)
+    diurnal = 0.5 + 0.5 * np.cos(2 * np.pi * (hours - PEAK_LOCAL_HOUR) / 24)
     bt = busy_type[g]
     u = np.where(bt == 1, 55 + 38 * diurnal[None, :] + rng.normal(0, 4, bt.shape), 0.0)
     u = np.where(bt == 2, 97 + rng.normal(0, 1.5, bt.shape), u)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kernels.forecasting.metrics import all_metrics
-from kernels.forecasting.models import BASELINE, Candidate, fit_predict
+from kernels.forecasting.metrics import all_metrics, mape
+from kernels.forecasting.models import BASELINE, Candidate, fit_predict, weekend_mask
 from kernels.forecasting.series import SeriesError, season_length
 
 METRICS = ("mape", "smape", "mae", "mase")
@@ -151,3 +151,16 @@ def wins_ab(challenger: CandidateResult, champion: CandidateResult, margin: floa
     if not np.isfinite(a):
         return False
     return not np.isfinite(b) or a < b * (1 - margin)
+
+
+def profile_floor(y: pd.Series, points: int, tz: str | None = None) -> float:
+    """MAPE over the last ``points`` of regular sub-daily series ``y`` of an oracle: each point
+    forecast by the mean of every other day of the same kind (weekday or weekend in ``tz``) at the
+    same time of day, later days included. What is left is day-to-day noise that no forecast of the
+    daily and weekly shape removes: a reference for how low the error of any candidate can go."""
+    frame = pd.DataFrame({"y": y.to_numpy(float), "weekend": weekend_mask(tz, y.index), "time": y.index.time})
+    groups = frame.groupby(["weekend", "time"])["y"]
+    total, count = groups.transform("sum"), groups.transform("count")
+    others = (total - frame["y"]) / (count - 1).where(count > 1)
+    tail = others.iloc[-points:].dropna().index  # a time of day seen on one day only has no others
+    return float(mape(frame.loc[tail, "y"].to_numpy(), others.loc[tail].to_numpy()))

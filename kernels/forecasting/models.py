@@ -1,6 +1,8 @@
 """Forecasting candidates behind one interface: seasonal-naive baseline, seasonal averages,
-statsforecast challengers (AutoETS, MSTL with an AutoETS trend) and Prophet configurations. Every model fits a regular series and predicts ``horizon`` steps with an
-80% interval (Prophet's default width, used for all so intervals are comparable)."""
+similar days (same hour of recent days of the same kind, weekday or weekend, in the series' local
+time), statsforecast challengers (AutoETS, MSTL with an AutoETS trend) and Prophet configurations.
+Every model fits a regular series and predicts ``horizon`` steps with an 80% interval (Prophet's
+default width, used for all so intervals are comparable)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class Candidate:
     """A model configuration that can be backtested and registered: ``kind`` picks the class."""
 
     name: str
-    kind: str  # seasonal_naive | seasonal_average | statsforecast | prophet
+    kind: str  # seasonal_naive | seasonal_average | similar_day | statsforecast | prophet
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,8 +48,12 @@ class Candidate:
         return cls(data["name"], data["kind"], dict(data.get("params", {})))
 
 
-def default_candidates(step: pd.Timedelta, n_points: int, country: str | None = "US") -> list[Candidate]:
-    """The candidates for a series with this step and length: the baseline first, then challengers."""
+def default_candidates(
+    step: pd.Timedelta, n_points: int, country: str | None = "US", tz: str | None = None
+) -> list[Candidate]:
+    """The candidates for a series with this step and length: the baseline first, then challengers.
+    ``tz`` is the time zone whose calendar the series follows (its weekends), None for the index's
+    own clock."""
     season = season_length(step)
     found = [Candidate(BASELINE, "seasonal_naive", {"season": season})]
     if season > 1:
@@ -62,6 +68,10 @@ def default_candidates(step: pd.Timedelta, n_points: int, country: str | None = 
         # every season of the window: the smoothest profile, for series whose days differ at random
         found.append(Candidate("seasonal_average_long", "seasonal_average", {"season": season, "seasons": 7}))
     sub_daily = step < pd.Timedelta("1D")
+    if sub_daily and n_points >= 2 * season:
+        # demand of people at work: a Saturday is like last Saturday, not like yesterday (Friday)
+        for name, days in (("similar_day", 5), ("similar_day_long", 8)):
+            found.append(Candidate(name, "similar_day", {"season": season, "days": days, "tz": tz}))
     if sub_daily and season <= 24 and n_points >= 3 * season:
         # hourly or coarser only: AutoETS has no seasonal form past 24, and fit time grows with it
         found.append(Candidate("autoets", "statsforecast", {"model": "autoets", "seasons": [season]}))
@@ -125,6 +135,68 @@ class SeasonalAverage(SeasonalNaive):
         k = max(1, min(self.seasons, len(values) // self._season))
         block = values[len(values) - k * self._season :].reshape(k, self._season).mean(axis=0)
         return np.array([block[i % self._season] for i in range(horizon)])
+
+
+def wall_clock(tz: str | None, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Naive-UTC ``index`` as the clock on the wall in ``tz`` (naive); unchanged when ``tz`` is None."""
+    return index.tz_localize("UTC").tz_convert(tz).tz_localize(None) if tz else index
+
+
+def weekend_mask(tz: str | None, index: pd.DatetimeIndex) -> np.ndarray:
+    """True where naive-UTC ``index`` falls on a Saturday or Sunday in ``tz`` (the index's own clock
+    when None)."""
+    return np.asarray(wall_clock(tz, index).dayofweek >= 5)
+
+
+class SimilarDay(SeasonalNaive):
+    """Mean of the same wall-clock time over the last ``days`` days of the same kind (weekday or
+    weekend), in ``tz`` (the index's own clock when None), so a daylight-saving change does not
+    shift the daily shape by an hour. Fewer days are used where the history holds fewer, and the
+    same time a whole day back where it holds none of the kind (a first weekend). The interval
+    comes from the rule's in-sample errors."""
+
+    def __init__(self, season: int, days: int = 5, tz: str | None = None):
+        super().__init__(season)
+        self.days, self.tz = max(1, int(days)), tz
+
+    def _means(self, history: pd.Series, targets: pd.DatetimeIndex) -> np.ndarray:
+        """The rule at each target time, read from ``history`` strictly before it."""
+        values = history.to_numpy(float)
+        wall = wall_clock(self.tz, targets)
+        weekend = np.asarray(wall.dayofweek >= 5)
+        # enough days back to find ``days`` weekend days (two a week), bounded by the history
+        span = (targets.max() - history.index[0]) // pd.Timedelta("1D")
+        lookback = int(min(span, (self.days + 1) * 7 // 2 + 7))
+        count, total = np.zeros(len(targets), int), np.zeros(len(targets))
+        fallback = np.full(len(targets), np.nan)
+        for back in range(1, lookback + 1):
+            earlier = wall - pd.Timedelta(days=back)
+            if self.tz:  # a wall time that did not exist, or came twice, on that day is left out
+                utc = earlier.tz_localize(self.tz, ambiguous="NaT", nonexistent="NaT").tz_convert("UTC")
+                earlier_utc = utc.tz_localize(None)
+            else:
+                earlier_utc = earlier
+            pos = history.index.get_indexer(earlier_utc)
+            found = pos >= 0
+            seen = np.where(found, values[pos], np.nan)
+            fallback = np.where(np.isnan(fallback) & found, seen, fallback)
+            take = found & (count < self.days) & (np.asarray(earlier.dayofweek >= 5) == weekend)
+            count += take
+            total += np.where(take, seen, 0.0)
+        means = np.divide(total, count, out=fallback, where=count > 0)
+        return np.where(np.isnan(means), values[-1], means)
+
+    def fit(self, y: pd.Series) -> SimilarDay:
+        super().fit(y)
+        inside = y.index[self.season :]
+        if len(inside):
+            # in-sample errors of the rule: each point's mean reads only days before it
+            self._resid = y.to_numpy(float)[self.season :] - self._means(y, inside)
+        return self
+
+    def _point(self, horizon: int) -> np.ndarray:
+        future = pd.date_range(self._y.index[-1] + self._step, periods=horizon, freq=self._step)
+        return self._means(self._y, future)
 
 
 class StatsForecastModel:
@@ -209,6 +281,8 @@ def build(candidate: Candidate):
         return SeasonalNaive(params["season"])
     if candidate.kind == "seasonal_average":
         return SeasonalAverage(params["season"], params.get("seasons", 3))
+    if candidate.kind == "similar_day":
+        return SimilarDay(params["season"], params.get("days", 5), params.get("tz"))
     if candidate.kind == "statsforecast":
         return StatsForecastModel(**params)
     if candidate.kind == "prophet":

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
+
+
+class ForecastSeries(NamedTuple):
+    """A series to forecast and what its candidates need to know about it."""
+
+    values: pd.Series  # raw observations indexed by naive UTC time
+    horizon: int  # steps of the series' own interval to forecast
+    country: str | None = None  # holiday calendar for Prophet
+    tz: str | None = None  # time zone whose calendar (weekends) the series follows
 
 
 class SeriesError(ValueError):

@@ -1,5 +1,6 @@
 """Series derived from platform records before forecasting: hashprice from Bitcoin economics and
-GPU-hours of inference demand per pool from workload lifecycle events. Pure pandas, no I/O."""
+GPU-hours of demand per pool (and its customers' time zone) from workload lifecycle events. Pure
+pandas, no I/O."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def hashprice(btc: pd.DataFrame) -> pd.Series:
     return pd.Series(value.to_numpy(float), index=index, name="hashprice").dropna()
 
 
-def gpu_hours(events: pd.DataFrame, freq: str = "1h") -> pd.DataFrame:
-    """GPU-hours served per pool and interval: columns are pools, index the interval starts (UTC,
-    naive), values GPU-hours in that interval.
+def gpu_hours(events: pd.DataFrame, freq: str = "1h", by: str = "gpu_pool") -> pd.DataFrame:
+    """GPU-hours served per pool (or per value of column ``by``) and interval: columns are pools,
+    index the interval starts (UTC, naive), values GPU-hours in that interval.
 
     A workload runs from a ``started``/``resumed`` event to the next ``paused``/``completed``/
     ``cancelled``/``failed`` one, on ``len(device_ids)`` GPUs (``gpus_requested`` when not given).
@@ -45,7 +46,7 @@ def gpu_hours(events: pd.DataFrame, freq: str = "1h") -> pd.DataFrame:
     step = pd.Timedelta(freq)
     rows: list[tuple[str, pd.Timestamp, pd.Timestamp, float]] = []
     for _, group in ev.groupby("workload_id", sort=False):
-        pool = group["gpu_pool"].dropna().iloc[0] if group["gpu_pool"].notna().any() else "unknown"
+        pool = group[by].dropna().iloc[0] if group[by].notna().any() else "unknown"
         started, gpus = None, 0.0
         for row in group.itertuples(index=False):
             if row.event_type in RUN_START and started is None:
@@ -70,3 +71,21 @@ def gpu_hours(events: pd.DataFrame, freq: str = "1h") -> pd.DataFrame:
         hours = np.clip((hi - lo) / np.timedelta64(1, "h"), 0.0, None)
         out[pool] += hours * gpus
     return out
+
+
+def pool_demand(events: pd.DataFrame, customer_tz: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """GPU-hours per pool and hour (see ``gpu_hours``) and each pool's time zone: that of the
+    customers who bring most of its GPU-hours (their working week shapes the demand). Customers
+    without a known zone count as UTC."""
+    if events.empty:
+        return pd.DataFrame(), {}
+    customers = events["customer_id"] if "customer_id" in events else pd.Series(None, index=events.index)
+    zones = customers.map(customer_tz).fillna("UTC")
+    key = events["gpu_pool"].fillna("unknown").astype(str) + "\t" + zones
+    split = gpu_hours(events.assign(pool_zone=key), by="pool_zone")
+    if split.empty:
+        return split, {}
+    pools = split.columns.str.split("\t").str[0]
+    demand = split.T.groupby(pools).sum().T
+    top = split.sum().groupby(pools).idxmax()
+    return demand, {pool: str(col).split("\t")[1] for pool, col in top.items()}

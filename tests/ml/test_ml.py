@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kernels.anomalies import detect, event_scores
-from kernels.forecasting import Candidate, mae, mape, mase, select, smape
+from kernels.forecasting import Candidate, ForecastSeries, mae, mape, mase, profile_floor, select, smape
 from kernels.forecasting.models import BASELINE, default_candidates, fit_predict
+from kernels.forecasting.sources import gpu_hours, pool_demand
 
 
 def test_metrics_hand_computed():
@@ -102,9 +103,9 @@ def test_bench_demand_accuracy_reports_24h_mape_per_pool():
     t = np.arange(24 * 8)
     daily = 40 + 12 * np.cos(2 * np.pi * (t - 20) / 24)
     series = {
-        "demand:h100": (_hourly(daily + rng.normal(0, 1, len(t))), 48, "US"),
-        "demand:l40s": (_hourly(daily * rng.lognormal(0, 0.4, len(t))), 48, "US"),
-        "hashprice": (_hourly(daily), 7, None),
+        "demand:h100": ForecastSeries(_hourly(daily + rng.normal(0, 1, len(t))), 48, "US"),
+        "demand:l40s": ForecastSeries(_hourly(daily * rng.lognormal(0, 0.4, len(t))), 48, "US"),
+        "hashprice": ForecastSeries(_hourly(daily), 7, None),
     }
     out = demand_accuracy(series, horizon=24, folds=2)
     pools = {p["series"]: p for p in out["pools"]}
@@ -113,6 +114,84 @@ def test_bench_demand_accuracy_reports_24h_mape_per_pool():
     assert not pools["demand:l40s"]["meets_goal"] and pools["demand:l40s"]["mape"] > 10
     for pool in pools.values():
         assert pool["mape"] == pytest.approx(pool["candidates"][pool["champion"]]["mape"])
+    # the noise floor: small where the noise is small, and the noisy pool's error is mostly noise
+    assert pools["demand:h100"]["floor_mape"] < 5 < pools["demand:l40s"]["floor_mape"]
+    assert pools["demand:l40s"]["floor_mape"] > 0.5 * pools["demand:l40s"]["mape"]
+
+
+def _office_demand(weeks: int, tz: str, start: str = "2026-01-05") -> pd.Series:
+    """Hourly demand with a working-day cycle on the wall clock of ``tz`` (daylight saving
+    included) whose weekends are 60% of a weekday; ``start`` is 00:00 UTC."""
+    index = pd.date_range(start, periods=24 * 7 * weeks, freq="h")
+    local = index.tz_localize("UTC").tz_convert(tz)
+    day = 40 + 15 * np.cos(2 * np.pi * (local.hour - 14) / 24)
+    return pd.Series(np.where(local.dayofweek >= 5, 0.6, 1.0) * day, index=index)
+
+
+def test_similar_day_forecasts_a_weekend_from_weekends_in_local_time():
+    y = _office_demand(4, "America/Chicago")
+    friday = y[: y.index.get_loc(pd.Timestamp("2026-01-31 00:00"))]  # ends on Friday 18:00 in Chicago
+    saturday = y.loc["2026-01-31 00:00":"2026-01-31 23:00"].to_numpy()
+
+    def forecast(tz: str | None) -> pd.DataFrame:
+        return fit_predict(Candidate("s", "similar_day", {"season": 24, "days": 5, "tz": tz}), friday, 24)
+
+    local = forecast("America/Chicago")
+    assert local.index[0] == pd.Timestamp("2026-01-31 00:00")
+    np.testing.assert_allclose(local["yhat"].to_numpy(), saturday)
+    assert (local["yhat_lower"] <= local["yhat"]).all() and (local["yhat"] <= local["yhat_upper"]).all()
+    # read in UTC, the six hours before Chicago's Saturday look like a weekend: they are not
+    utc = forecast(None)["yhat"].to_numpy()
+    assert np.abs(utc - saturday)[:6].min() > 5 and np.allclose(utc[6:], saturday[6:])
+    naive = fit_predict(Candidate(BASELINE, "seasonal_naive", {"season": 24}), friday, 24)["yhat"].to_numpy()
+    assert mape(saturday, naive) > 30 and mape(saturday, local["yhat"].to_numpy()) < 1e-9
+
+    # after the clocks go back (1 November 2026) the day starts an hour later in UTC: the days
+    # before the change are read at the same wall-clock time, not 24 hours back
+    fall = _office_demand(5, "America/Chicago", start="2026-10-05")
+    cut = fall.index.get_loc(pd.Timestamp("2026-11-04 00:00"))
+    after = fit_predict(
+        Candidate("s", "similar_day", {"season": 24, "days": 5, "tz": "America/Chicago"}), fall[:cut], 24
+    )
+    np.testing.assert_allclose(after["yhat"].to_numpy(), fall.iloc[cut : cut + 24].to_numpy())
+
+    noisy = y * np.random.default_rng(4).lognormal(0, 0.05, len(y))
+    cands = default_candidates(pd.Timedelta("1h"), len(noisy), None, "America/Chicago")
+    assert {c.params.get("tz") for c in cands if c.kind == "similar_day"} == {"America/Chicago"}
+    sel = select(noisy, [c for c in cands if c.kind != "prophet"], horizon=24, folds=7)
+    assert sel.champion.startswith("similar_day"), [
+        (r.candidate.name, r.metrics["mape"]) for r in sel.results
+    ]
+
+
+def test_profile_floor_measures_the_noise_left_after_the_weekly_shape():
+    y = _office_demand(4, "America/Chicago")
+    assert profile_floor(y, 24 * 7, "America/Chicago") == pytest.approx(0, abs=1e-9)
+    assert profile_floor(y, 24 * 7, None) > 1  # the wrong calendar leaves weekend hours unexplained
+    noisy = y * np.random.default_rng(5).lognormal(0, 0.1, len(y))
+    # |e^x - 1| with x ~ N(0, 0.1) averages about 8%, plus the error of a mean of 3 to 19 other days
+    assert 7 < profile_floor(noisy, 24 * 7, "America/Chicago") < 11
+
+
+def test_pool_demand_takes_the_time_zone_of_the_customers_bringing_most_gpu_hours():
+    def run(workload: str, customer: str, pool: str, start: str, end: str, gpus: int) -> list[dict]:
+        ids = [f"{pool}-{i}" for i in range(gpus)]
+        common = {"workload_id": workload, "customer_id": customer, "gpu_pool": pool, "gpus_requested": gpus}
+        return [
+            {**common, "event_type": "started", "event_at": pd.Timestamp(start, tz="UTC"), "device_ids": ids},
+            {**common, "event_type": "completed", "event_at": pd.Timestamp(end, tz="UTC"), "device_ids": []},
+        ]
+
+    events = pd.DataFrame(
+        run("w1", "east", "h100", "2026-01-01 00:00", "2026-01-01 04:00", 2)  # 8 GPU-hours
+        + run("w2", "west", "h100", "2026-01-01 01:00", "2026-01-01 03:00", 1)  # 2 GPU-hours
+        + run("w3", "west", "l40s", "2026-01-01 00:00", "2026-01-01 02:00", 1)
+        + run("w4", "nobody", "l40s", "2026-01-01 02:00", "2026-01-01 03:30", 1)
+    )
+    demand, zones = pool_demand(events, {"east": "America/New_York", "west": "America/Los_Angeles"})
+    assert zones == {"h100": "America/New_York", "l40s": "America/Los_Angeles"}
+    pd.testing.assert_frame_equal(demand, gpu_hours(events), check_names=False)
+    assert demand["h100"].sum() == pytest.approx(10.0) and demand["l40s"].sum() == pytest.approx(3.5)
 
 
 def test_eval_forecast_cli(tmp_path):
@@ -138,6 +217,21 @@ def test_eval_forecast_cli(tmp_path):
         app, ["eval", "forecast", "--csv", str(path), "--value-col", "nope", "--horizon", "24"]
     )
     assert bad.exit_code == 1 and "nope" in bad.output and "Traceback" not in bad.output
+    zoned = CliRunner().invoke(
+        app,
+        ["eval", "forecast", "--csv", str(path), "--horizon", "24", "--tz", "America/Chicago", "--json"],
+    )
+    assert zoned.exit_code == 0, zoned.output
+    similar = [
+        c
+        for c in json.loads(zoned.stdout.strip().splitlines()[-1])["candidates"]
+        if c["kind"] == "similar_day"
+    ]
+    assert similar and all(c["params"]["tz"] == "America/Chicago" for c in similar)
+    bad = CliRunner().invoke(
+        app, ["eval", "forecast", "--csv", str(path), "--horizon", "24", "--tz", "Mars/Olympus"]
+    )
+    assert bad.exit_code == 1 and "Mars/Olympus" in bad.output and "Traceback" not in bad.output
     short = tmp_path / "short.csv"
     frame.iloc[:10].to_csv(short, index=False)
     bad = CliRunner().invoke(app, ["eval", "forecast", "--csv", str(short), "--horizon", "24"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ingestion.simulator.clock import make_clock
-from ingestion.simulator.demand import FAST_SD, log_ar1
+from ingestion.simulator.demand import FAST_SD, diurnal_weekly, log_ar1
 from ingestion.simulator.fleet import make_customers, make_fleet
 from ingestion.simulator.workloads import simulate_workloads
 
@@ -45,6 +45,27 @@ def test_inference_follows_the_us_day_and_week(run) -> None:
     local_weekday = (stamps - pd.Timedelta(hours=6)).weekday
     weekend, weekday = inference[local_weekday >= 5].mean(), inference[local_weekday < 5].mean()
     assert weekend < 0.9 * weekday
+
+
+def test_the_customers_day_moves_with_daylight_saving() -> None:
+    def shape(*stamps: str) -> np.ndarray:
+        epochs = np.array([pd.Timestamp(s, tz="UTC").timestamp() for s in stamps], dtype=np.int64)
+        return diurnal_weekly(epochs, 14.0, 0.7)
+
+    # 14:00 in Chicago is 19:00 UTC in October (CDT) and 20:00 UTC in November (CST)
+    october, november = (
+        shape("2026-10-27 19:00", "2026-10-27 20:00"),
+        shape("2026-11-03 20:00", "2026-11-03 19:00"),
+    )
+    assert october[0] == pytest.approx(november[0]) and october[0] > october[1]
+    assert october[1] == pytest.approx(november[1])
+    # the weekend starts at midnight in Chicago: 05:00 UTC in October, 06:00 UTC in November
+    oct_midnight, nov_midnight = (
+        shape("2026-10-31 04:30", "2026-10-31 05:30"),
+        shape("2026-11-07 05:30", "2026-11-07 06:30"),
+    )
+    drop = oct_midnight[0] / oct_midnight[1]
+    assert drop > 1.2 and nov_midnight[0] / nov_midnight[1] == pytest.approx(drop)
 
 
 def test_utilisation_is_plausible_and_batch_fills_the_night(run) -> None:
