@@ -387,8 +387,8 @@ def bench_ml(
     as_json: JsonFlag = False,
 ) -> None:
     """Prophet fit+predict per series vs seasonal naive, total forecast time for the default fleet's
-    series, demand forecast accuracy per GPU pool at 24 h (champion selection's backtest), and
-    anomaly scoring of 1,000 devices' latest hour vs a single detector."""
+    series, demand forecast accuracy per GPU pool at 24 h (champion selection's backtest, beside the
+    pool's noise floor), and anomaly scoring of 1,000 devices' latest hour vs a single detector."""
     import tempfile
 
     from assets.anomalies import telemetry_from_landing
