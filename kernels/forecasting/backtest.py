@@ -72,6 +72,12 @@ def min_points(horizon: int, folds: int, season: int) -> int:
     return 2 * season + horizon * folds
 
 
+def _finite_mean(values: list[float]) -> float:
+    """Mean over the folds where the metric is defined (MASE is not on a flat history)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def backtest(
     y: pd.Series,
     candidates: Sequence[Candidate],
@@ -109,7 +115,7 @@ def backtest(
         if error:
             means = {m: float("nan") for m in METRICS}
         else:
-            means = {m: float(np.nanmean([f[m] for f in per_fold])) for m in METRICS}
+            means = {m: _finite_mean([f[m] for f in per_fold]) for m in METRICS}
         results.append(CandidateResult(candidate, means, per_fold, time.perf_counter() - started, error))
     return results
 

@@ -79,7 +79,7 @@ def default_candidates(
         seasons = [season, 7 * season] if n_points >= 2 * 7 * season + season else [season]
         found.append(Candidate("mstl_ets", "statsforecast", {"model": "mstl", "seasons": seasons}))
     weekly = n_points * step >= pd.Timedelta("14D")
-    base = {"daily": sub_daily, "weekly": weekly, "country": country}
+    base = {"daily": sub_daily, "weekly": weekly, "country": country, "tz": tz}
     found.append(
         Candidate("prophet_additive", "prophet", {**base, "mode": "additive", "changepoint_prior": 0.05})
     )
@@ -233,7 +233,8 @@ class StatsForecastModel:
 
 
 class ProphetModel:
-    """Prophet with explicit seasonalities (daily and weekly as asked) and country holidays."""
+    """Prophet with explicit seasonalities (daily and weekly as asked) and country holidays, fitted
+    on the wall clock of ``tz`` when given, so its days, weeks and holidays are the local ones."""
 
     def __init__(
         self,
@@ -243,6 +244,7 @@ class ProphetModel:
         mode: str = "additive",
         changepoint_prior: float = 0.05,
         uncertainty_samples: int = 100,
+        tz: str | None = None,
     ):
         self.kwargs = {
             "daily_seasonality": daily,
@@ -253,7 +255,7 @@ class ProphetModel:
             "interval_width": INTERVAL_WIDTH,
             "uncertainty_samples": uncertainty_samples,
         }
-        self.country = country
+        self.country, self.tz = country, tz
 
     def fit(self, y: pd.Series) -> ProphetModel:
         from prophet import Prophet
@@ -264,14 +266,14 @@ class ProphetModel:
             self._model.add_country_holidays(country_name=self.country)
         self._step = pd.Timedelta(y.index[-1] - y.index[-2])
         self._last = y.index[-1]
-        self._model.fit(pd.DataFrame({"ds": y.index, "y": y.to_numpy(float)}))
+        self._model.fit(pd.DataFrame({"ds": wall_clock(self.tz, y.index), "y": y.to_numpy(float)}))
         return self
 
     def predict(self, horizon: int) -> pd.DataFrame:
         """Frame indexed by target time with ``yhat``, ``yhat_lower``, ``yhat_upper``."""
         index = pd.date_range(self._last + self._step, periods=horizon, freq=self._step, name="ds")
-        out = self._model.predict(pd.DataFrame({"ds": index}))
-        return out.set_index("ds")[["yhat", "yhat_lower", "yhat_upper"]]
+        out = self._model.predict(pd.DataFrame({"ds": wall_clock(self.tz, index)}))
+        return out[["yhat", "yhat_lower", "yhat_upper"]].set_index(index)
 
 
 def build(candidate: Candidate):

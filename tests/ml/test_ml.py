@@ -164,6 +164,20 @@ def test_similar_day_forecasts_a_weekend_from_weekends_in_local_time():
     ]
 
 
+def test_prophet_fits_on_the_local_clock_across_a_daylight_saving_change():
+    fall = _office_demand(5, "America/Chicago", start="2026-10-05")
+    cut = fall.index.get_loc(pd.Timestamp("2026-11-04 00:00"))
+    actual = fall.iloc[cut : cut + 48].to_numpy()
+    errors = {}
+    for tz in (None, "America/Chicago"):
+        params = {"daily": True, "weekly": True, "country": "US", "mode": "multiplicative", "tz": tz}
+        pred = fit_predict(Candidate("p", "prophet", params), fall[:cut], 48)
+        assert pred.index[0] == fall.index[cut] and len(pred) == 48  # still indexed in UTC
+        errors[tz] = mape(actual, pred["yhat"].to_numpy())
+    # in UTC the daily shape moved by an hour a few days ago; on the wall clock it did not
+    assert errors["America/Chicago"] < 0.6 * errors[None], errors
+
+
 def test_profile_floor_measures_the_noise_left_after_the_weekly_shape():
     y = _office_demand(4, "America/Chicago")
     assert profile_floor(y, 24 * 7, "America/Chicago") == pytest.approx(0, abs=1e-9)
