@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kernels.forecasting.metrics import all_metrics, mape
-from kernels.forecasting.models import BASELINE, Candidate, fit_predict, weekend_mask
+from kernels.forecasting.models import BASELINE, Candidate, fit_predict, wall_clock
 from kernels.forecasting.series import SeriesError, season_length
 
 METRICS = ("mape", "smape", "mae", "mase")
@@ -162,9 +162,10 @@ def wins_ab(challenger: CandidateResult, champion: CandidateResult, margin: floa
 def profile_floor(y: pd.Series, points: int, tz: str | None = None) -> float:
     """MAPE over the last ``points`` of regular sub-daily series ``y`` of an oracle: each point
     forecast by the mean of every other day of the same kind (weekday or weekend in ``tz``) at the
-    same time of day, later days included. What is left is day-to-day noise that no forecast of the
+    same wall-clock time, later days included. What is left is day-to-day noise that no forecast of the
     daily and weekly shape removes: a reference for how low the error of any candidate can go."""
-    frame = pd.DataFrame({"y": y.to_numpy(float), "weekend": weekend_mask(tz, y.index), "time": y.index.time})
+    wall = wall_clock(tz, y.index)
+    frame = pd.DataFrame({"y": y.to_numpy(float), "weekend": wall.dayofweek >= 5, "time": wall.time})
     groups = frame.groupby(["weekend", "time"])["y"]
     total, count = groups.transform("sum"), groups.transform("count")
     others = (total - frame["y"]) / (count - 1).where(count > 1)

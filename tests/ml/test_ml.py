@@ -182,6 +182,9 @@ def test_profile_floor_measures_the_noise_left_after_the_weekly_shape():
     y = _office_demand(4, "America/Chicago")
     assert profile_floor(y, 24 * 7, "America/Chicago") == pytest.approx(0, abs=1e-9)
     assert profile_floor(y, 24 * 7, None) > 1  # the wrong calendar leaves weekend hours unexplained
+    # days before and after the clocks went back are compared at the same wall-clock time
+    fall = _office_demand(5, "America/Chicago", start="2026-10-05")
+    assert profile_floor(fall, 24 * 14, "America/Chicago") == pytest.approx(0, abs=1e-9)
     noisy = y * np.random.default_rng(5).lognormal(0, 0.1, len(y))
     # |e^x - 1| with x ~ N(0, 0.1) averages about 8%, plus the error of a mean of 3 to 19 other days
     assert 7 < profile_floor(noisy, 24 * 7, "America/Chicago") < 11
