@@ -77,8 +77,9 @@ def eval_forecast(
     tz: Annotated[
         str | None,
         typer.Option(
-            help="time zone whose weekends the series follows, e.g. America/Chicago (default: the "
-            "file's clock; times with a UTC offset are read as UTC)"
+            help="time zone whose days and weekends the series follows, e.g. America/Chicago: times "
+            "with a UTC offset are read on its clock, times without one are taken as its clock already "
+            "(default: the file's clock, UTC for times with an offset)"
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -90,6 +91,7 @@ def eval_forecast(
     import pandas as pd
 
     from kernels.forecasting import SeriesError, default_candidates, regularize, select
+    from kernels.forecasting.series import has_utc_offset
 
     if tz:
         try:
@@ -104,7 +106,9 @@ def eval_forecast(
         elif step < pd.Timedelta("1D"):
             # years of hourly history make Prophet slow and say little about next-day accuracy
             y = y[y.index > y.index[-1] - pd.Timedelta("90D")]
-        selection = select(y, default_candidates(step, len(y), country or None, tz), horizon, folds)
+        # naive times are the file's wall clock already: only UTC ones need the zone's calendar
+        calendar = tz if tz and has_utc_offset(frame[time_col]) else None
+        selection = select(y, default_candidates(step, len(y), country or None, calendar), horizon, folds)
     except SeriesError as err:
         _fail(f"{csv}: {err}")
     result = {

@@ -142,12 +142,6 @@ def wall_clock(tz: str | None, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize("UTC").tz_convert(tz).tz_localize(None) if tz else index
 
 
-def weekend_mask(tz: str | None, index: pd.DatetimeIndex) -> np.ndarray:
-    """True where naive-UTC ``index`` falls on a Saturday or Sunday in ``tz`` (the index's own clock
-    when None)."""
-    return np.asarray(wall_clock(tz, index).dayofweek >= 5)
-
-
 class SimilarDay(SeasonalNaive):
     """Mean of the same wall-clock time over the last ``days`` days of the same kind (weekday or
     weekend), in ``tz`` (the index's own clock when None), so a daylight-saving change does not

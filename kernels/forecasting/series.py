@@ -20,6 +20,12 @@ class SeriesError(ValueError):
     """The input cannot be made into a usable series; the message says why, for the user."""
 
 
+def has_utc_offset(raw: pd.Series) -> bool:
+    """Whether the time texts carry a UTC offset (``Z`` or ``+hh:mm``): those are read as UTC, the
+    others as the local clock they were written in."""
+    return bool(raw.astype("string").str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False).any())
+
+
 def _parse_times(raw: pd.Series, time_col: str) -> pd.Series:
     text = raw.astype("string")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
@@ -30,8 +36,7 @@ def _parse_times(raw: pd.Series, time_col: str) -> pd.Series:
             f"column {time_col!r}: {int(bad.sum())} of {len(parsed)} values are not times (e.g. {example!r})"
         )
     # Prophet wants naive timestamps; naive input stays as written (local clock), offsets go to UTC.
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False).any()
-    if not has_offset:
+    if not has_utc_offset(text):
         return parsed.dt.tz_localize(None)
     return parsed.dt.tz_convert("UTC").dt.tz_localize(None)
 

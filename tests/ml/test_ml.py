@@ -234,17 +234,21 @@ def test_eval_forecast_cli(tmp_path):
         app, ["eval", "forecast", "--csv", str(path), "--value-col", "nope", "--horizon", "24"]
     )
     assert bad.exit_code == 1 and "nope" in bad.output and "Traceback" not in bad.output
-    zoned = CliRunner().invoke(
-        app,
-        ["eval", "forecast", "--csv", str(path), "--horizon", "24", "--tz", "America/Chicago", "--json"],
-    )
-    assert zoned.exit_code == 0, zoned.output
-    similar = [
-        c
-        for c in json.loads(zoned.stdout.strip().splitlines()[-1])["candidates"]
-        if c["kind"] == "similar_day"
-    ]
-    assert similar and all(c["params"]["tz"] == "America/Chicago" for c in similar)
+
+    def similar_day_zones(csv) -> set:
+        out = CliRunner().invoke(
+            app,
+            ["eval", "forecast", "--csv", str(csv), "--horizon", "24", "--tz", "America/Chicago", "--json"],
+        )
+        assert out.exit_code == 0, out.output
+        candidates = json.loads(out.stdout.strip().splitlines()[-1])["candidates"]
+        return {c["params"]["tz"] for c in candidates if c["kind"] in ("similar_day", "prophet")}
+
+    # UTC times are read on Chicago's calendar; naive ones are taken as its wall clock already
+    utc = tmp_path / "utc.csv"
+    frame.assign(ds=pd.to_datetime(frame["ds"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(utc, index=False)
+    assert similar_day_zones(utc) == {"America/Chicago"}
+    assert similar_day_zones(path) == {None}
     bad = CliRunner().invoke(
         app, ["eval", "forecast", "--csv", str(path), "--horizon", "24", "--tz", "Mars/Olympus"]
     )
