@@ -1,5 +1,5 @@
 """Billing assets, partitioned by month: drafts -> finalized invoices (reconciled) -> reports and
-Stripe sync; a budget sensor raises alerts. Thin: the work is in orchestration.billing.
+Stripe sync; a budget sensor raises alerts. Thin: the work is in billing.
 
 Metadata carries counts and totals only, never customer PII.
 """
@@ -10,9 +10,9 @@ import dagster as dg
 import psycopg
 
 from assets.groups import BILLING
-from orchestration.billing.resources import StripeResource, stripe_resource
+from billing.resources import StripeResource, stripe_resource
+from core.settings import get_settings
 from orchestration.resources import PostgresResource
-from orchestration.settings import get_settings
 
 # Invoices read GPU usage from the usage mart (dbt); raw inputs left: prices, customers, colocation energy.
 USAGE_MART = dg.AssetKey(["marts", "fct_usage"])
@@ -42,7 +42,7 @@ def _period(context: dg.AssetExecutionContext) -> str:
     description="Draft invoices of the month for every customer, rebuilt from marts.fct_usage and current prices.",
 )
 def invoice_drafts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
-    from orchestration.billing.invoices import build_drafts
+    from billing.invoices import build_drafts
 
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         drafts = build_drafts(conn, _period(context))
@@ -63,7 +63,7 @@ def invoice_drafts(context: dg.AssetExecutionContext, postgres: PostgresResource
     description="Finalized invoices: past the grace period and passing the data-quality gate; gapless numbers.",
 )
 def invoices(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
-    from orchestration.billing.invoices import finalize_period
+    from billing.invoices import finalize_period
 
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         result = finalize_period(conn, _period(context), actor="dagster")
@@ -78,7 +78,7 @@ def invoices(context: dg.AssetExecutionContext, postgres: PostgresResource) -> d
 def invoices_reconcile(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    from orchestration.billing.reconcile import reconcile
+    from billing.reconcile import reconcile
 
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         result = reconcile(conn)
@@ -96,7 +96,7 @@ def invoices_reconcile(
     description="PDF and CSV per invoice and the month's finance summary with receivables ageing.",
 )
 def finance_reports(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
-    from orchestration.billing.reports import write_period_reports
+    from billing.reports import write_period_reports
 
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         result = write_period_reports(conn, _period(context))
@@ -115,7 +115,7 @@ def finance_reports(context: dg.AssetExecutionContext, postgres: PostgresResourc
 def stripe_sync(
     context: dg.AssetExecutionContext, postgres: PostgresResource, stripe: StripeResource
 ) -> dg.MaterializeResult:
-    from orchestration.billing.stripe_sync import sync_period
+    from billing.stripe_sync import sync_period
 
     gateway = stripe.gateway()
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
@@ -130,7 +130,7 @@ def stripe_sync(
     description="Budget alerts at 50/80/100 % of monthly budgets; sent to HCP_BUDGET_ALERT_HOOK (email, Slack).",
 )
 def budget_alert_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
-    from orchestration.billing.budgets import evaluate_budgets, notify
+    from billing.budgets import evaluate_budgets, notify
 
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         alerts = evaluate_budgets(conn, datetime.now(UTC))

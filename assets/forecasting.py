@@ -14,6 +14,7 @@ import pandas as pd
 
 from assets import ml_queries as q
 from assets.groups import FORECASTING
+from core import db
 from kernels.forecasting import (
     Candidate,
     ForecastSeries,
@@ -25,7 +26,6 @@ from kernels.forecasting import (
 )
 from kernels.forecasting.models import season_length
 from kernels.forecasting.sources import hashprice, pool_demand
-from orchestration import db
 from orchestration.resources import PostgresResource
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)

@@ -4,7 +4,7 @@ One :class:`DbtProject` is shared by ``@dbt_assets`` and the ``dbt`` resource. T
 prepared at load: ``prepare_if_dev()`` re-parses under ``dagster dev``; anywhere else, when
 ``dbt_project/target/manifest.json`` is missing, ``dbt parse`` runs once at load (parsing needs no
 database: the profile's ``env_var`` calls have defaults). The database is resolved at run time
-only (``orchestration.db.database_url()``), and its ``PG*`` variables are handed to dbt through the
+only (``core.db.database_url()``), and its ``PG*`` variables are handed to dbt through the
 subprocess environment.
 """
 
@@ -86,8 +86,8 @@ class DbtWindowConfig(dg.Config):
 @contextlib.contextmanager
 def database_env() -> Iterator[dict[str, str]]:
     """Point dbt at the platform database for the duration of a run: PG* variables in os.environ."""
-    from orchestration.db import database_url, libpq_env
-    from orchestration.migrate import prepare
+    from core.db import database_url, libpq_env
+    from core.migrate import prepare
 
     url = database_url()
     prepare(url)  # the analysts' role must exist before dbt grants on marts

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.settings import get_settings
 from ingestion.formats.prices import MARKET_TIMEZONES
 from ingestion.loader import LoadResult, ingest_file
-from orchestration.settings import get_settings
 
 _CLIENTS = {
     "ERCOT": "Ercot",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 ALGORITHM = "AES-256-GCM"
 

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestration import db
-from orchestration.settings import get_settings
+from core import db
+from core.settings import get_settings
 
 app = typer.Typer(
     help="HCP data platform: hybrid compute (ASIC mining + GPU inference) operations.",
@@ -49,7 +49,7 @@ def emit_json(payload: dict) -> None:
 
 def ready_database() -> str:
     """The database URL, with the server started and migrations applied."""
-    from orchestration.migrate import prepare
+    from core.migrate import prepare
 
     try:
         url = db.database_url()
@@ -72,7 +72,7 @@ def db_start() -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending schema migrations (and the analysts' password from HCP_ANALYST_PASSWORD)."""
-    from orchestration.migrate import available
+    from core.migrate import available
 
     url = ready_database()
     console.print(f"schema at version {available()[-1].version}: {url}")
@@ -375,7 +375,7 @@ def bench_ingest(
     as_json: JsonFlag = False,
 ) -> None:
     """Telemetry load rate through parse + validate + COPY vs raw COPY (ceiling) and pandas.to_sql."""
-    from ingestion.bench import format_table, run_benchmark
+    from benchmarks.ingestion import format_table, run_benchmark
 
     url = ready_database()
     result = run_benchmark(url, rows=rows, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
@@ -391,7 +391,7 @@ def bench_allocation(
     as_json: JsonFlag = False,
 ) -> None:
     """Allocation kernel vs HiGHS (scipy) on generated instances: seconds, gap, speedup."""
-    from kernels.allocation.bench import format_table, run_benchmark
+    from benchmarks.allocation import format_table, run_benchmark
 
     parsed = [tuple(int(v) for v in size.lower().split("x")) for size in sizes.split(",")]
     result = run_benchmark(
@@ -405,7 +405,7 @@ def bench_allocation(
 @bench_app.command("marts")
 def bench_marts(as_json: JsonFlag = False) -> None:
     """Incremental dbt run on 7 vs 28 days of history; dashboard query latency on marts."""
-    from orchestration.bench_marts import format_table, run_benchmark
+    from benchmarks.marts import format_table, run_benchmark
 
     url = ready_database()
     result = run_benchmark(url, progress=lambda text: console.print(f"[cyan]>[/] {text}"))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
 ROLES = ("viewer", "operator", "analyst", "finance", "admin")
@@ -23,9 +23,7 @@ def _auth(url: str):
     import os
 
     os.environ["DATABASE_URL"] = url
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
-    from lib import auth
+    from apps.streamlit.lib import auth
 
     return auth
 
@@ -111,11 +109,8 @@ def bench_app_command(
 ) -> None:
     """First-render time of executive, operations and resources in headless Chromium (vs their SQL alone),
     and the what-if re-solve time (vs building the problem), on a synthetic fleet in a scratch database."""
+    from benchmarks.app import format_table, run_benchmark
     from orchestration.cli import console, emit_json, ready_database
-
-    if str(APP_DIR.parent.parent) not in sys.path:
-        sys.path.insert(0, str(APP_DIR.parent.parent))
-    from apps.streamlit.benchmark import format_table, run_benchmark
 
     result = run_benchmark(
         ready_database(),

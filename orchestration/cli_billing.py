@@ -51,7 +51,7 @@ def _out(payload: dict, as_json: bool, text: str) -> None:
 
 
 def _refresh_usage() -> None:
-    from orchestration.billing.usage import refresh_usage_marts
+    from billing.usage import refresh_usage_marts
 
     try:
         refresh_usage_marts(_cli().ready_database())
@@ -62,7 +62,7 @@ def _refresh_usage() -> None:
 @billing_app.command("seed")
 def seed(as_json: JsonFlag = False) -> None:
     """Seed default budgets, tiered plans, a commitment, credits, a discount and colocation contracts."""
-    from orchestration.billing.seed import seed_defaults
+    from billing.seed import seed_defaults
 
     with _connect() as conn:
         added = seed_defaults(conn)
@@ -81,7 +81,7 @@ def invoices(
 ) -> None:
     """Build the period's draft invoices from marts.fct_usage (finalized ones are never touched) and
     list every document."""
-    from orchestration.billing import invoices as inv
+    from billing import invoices as inv
 
     with _connect() as conn:
         if refresh_usage:
@@ -116,7 +116,7 @@ def finalize(
     as_json: JsonFlag = False,
 ) -> None:
     """Rebuild drafts, then finalize each invoice that is past its grace period and passes the checks."""
-    from orchestration.billing import invoices as inv
+    from billing import invoices as inv
 
     with _connect() as conn:
         if refresh_usage:
@@ -135,7 +135,7 @@ def correct(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a credit or debit note for what changed since a finalized invoice was issued."""
-    from orchestration.billing import invoices as inv
+    from billing import invoices as inv
 
     with _connect() as conn:
         try:
@@ -148,7 +148,7 @@ def correct(
 @billing_app.command("status")
 def status(invoice_id: int, new_status: Annotated[str, typer.Argument(help="sent or paid")]) -> None:
     """Mark a finalized invoice sent or paid."""
-    from orchestration.billing import invoices as inv
+    from billing import invoices as inv
 
     with _connect() as conn:
         try:
@@ -167,7 +167,7 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """PDF and CSV per finalized invoice, and the period's finance summary (CSV and PDF)."""
-    from orchestration.billing.reports import write_period_reports
+    from billing.reports import write_period_reports
 
     with _connect() as conn:
         result = write_period_reports(conn, period, out)
@@ -189,7 +189,7 @@ def reconcile_cmd(
 ) -> None:
     """Recompute every invoice from raw workload events, telemetry and prices and compare to the cent;
     exit 1 on differences."""
-    from orchestration.billing.reconcile import marts_crosscheck, reconcile
+    from billing.reconcile import marts_crosscheck, reconcile
 
     if marts and not period:
         _cli().fail("--marts compares one month: add --period YYYY-MM")
@@ -220,7 +220,7 @@ def stripe_sync(
     a dry run written to a file."""
     import os
 
-    from orchestration.billing.stripe_sync import StripeSyncError, gateway_for, sync_period
+    from billing.stripe_sync import StripeSyncError, gateway_for, sync_period
 
     gateway = gateway_for(os.environ.get("STRIPE_API_KEY"), os.environ.get("STRIPE_API_BASE"))
     with _connect() as conn:
@@ -242,7 +242,7 @@ def budgets(
     as_json: JsonFlag = False,
 ) -> None:
     """Usage to date and month-end projection per budget; raise alerts at 50/80/100 %."""
-    from orchestration.billing.budgets import budget_status, evaluate_budgets, notify
+    from billing.budgets import budget_status, evaluate_budgets, notify
 
     with _connect() as conn:
         when = _when(as_of)
@@ -267,7 +267,7 @@ def budget_set(
     since: Annotated[str | None, typer.Option("--from", help="effective from (default now)")] = None,
 ) -> None:
     """Set a customer's monthly budget from a date (a new version; audited)."""
-    from orchestration.billing.budgets import set_budget
+    from billing.budgets import set_budget
 
     try:
         amount = Decimal(monthly_usd)
@@ -285,7 +285,7 @@ def pii_export(
     """Everything held about a customer, PII decrypted (data-subject access request)."""
     import json
 
-    from orchestration.billing.customers import PiiError, export_customer
+    from billing.customers import PiiError, export_customer
 
     with _connect() as conn:
         try:
@@ -303,7 +303,7 @@ def pii_export(
 @pii_app.command("erase")
 def pii_erase(customer: str, yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False) -> None:
     """Erase a customer's PII; finalized invoices keep their own frozen bill-to copy."""
-    from orchestration.billing.customers import PiiError, erase_customer
+    from billing.customers import PiiError, erase_customer
 
     if not yes:
         _cli().fail("erasure cannot be undone: add --yes")
@@ -318,7 +318,7 @@ def pii_erase(customer: str, yes: Annotated[bool, typer.Option("--yes", help="co
 @pii_app.command("rotate-key")
 def pii_rotate(as_json: JsonFlag = False) -> None:
     """Re-encrypt all PII under HCP_PII_KEY (old keys in HCP_PII_OLD_KEYS, comma-separated)."""
-    from orchestration.billing.customers import rotate_key
+    from billing.customers import rotate_key
 
     with _connect() as conn:
         counts = rotate_key(conn)
@@ -333,7 +333,7 @@ def bench_billing(
     as_json: JsonFlag = False,
 ) -> None:
     """Invoice generation for a month: default fleet vs 10x customers and workloads, side by side."""
-    from orchestration.billing.bench import format_table, run_benchmark
+    from benchmarks.billing import format_table, run_benchmark
 
     cli = _cli()
     url = cli.ready_database()

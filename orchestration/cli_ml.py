@@ -147,7 +147,7 @@ def ml_rollback(
 ) -> None:
     """Make an earlier model version the champion again (recorded in ops.audit_log)."""
     from assets.ml_queries import RollbackError, rollback
-    from orchestration import db
+    from core import db
     from orchestration.cli import ready_database
 
     url = ready_database()
@@ -167,7 +167,7 @@ def ml_models(
 ) -> None:
     """List registered models: series, version, name, status, metrics."""
     from assets.ml_queries import list_models
-    from orchestration import db
+    from core import db
     from orchestration.cli import ready_database
 
     with db.connect(ready_database()) as conn:

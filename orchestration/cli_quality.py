@@ -83,9 +83,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Validate every suite on a day of data and render Great Expectations Data Docs (HTML)."""
+        from core.settings import get_settings
         from expectations.docs import build_docs
         from orchestration.cli import console, emit_json, ready_database
-        from orchestration.settings import get_settings
 
         url = ready_database()
         target = out or get_settings().home / "data_docs"
@@ -111,7 +111,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """The latest alerts (failed runs and checks) with their hook outcome."""
-        from orchestration import db
+        from core import db
         from orchestration.cli import console, emit_json, ready_database
 
         with db.connect(ready_database()) as conn:
@@ -135,7 +135,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Telemetry suite on one day of data vs ingesting that day (goal: check / ingest <= 1)."""
-        from expectations.bench import format_table, run_benchmark
+        from benchmarks.expectations import format_table, run_benchmark
         from orchestration.cli import console, emit_json, ready_database
 
         url = ready_database()

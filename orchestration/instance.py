@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 DAGSTER_YAML = """\
 # Written by hcp: Dagster's own storage (runs, event log, schedules) in this folder.

@@ -30,7 +30,7 @@ class StageResult:
 def landing_days() -> list[str]:
     """ISO days that have daily landing files, sorted."""
     from assets.ingestion import DAILY_SOURCES, landing_files
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     root = get_settings().landing
     days: set[str] = set()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import db
-from orchestration.migrate import prepare
-from orchestration.settings import get_settings
+from core import db
+from core.migrate import prepare
+from core.settings import get_settings
 
 
 class PostgresResource(dg.ConfigurableResource):

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orchestration import db
+from core import db
+from core.settings import PROJECT_ROOT, get_settings
 from orchestration.instance import ensure_dagster_home
-from orchestration.settings import PROJECT_ROOT, get_settings
 
 STREAMLIT_APP = PROJECT_ROOT / "apps" / "streamlit" / "streamlit_app.py"
 

@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from orchestration import db
-from orchestration.migrate import migrate
-from orchestration.settings import get_settings
+from core import db
+from core.migrate import migrate
+from core.settings import get_settings
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,15 @@ and audited.
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for path in (HERE, HERE.parent.parent):  # lib/ and the project packages (kernels, orchestration)
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+import psycopg
+import streamlit as st
 
-import psycopg  # noqa: E402
-import streamlit as st  # noqa: E402
-from lib import auth, ui  # noqa: E402
+from apps.streamlit.lib import auth, ui
+
+HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="HCP operations", page_icon=":material/bolt:", layout="wide")
 
@@ -31,7 +28,7 @@ def _sso_configured() -> bool:
 
 
 def _warm_up() -> None:
-    from lib import charts, metrics  # noqa: F401 - plotly and the pages' helpers
+    from apps.streamlit.lib import charts, metrics  # noqa: F401 - plotly and the pages' helpers
 
     charts.px.bar(x=[0, 1], y=[0, 1]).to_json()  # plotly loads its templates and validators on first use
 

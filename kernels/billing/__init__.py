@@ -8,7 +8,7 @@ Two rules, each written down once:
   the card's minimum billable increment ONCE (:func:`billable_seconds`); sums of pieces are never
   rounded again. dbt applies it in ``int_workload_usage_billable`` (summed by ``marts.fct_usage``,
   which invoices read); the reconciliation applies it in Python from raw events
-  (``orchestration.billing.engine.meter``). Both must agree to the second.
+  (``billing.engine.meter``). Both must agree to the second.
 - Money: amounts are exact until one rounding per invoice line item (and per invoice-level amount:
   discount, tax), half-up to the cent, in :func:`round_money` (:mod:`kernels.billing.money`) and
   only there.

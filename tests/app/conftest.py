@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.streamlit import fleet
-from orchestration.db import scratch_database
+from benchmarks import app_fleet as fleet
+from core.db import scratch_database
 from tests.app.helpers import add_role_users, using
 
 END = datetime(2026, 11, 20, tzinfo=UTC)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from unittest import mock
 
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
 
 ROLES = ("viewer", "operator", "analyst", "finance", "admin")
 PASSWORD = "correct horse battery"
@@ -23,7 +20,8 @@ APP_FILE = str(APP_DIR / "streamlit_app.py")
 def using(url: str) -> Iterator[str]:
     """Point the app (lib.db, caches) at ``url`` for the duration of the block."""
     import streamlit as st
-    from lib import db
+
+    from apps.streamlit.lib import db
 
     with mock.patch.dict(os.environ, {"DATABASE_URL": url}):
         db.reset()
@@ -39,7 +37,7 @@ def using(url: str) -> Iterator[str]:
 
 def add_role_users() -> None:
     """One user per role, named after the role, with PASSWORD."""
-    from lib import auth
+    from apps.streamlit.lib import auth
 
     for role in ROLES:
         auth.add_user(role, role, PASSWORD, actor="test")

@@ -24,7 +24,7 @@ def test_passwords_are_bcrypt_hashed(empty_url):
 
 
 def test_wrong_password_refused_and_audited(empty_url):
-    from lib import auth
+    from apps.streamlit.lib import auth
 
     auth.add_user("walter", "viewer", PASSWORD, actor="test")
     at = signed_in("walter", "not the password")
@@ -37,7 +37,7 @@ def test_wrong_password_refused_and_audited(empty_url):
 
 
 def test_expired_or_disabled_session_signs_out(empty_url):
-    from lib import auth
+    from apps.streamlit.lib import auth
 
     at = signed_in("operator")
     assert at.title[0].value == "Operations"

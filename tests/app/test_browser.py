@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.streamlit.benchmark import CHROMIUM, PAGE_READY, chromium, login, open_page, running_app, wait_idle
+from benchmarks.app import CHROMIUM, PAGE_READY, chromium, login, open_page, running_app, wait_idle
 from tests.app.helpers import PASSWORD
 
 # Screenshots go to a temp folder; docs/screenshots come from the demo's database:

@@ -49,7 +49,7 @@ def restricted_url(fleet_url):
 
 
 def test_pages_render_without_raw_privileges(restricted_url):
-    from lib import ui
+    from apps.streamlit.lib import ui
 
     with psycopg.connect(restricted_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from raw.devices limit 1")

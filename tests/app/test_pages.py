@@ -29,7 +29,7 @@ def _menu(at) -> set[str]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_for_role(fleet_url, role):
-    from lib import auth, ui
+    from apps.streamlit.lib import auth, ui
 
     with psycopg.connect(fleet_url) as conn:
         since = conn.execute("select now()").fetchone()[0]
@@ -54,7 +54,7 @@ def test_every_page_for_role(fleet_url, role):
 
 
 def test_role_matrix():
-    from lib import auth
+    from apps.streamlit.lib import auth
 
     assert auth.allowed_pages("viewer") == ["executive", "operations"]
     assert set(auth.allowed_pages("operator")) == {"operations", "resources", "device", "workloads", "whatif"}
@@ -104,7 +104,7 @@ def test_resources_filters_and_search(fleet_url):
 
 
 def test_empty_database_degrades(empty_url):
-    from lib import ui
+    from apps.streamlit.lib import ui
 
     at = signed_in("admin")
     for key in PAGES:
@@ -116,9 +116,8 @@ def test_empty_database_degrades(empty_url):
 
 
 def test_billing_downloads_are_the_billing_reports(fleet_url, tmp_path):
-    from lib import queries
-
-    from orchestration.billing.reports import invoice_csv, invoice_pdf
+    from apps.streamlit.lib import queries
+    from billing.reports import invoice_csv, invoice_pdf
 
     at = signed_in("finance")
     at.switch_page("app_pages/billing.py").run()

@@ -8,7 +8,7 @@ import psycopg
 
 
 def test_scenarios_move_profit_and_resolve_fast(fleet_url):
-    from lib import whatif
+    from apps.streamlit.lib import whatif
 
     with psycopg.connect(fleet_url) as conn:
         devices, facilities, pools = conn.execute(

@@ -104,8 +104,8 @@ _state = {"full_refresh": True}  # the session may start on tables left by anoth
 def build_usage(conn=None) -> None:
     """Rebuild marts.fct_usage (and what it depends on) with dbt: invoices read usage from the mart;
     after a :func:`reset` the incremental models are rebuilt from scratch (``--full-refresh``)."""
-    from orchestration.bench_marts import run_dbt
-    from orchestration.billing.usage import refresh_usage_marts
+    from billing.usage import refresh_usage_marts
+    from core.dbt import run_dbt
 
     url = os.environ["DATABASE_URL"]
     if _state["full_refresh"]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from orchestration.billing import invoices as inv
-from orchestration.billing.reconcile import reconcile
+from billing import invoices as inv
+from billing.reconcile import reconcile
 from tests.billing import factories as f
 
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731

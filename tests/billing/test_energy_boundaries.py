@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from orchestration.billing import invoices as inv
-from orchestration.billing.catalog import load_catalog
-from orchestration.billing.periods import period_bounds
-from orchestration.billing.reconcile import reconcile
-from orchestration.billing.reconcile_energy import energy_lines as recomputed_lines
-from orchestration.billing.usage import load_energy
+from billing import invoices as inv
+from billing.catalog import load_catalog
+from billing.periods import period_bounds
+from billing.reconcile import reconcile
+from billing.reconcile_energy import energy_lines as recomputed_lines
+from billing.usage import load_energy
 from tests.billing import factories as f
 
 TZ = "Asia/Kolkata"

@@ -10,8 +10,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from orchestration.billing import invoices as inv
-from orchestration.billing.reconcile import marts_crosscheck, reconcile
+from billing import invoices as inv
+from billing.reconcile import marts_crosscheck, reconcile
 from tests.billing import factories as f
 
 D = Decimal

@@ -13,12 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from billing import invoices as inv
+from billing.reconcile import reconcile
+from billing.reports import write_period_reports
+from billing.seed import seed_defaults
 from ingestion.loader import ingest_folder
 from ingestion.simulator import simulate
-from orchestration.billing import invoices as inv
-from orchestration.billing.reconcile import reconcile
-from orchestration.billing.reports import write_period_reports
-from orchestration.billing.seed import seed_defaults
 from tests.billing import factories as f
 
 PERIOD = "2026-10"

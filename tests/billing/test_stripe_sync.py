@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from kernels.billing import to_cents
-from orchestration.billing import invoices as inv
-from orchestration.billing.stripe_sync import (
+from billing import invoices as inv
+from billing.stripe_sync import (
     DryRunGateway,
     LiveGateway,
     StripeSyncError,
     sync_invoice,
     sync_period,
 )
+from kernels.billing import to_cents
 from tests.billing import factories as f
 from tests.billing.fake_stripe import FakeStripe
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.bench_marts import run_dbt
+from core.dbt import run_dbt
 from tests.conftest import truncate_schema
 
 END = datetime(2026, 3, 9, tzinfo=UTC)  # the fleet spans the US spring-forward day, 2026-03-08

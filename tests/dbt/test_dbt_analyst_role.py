@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from orchestration.roles import ANALYST_ROLE, set_analyst_password
+from core.roles import ANALYST_ROLE, set_analyst_password
 
 PASSWORD = "analyst-test-password"
 
@@ -59,7 +59,7 @@ def test_analyst_cannot_write(analyst, statement):
 
 
 def test_grants_survive_a_rebuild(marts_fleet, analyst):
-    from orchestration.bench_marts import run_dbt
+    from core.dbt import run_dbt
 
     run_dbt(
         marts_fleet["url"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from orchestration.bench_marts import run_dbt
+from core.dbt import run_dbt
 
 
 def _by_name(results: dict) -> dict[str, str]:

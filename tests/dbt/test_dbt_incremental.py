@@ -11,7 +11,7 @@ import math
 
 import psycopg
 
-from orchestration.bench_marts import run_dbt
+from core.dbt import run_dbt
 
 MARTS = (
     "fct_device_hourly",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.bench import format_table, run_benchmark
+from benchmarks.ingestion import format_table, run_benchmark
 
 
 def test_benchmark_reports_rates_and_drops_its_schema(conn, database_url):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.bench import write_telemetry_csv
+from benchmarks.ingestion import write_telemetry_csv
 from ingestion.loader import ingest_file
 from tests.ingestion.test_loader import snapshot
 

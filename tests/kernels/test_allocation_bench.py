@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kernels.allocation.bench import format_table, run_benchmark
+from benchmarks.allocation import format_table, run_benchmark
 
 
 def test_benchmark_rows_and_table():

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from core.settings import get_settings
 from ingestion.simulator import simulate
 from orchestration.materialize import materialize
-from orchestration.settings import get_settings
 from tests.conftest import truncate_schema
 
 END = datetime(2026, 11, 20, tzinfo=UTC)

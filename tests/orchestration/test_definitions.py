@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.settings import PROJECT_ROOT
 from orchestration.definitions import defs
-from orchestration.settings import PROJECT_ROOT
 
 SNAPSHOT = Path(__file__).with_name("asset_keys.txt")  # regenerate: HCP_UPDATE_SNAPSHOT=1 pytest ...
 

@@ -1,6 +1,6 @@
 """Migrations are versioned and idempotent, and create the platform's schemas."""
 
-from orchestration.migrate import available, migrate
+from core.migrate import available, migrate
 
 
 def test_migrations_idempotent(database_url, conn):

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from orchestration.migrate import migrate
+from core.migrate import migrate
 
 
 @pytest.fixture(scope="session")

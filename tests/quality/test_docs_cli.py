@@ -43,7 +43,7 @@ def test_data_docs_rendered(qconn, quality_url, tmp_path):
 
 def test_cli_quality_run_fails_on_a_defect(qconn, quality_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", quality_url)
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     data.reset(qconn)

@@ -3,7 +3,8 @@
 from functools import partial
 
 import streamlit as st
-from lib import charts, queries, ui
+
+from apps.streamlit.lib import charts, queries, ui
 
 st.title("Billing")
 days = ui.period_picker("billing_period", default="28 days")

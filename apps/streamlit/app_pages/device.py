@@ -1,7 +1,8 @@
 """Device detail: metric history (power, temperature, hashrate or utilization), anomalies, planned modes."""
 
 import streamlit as st
-from lib import charts, queries, ui
+
+from apps.streamlit.lib import charts, queries, ui
 
 st.title("Device detail")
 if "device" in st.query_params:

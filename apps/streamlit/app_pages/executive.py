@@ -1,7 +1,8 @@
 """Executive: KPI cards against the previous period, utilization, revenue mix, USD/MWh, optimizer value."""
 
 import streamlit as st
-from lib import charts, metrics, queries, ui
+
+from apps.streamlit.lib import charts, metrics, queries, ui
 
 st.title("Executive")
 days = ui.period_picker("exec_period")

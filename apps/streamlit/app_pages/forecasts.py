@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import streamlit as st
-from lib import charts, metrics, queries, ui
+
+from apps.streamlit.lib import charts, metrics, queries, ui
 
 st.title("Forecasts")
 series = queries.forecast_series()

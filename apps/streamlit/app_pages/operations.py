@@ -2,7 +2,8 @@
 
 import pandas as pd
 import streamlit as st
-from lib import charts, metrics, queries, ui
+
+from apps.streamlit.lib import charts, metrics, queries, ui
 
 st.title("Operations")
 facilities = queries.facilities()

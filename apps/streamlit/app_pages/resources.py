@@ -1,7 +1,8 @@
 """Resources: device browser with filters, free-text search, pagination and utilization bars."""
 
 import streamlit as st
-from lib import queries, ui
+
+from apps.streamlit.lib import queries, ui
 
 PAGE_SIZE = 25
 

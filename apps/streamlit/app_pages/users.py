@@ -2,7 +2,8 @@
 
 import pandas as pd
 import streamlit as st
-from lib import auth, ui
+
+from apps.streamlit.lib import auth, ui
 
 st.title("Users")
 admin = ui.current_user()

@@ -1,7 +1,8 @@
 """Allocation what-if: change prices, hashprice, power caps and GPU demand; re-solve and compare."""
 
 import streamlit as st
-from lib import charts, queries, ui, whatif
+
+from apps.streamlit.lib import charts, queries, ui, whatif
 
 st.title("Allocation what-if")
 current = whatif.current()

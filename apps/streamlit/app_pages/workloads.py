@@ -1,7 +1,8 @@
 """Workloads: list with filters; detail with lifecycle timeline, sessions and billed amounts."""
 
 import streamlit as st
-from lib import charts, queries, ui
+
+from apps.streamlit.lib import charts, queries, ui
 
 PAGE_SIZE = 25
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import bcrypt
 
-from lib import db
+from apps.streamlit.lib import db
 
 ROLES = ("viewer", "operator", "analyst", "finance", "admin")
 

@@ -31,7 +31,7 @@ def database_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    from orchestration.db import database_url as platform_url
+    from core.db import database_url as platform_url
 
     return platform_url()
 

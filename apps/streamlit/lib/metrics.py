@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lib import ui
+from apps.streamlit.lib import ui
 
 # (label, column, unit kind, delta color): "inverse" for costs, where going up is bad.
 KPI_SPEC = (

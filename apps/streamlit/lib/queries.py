@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from psycopg import sql
 
-from lib import db
+from apps.streamlit.lib import db
 
 TTL_SECONDS = 10
 SLOW_TTL_SECONDS = 60
@@ -541,7 +541,7 @@ def invoice_document(invoice_id: int, kind: str) -> bytes:
     """One invoice's PDF or CSV, rendered by the billing reports (the files ``hcp billing report`` writes).
 
     Not cached: the pages hand it to a download button, which calls it only when clicked."""
-    from orchestration.billing import reports  # on demand: fpdf and the PII helpers take seconds to load
+    from billing import reports  # on demand: fpdf and the PII helpers take seconds to load
 
     render = {"pdf": reports.render_invoice_pdf, "csv": reports.render_invoice_csv}[kind]
     return db.with_connection(lambda conn: render(conn, int(invoice_id)))[1]

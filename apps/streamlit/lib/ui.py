@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from lib import auth, queries
+from apps.streamlit.lib import auth, queries
 
 NO_DATA = "No data yet: run `hcp materialize` (or `hcp demo`) to build the marts this page reads."
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from apps.streamlit.lib import queries
 from kernels.allocation import AllocationProblem, solve
 from kernels.config import AllocationConfig
-from lib import queries
 
 DEFAULT_HASHPRICE_USD_PER_PH_DAY = 50.0
 DEFAULT_RATE_USD_PER_GPU_H = 2.0

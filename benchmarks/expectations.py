@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from core.db import scratch_database
 from expectations.suites import CHECKS
-from orchestration.db import scratch_database
 
 INTERVAL_MINUTES = 5
 DEFAULT_FLEETS = (1_000, 10_000)

@@ -21,9 +21,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from orchestration.db import scratch_database
+from core.db import scratch_database
 
-APP_DIR = Path(__file__).resolve().parent
+APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "streamlit"
 PROJECT_ROOT = APP_DIR.parent.parent
 CHROMIUM = os.environ.get("HCP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -132,7 +132,7 @@ def wait_idle(page) -> None:
 
 def open_page(page, key: str) -> float:
     """Click the sidebar link of page ``key`` and return seconds until its last element shows."""
-    from lib.ui import PAGES
+    from apps.streamlit.lib.ui import PAGES
 
     title = PAGES[key][1]
     start = time.perf_counter()
@@ -147,7 +147,8 @@ def open_page(page, key: str) -> float:
 def _sql_baseline(key: str) -> float:
     """Seconds for the queries a page's first render runs, uncached."""
     import streamlit as st
-    from lib import queries
+
+    from apps.streamlit.lib import queries
 
     st.cache_data.clear()
     start = time.perf_counter()
@@ -176,7 +177,8 @@ def _sql_baseline(key: str) -> float:
 
 def _whatif(url: str) -> dict:
     import streamlit as st
-    from lib import queries, whatif
+
+    from apps.streamlit.lib import queries, whatif
 
     st.cache_data.clear()
     start = time.perf_counter()
@@ -209,7 +211,7 @@ def _measure(
     """Render times of the measured pages on the database at ``url`` (and the what-if once), with a
     temporary admin user that is removed afterwards; with ``shots``, a screenshot of each page at
     desktop width and of executive and resources at phone width (390 px) into that folder."""
-    from lib import auth, db
+    from apps.streamlit.lib import auth, db
 
     os.environ["DATABASE_URL"] = url
     db.reset()
@@ -266,10 +268,8 @@ def run_benchmark(
     """Render times per page on a synthetic fleet per history length (and, with ``platform``, on
     the platform's own database as the pipeline built it, screenshots into ``shots`` if given),
     what-if re-solve; each with baseline and ratio."""
-    from apps.streamlit import synthetic
+    from benchmarks import app_synthetic as synthetic
 
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
     results: dict = {"devices": devices, "pages": [], "whatif": None}
     if platform:
         if shots:

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import psycopg
 
-from orchestration.billing.audit import write_audit
-from orchestration.billing.budgets import set_budget
+from billing.budgets import set_budget
+from core.audit import write_audit
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)  # before any simulated data: applies to every period
 H100, L40S = "NVIDIA H100 80GB HBM3", "NVIDIA L40S"

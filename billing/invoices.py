@@ -17,11 +17,9 @@ from decimal import Decimal
 
 import psycopg
 
-from kernels.billing import ZERO, Totals, apply_credits, invoice_totals
-from orchestration.billing.audit import current_actor, write_audit
-from orchestration.billing.catalog import Catalog, ColocationContract, load_catalog
-from orchestration.billing.config import get_config
-from orchestration.billing.engine import (
+from billing.catalog import Catalog, ColocationContract, load_catalog
+from billing.config import get_config
+from billing.engine import (
     Line,
     PricedPeriod,
     UsageRow,
@@ -30,8 +28,8 @@ from orchestration.billing.engine import (
     price_period,
     price_rows,
 )
-from orchestration.billing.periods import parse_period, period_bounds
-from orchestration.billing.usage import (
+from billing.periods import parse_period, period_bounds
+from billing.usage import (
     USAGE_MART,
     USAGE_PIECES,
     Span,
@@ -41,6 +39,8 @@ from orchestration.billing.usage import (
     local_dates,
     usage_mart_watermark,
 )
+from core.audit import current_actor, write_audit
+from kernels.billing import ZERO, Totals, apply_credits, invoice_totals
 
 
 class InvoiceError(RuntimeError):
@@ -395,7 +395,7 @@ def _write_draft(
 
 def _bill_to(conn: psycopg.Connection, customer_id: str) -> tuple[bytes | None, str | None]:
     """The frozen copy of what an invoice must show (name, billing address, tax id), encrypted."""
-    from orchestration.billing.customers import frozen_bill_to
+    from billing.customers import frozen_bill_to
 
     return frozen_bill_to(conn, customer_id)
 

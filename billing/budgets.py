@@ -18,12 +18,12 @@ from decimal import Decimal
 
 import psycopg
 
+from billing.catalog import load_catalog
+from billing.invoices import price_customer, totals_for
+from billing.periods import period_bounds, period_of
+from billing.usage import load_spans
+from core.audit import write_audit
 from kernels.billing import exact, round_money
-from orchestration.billing.audit import write_audit
-from orchestration.billing.catalog import load_catalog
-from orchestration.billing.invoices import price_customer, totals_for
-from orchestration.billing.periods import period_bounds, period_of
-from orchestration.billing.usage import load_spans
 
 THRESHOLDS = (50, 80, 100)
 

@@ -2,12 +2,12 @@
 invoice builder (which reads marts.fct_usage built by dbt), and compare to the cent.
 
 Spans are rebuilt here in Python, event by event, with the rules written in
-:mod:`orchestration.billing.usage` (the same as dbt's int_workload_sessions_built), then metered in
-Python with the one metering rule (:func:`orchestration.billing.engine.meter`: per device,
+:mod:`billing.usage` (the same as dbt's int_workload_sessions_built), then metered in
+Python with the one metering rule (:func:`billing.engine.meter`: per device,
 customer-local day and rate-card version, rounded up once) and priced with the same kernel rules
 (they are the contract). Nothing here reads the marts.
 Colocation energy is recomputed in pandas from raw telemetry, raw real-time prices and the contract
-versions (:mod:`orchestration.billing.reconcile_energy`), not with the builder's SQL.
+versions (:mod:`billing.reconcile_energy`), not with the builder's SQL.
 For each (customer, period) that has documents, the sums of subtotal, discount and tax over its
 invoice and notes must equal the recomputation, as must the summed amount of each energy line
 (``energy``/``energy_adder`` per contract version); and each document must be internally consistent
@@ -24,12 +24,12 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-from orchestration.billing.catalog import load_catalog
-from orchestration.billing.engine import Line, price_period
-from orchestration.billing.invoices import totals_for
-from orchestration.billing.periods import period_bounds
-from orchestration.billing.reconcile_energy import energy_lines
-from orchestration.billing.usage import Span, local_dates
+from billing.catalog import load_catalog
+from billing.engine import Line, price_period
+from billing.invoices import totals_for
+from billing.periods import period_bounds
+from billing.reconcile_energy import energy_lines
+from billing.usage import Span, local_dates
 
 _OPEN = {"started", "resumed"}
 _TERMINAL = {"completed", "cancelled", "failed"}

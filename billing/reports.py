@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 from fpdf import FPDF
 
-from orchestration.billing.config import get_config
-from orchestration.billing.customers import invoice_bill_to
+from billing.config import get_config
+from billing.customers import invoice_bill_to
 
 LINE_COLUMNS = (
     "line_no",

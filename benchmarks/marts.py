@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,10 +23,9 @@ from pathlib import Path
 
 import psycopg
 
-from orchestration.db import libpq_env, scratch_database
+from core.db import scratch_database
+from core.dbt import run_dbt
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_END = datetime(2026, 3, 1, tzinfo=UTC)
 
 Progress = Callable[[str], None] | None
@@ -179,51 +176,6 @@ def insert_synthetic_fleet(
             conn.execute(_REFERENCE_SQL, params)
         conn.execute(_WINDOW_SQL, params)
     return load_id
-
-
-def dbt_env(url: str) -> dict[str, str]:
-    """The environment for a dbt subprocess on ``url``: PG* variables, no tracking."""
-    return {
-        **os.environ,
-        **libpq_env(url),
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "HCP_ENV": os.environ.get("HCP_ENV", "local"),
-    }
-
-
-def run_dbt(
-    url: str,
-    *args: str,
-    target_path: Path | None = None,
-    check: bool = True,
-    on_line: Callable[[str], None] | None = None,
-) -> subprocess.CompletedProcess:
-    """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``.
-    ``on_line`` receives each line of dbt's output as it is printed (progress of long runs)."""
-    dbt = Path(sys.executable).parent / "dbt"
-    cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if target_path is not None:
-        cmd += ["--target-path", str(target_path), "--log-path", str(target_path)]
-    if on_line is None:
-        done = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
-    else:
-        lines = []
-        with subprocess.Popen(
-            cmd,
-            env=dbt_env(url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=DBT_PROJECT_DIR,
-        ) as proc:
-            for line in proc.stdout:
-                lines.append(line)
-                on_line(line.rstrip())
-        done = subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
-    if check and done.returncode != 0:
-        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
-    return done
 
 
 DASHBOARD_QUERIES = {
@@ -378,8 +330,8 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m orchestration.bench_marts [devices]
-    from orchestration.db import database_url
+if __name__ == "__main__":  # python -m benchmarks.marts [devices]
+    from core.db import database_url
 
     fleet = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     print(format_table(run_benchmark(database_url(), progress=print, devices=fleet)))

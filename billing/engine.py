@@ -22,7 +22,7 @@ Lineage is kept per usage row, not per piece: a line's :class:`Allotment` says w
 ``[offset, offset + seconds)`` of a row's billable seconds it bills. The row's pieces fill its
 billable seconds one after the other in piece order (started_at, then span id), so a piece belongs
 to every allotment its own stretch overlaps, for the overlapping seconds. The invoice builder
-expands allotments to pieces in the database (:data:`orchestration.billing.invoices.LINEAGE_SQL`),
+expands allotments to pieces in the database (:data:`billing.invoices.LINEAGE_SQL`),
 so the pieces never travel through Python; :func:`piece_lineage` is the same rule in Python.
 """
 
@@ -35,6 +35,8 @@ from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from billing.catalog import Catalog, RateCard, card_at
+from billing.usage import Span
 from kernels.billing import (
     SECONDS_PER_HOUR,
     billable_seconds,
@@ -46,8 +48,6 @@ from kernels.billing import (
     split_commitment,
     volume,
 )
-from orchestration.billing.catalog import Catalog, RateCard, card_at
-from orchestration.billing.usage import Span
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def migrate(url: str) -> list[Migration]:
 def prepare(url: str) -> list[Migration]:
     """Everything a database needs before use: pending migrations, then code-managed role settings
     (the analysts' password from the environment). Returns the migrations applied now."""
-    from orchestration.roles import apply_analyst_password_from_env
+    from core.roles import apply_analyst_password_from_env
 
     done = migrate(url)
     apply_analyst_password_from_env(url)

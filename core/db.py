@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import psycopg
 
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 DATABASE_NAME = "hcp"
 
@@ -134,7 +134,7 @@ def scratch_database(url: str, prefix: str = "hcp_scratch") -> Iterator[str]:
     """A new, migrated database on the server of ``url`` (for benchmarks and tests); dropped on exit."""
     import uuid
 
-    from orchestration.migrate import migrate
+    from core.migrate import migrate
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = _with_database(url, "postgres")

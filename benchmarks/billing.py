@@ -28,8 +28,8 @@ from pathlib import Path
 
 import psycopg
 
+from core.db import scratch_database
 from ingestion.pii import encrypt_pii, load_key
-from orchestration.db import scratch_database
 
 PERIOD = "2026-10"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -171,9 +171,9 @@ def _model_seconds(target: Path) -> dict[str, float]:
 def _measure(url: str, customers: int, workloads: int, repeats: int, progress) -> dict:
     """One size in its own scratch database: fill, dbt run of +fct_usage (timed), invoice drafts
     for every customer (timed, best of ``repeats``), and the row counts behind both."""
-    from orchestration.billing.invoices import build_drafts
-    from orchestration.billing.seed import seed_defaults
-    from orchestration.billing.usage import refresh_usage_marts
+    from billing.invoices import build_drafts
+    from billing.seed import seed_defaults
+    from billing.usage import refresh_usage_marts
 
     label = f"{customers} customers"
     with scratch_database(url, "hcp_bench_billing") as scratch, tempfile.TemporaryDirectory() as target:

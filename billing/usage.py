@@ -2,7 +2,7 @@
 
 Invoices read their GPU usage from the marts: :func:`load_usage_rows` reads ``marts.fct_usage``
 (billable GPU-seconds per customer, workload, pool, customer-local day and rate card, metered by
-dbt with the one metering rule, see :mod:`orchestration.billing.engine`) and, for line-item
+dbt with the one metering rule, see :mod:`billing.engine`) and, for line-item
 lineage, the pieces of ``intermediate.int_workload_usage_billable`` behind each row.
 :func:`refresh_usage_marts` rebuilds them with dbt (Dagster does it through the asset graph).
 
@@ -14,7 +14,7 @@ ignored, as is anything after the first terminal event; a span still open at the
 is cut at the watermark (the newest event). Each span runs on the devices of its opening event
 (else of the workload's first placement): GPU-seconds = devices x seconds.
 
-The independent recomputation in :mod:`orchestration.billing.reconcile` rebuilds the same spans in
+The independent recomputation in :mod:`billing.reconcile` rebuilds the same spans in
 Python from the same raw rows; the two must agree to the cent.
 """
 
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import psycopg
 
 if TYPE_CHECKING:
-    from orchestration.billing.catalog import Catalog
-    from orchestration.billing.engine import UsageRow
+    from billing.catalog import Catalog
+    from billing.engine import UsageRow
 
 USAGE_MART = "marts.fct_usage"
 USAGE_PIECES = "intermediate.int_workload_usage_billable"
@@ -170,7 +170,7 @@ step as (
 ),
 -- Samples of every interval that overlaps [start, end), also those just outside it: an interval
 -- straddling a period or contract-version boundary is measured once, over all its samples, and
--- each side bills only its overlap (the rule: orchestration.billing.reconcile_energy).
+-- each side bills only its overlap (the rule: billing.reconcile_energy).
 samples as (
     select distinct on (t.device_id, t.ts) t.device_id, t.ts, t.power_kw
     from raw.device_telemetry t join dev using (device_id)
@@ -243,8 +243,8 @@ def load_usage_rows(
     """Usage rows of marts.fct_usage per customer for its local dates ``[first, end)`` (without
     their pieces: lineage is written in the database); and the data-quality problems per customer
     (a row without a rate card, a row whose pieces do not add up to it)."""
-    from orchestration.billing.catalog import RateCard
-    from orchestration.billing.engine import UsageRow
+    from billing.catalog import RateCard
+    from billing.engine import UsageRow
 
     if not usage_marts_available(conn):
         raise UsageMartMissing(
@@ -329,6 +329,6 @@ def refresh_usage_marts(
 ) -> None:
     """Rebuild marts.fct_usage and everything upstream of it with dbt (``dbt run -s +fct_usage``);
     ``on_line`` receives dbt's output lines as they come (progress)."""
-    from orchestration.bench_marts import run_dbt
+    from core.dbt import run_dbt
 
     run_dbt(url, "run", "--select", "+fct_usage", target_path=target_path, on_line=on_line)

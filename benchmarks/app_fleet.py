@@ -20,7 +20,7 @@ from unittest import mock
 @contextlib.contextmanager
 def platform_at(url: str, home: Path) -> Iterator[None]:
     """Point the platform (settings, Dagster instance) at database ``url`` and folder ``home``."""
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     pointed = {"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     with mock.patch.dict(os.environ, pointed):  # the environment as it was comes back on exit
@@ -46,9 +46,9 @@ def build(
     """Simulate a fleet into ``home``/landing and materialize every asset into ``url``.
 
     Returns the names of the stages that ran; raises RuntimeError naming the first failed run."""
+    from core.settings import get_settings
     from ingestion.simulator import simulate
     from orchestration.materialize import materialize
-    from orchestration.settings import get_settings
 
     with platform_at(url, home):
         simulate(

@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from orchestration.billing.stripe_sync import Gateway, gateway_for
+from billing.stripe_sync import Gateway, gateway_for
 
 
 class StripeResource(dg.ConfigurableResource):

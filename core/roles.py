@@ -27,7 +27,7 @@ def set_analyst_password(conn: psycopg.Connection, password: str | None) -> bool
 
 def apply_analyst_password_from_env(url: str) -> bool:
     """Set the analyst password from ``HCP_ANALYST_PASSWORD`` when present; returns whether it was set."""
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     password = get_settings().analyst_password
     if not password:

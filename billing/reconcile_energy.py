@@ -1,5 +1,5 @@
 """Colocation energy recomputed for reconciliation, in pandas from the raw tables, independently of
-the invoice builder's SQL (:data:`orchestration.billing.usage.ENERGY_SQL`).
+the invoice builder's SQL (:data:`billing.usage.ENERGY_SQL`).
 
 The rule (the contract, written down here as the builder applies it):
 
@@ -33,8 +33,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from billing.engine import Line
 from kernels.billing import exact, quantity, round_money
-from orchestration.billing.engine import Line
 
 MICRO = 1_000_000
 

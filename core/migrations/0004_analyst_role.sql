@@ -1,5 +1,5 @@
 -- Read-only role for analysts: the marts schema and nothing else. The role is created NOLOGIN;
--- orchestration.roles.set_analyst_password() enables LOGIN with a password from HCP_ANALYST_PASSWORD.
+-- core.roles.set_analyst_password() enables LOGIN with a password from HCP_ANALYST_PASSWORD.
 -- Roles are cluster-wide: creation is conditional so several databases on one server can migrate.
 do $$
 begin

@@ -32,9 +32,9 @@ from typing import Any
 import psycopg
 import stripe
 
+from billing.config import get_config
+from core.audit import write_audit
 from kernels.billing import to_cents
-from orchestration.billing.audit import write_audit
-from orchestration.billing.config import get_config
 
 RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
 
@@ -155,7 +155,7 @@ def _ensure(
 
 
 def _customer_params(conn, customer_id: str) -> dict:
-    from orchestration.billing.customers import PiiError, customer_pii
+    from billing.customers import PiiError, customer_pii
 
     try:
         pii = customer_pii(conn, customer_id)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from core.audit import write_audit
 from ingestion.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
-from orchestration.billing.audit import write_audit
 
 PII_FIELDS = ("name", "email", "billing_address", "tax_id")
 INVOICE_FIELDS = ("name", "billing_address", "tax_id")  # what an invoice must show

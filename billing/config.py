@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 
 @dataclass(frozen=True)

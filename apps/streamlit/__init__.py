@@ -1,0 +1,1 @@
+"""The Streamlit operations app (a package: pages import apps.streamlit.lib)."""

@@ -1,0 +1,1 @@
+"""Benchmarks and synthetic fleets (``hcp bench ...``); production code never imports this package."""

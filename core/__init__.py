@@ -1,0 +1,1 @@
+"""Platform infrastructure: settings, database connections and roles, migrations, the dbt runner, audit log."""
