@@ -16,6 +16,7 @@ import psycopg
 from assets import allocation_queries as q
 from assets.groups import OPTIMIZATION
 from assets.marts import mart_key
+from assets.resources import PostgresResource
 from kernels.allocation import evaluate, solve
 from kernels.planning import (
     DEFAULT_PLANNING,
@@ -25,7 +26,6 @@ from kernels.planning import (
     naive_forecast,
     plan_rows,
 )
-from orchestration.resources import PostgresResource
 
 PLAN = dg.AssetKey(["ops", "allocation_plan"])
 BACKTEST = dg.AssetKey(["ops", "allocation_backtest"])

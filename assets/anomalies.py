@@ -14,9 +14,9 @@ import pandas as pd
 
 from assets import ml_queries as q
 from assets.groups import ANOMALIES
+from assets.resources import LandingResource, PostgresResource
 from core import db
 from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, detect, event_scores
-from orchestration.resources import LandingResource, PostgresResource
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
 TELEMETRY = dg.AssetKey(["staging", "stg_raw__device_telemetry"])

@@ -10,9 +10,9 @@ import dagster as dg
 import psycopg
 
 from assets.groups import BILLING
+from assets.resources import PostgresResource
 from billing.resources import StripeResource, stripe_resource
 from core.settings import get_settings
-from orchestration.resources import PostgresResource
 
 # Invoices read GPU usage from the usage mart (dbt); raw inputs left: prices, customers, colocation energy.
 USAGE_MART = dg.AssetKey(["marts", "fct_usage"])

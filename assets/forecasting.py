@@ -14,6 +14,7 @@ import pandas as pd
 
 from assets import ml_queries as q
 from assets.groups import FORECASTING
+from assets.resources import PostgresResource
 from core import db
 from kernels.forecasting import (
     Candidate,
@@ -26,7 +27,6 @@ from kernels.forecasting import (
 )
 from kernels.forecasting.models import season_length
 from kernels.forecasting.sources import hashprice, pool_demand
-from orchestration.resources import PostgresResource
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
 PRICES = dg.AssetKey(["staging", "stg_raw__energy_prices"])

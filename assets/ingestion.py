@@ -15,8 +15,8 @@ import dagster as dg
 import psycopg
 
 from assets.groups import INGESTION
+from assets.resources import LandingResource, PostgresResource
 from core.settings import get_settings
-from orchestration.resources import LandingResource, PostgresResource
 
 # BackfillPolicy is beta in Dagster 1.13 but is the documented way to load a day range in one run.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

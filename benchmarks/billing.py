@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg
 
 from core.db import scratch_database
-from ingestion.pii import encrypt_pii, load_key
+from core.pii import encrypt_pii, load_key
 
 PERIOD = "2026-10"
 START = datetime(2026, 10, 1, tzinfo=UTC)

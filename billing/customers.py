@@ -1,6 +1,6 @@
 """Customer data requests: PII export, erasure, key rotation, and the invoices' frozen bill-to copy.
 
-PII (name, email, billing address, tax id) is encrypted by :mod:`ingestion.pii` (AES-256-GCM, the
+PII (name, email, billing address, tax id) is encrypted by :mod:`core.pii` (AES-256-GCM, the
 customer id as associated data); this module reuses its functions and never logs plaintext.
 Erasure overwrites the customer's ciphertext in raw.customers with an empty record; each finalized
 invoice keeps its own encrypted copy of what the law requires on an invoice (name, billing
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from core.audit import write_audit
-from ingestion.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
+from core.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
 
 PII_FIELDS = ("name", "email", "billing_address", "tax_id")
 INVOICE_FIELDS = ("name", "billing_address", "tax_id")  # what an invoice must show

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from billing.catalog import Catalog, RateCard, card_at
-from billing.usage import Span
+from billing.catalog import Catalog, card_at
+from billing.records import Piece, Span, UsageRow
 from kernels.billing import (
     SECONDS_PER_HOUR,
     billable_seconds,
@@ -48,43 +48,6 @@ from kernels.billing import (
     split_commitment,
     volume,
 )
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A metered piece: a span (``gpus`` devices) within one local day and one rate card."""
-
-    workload_id: str
-    span_id: str
-    started_at: datetime
-    ended_at: datetime
-    gpus: int
-    gpu_seconds: int
-    billable_seconds: int
-    gpu_model: str
-    gpu_pool: str | None
-    workload_type: str
-    card: RateCard
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    """Usage of one workload in one customer-local day, pool, GPU model and card version: the grain
-    of marts.fct_usage. ``pieces`` are the metered pieces behind it (lineage)."""
-
-    usage_id: str
-    customer_id: str
-    usage_date: date
-    workload_id: str
-    workload_type: str
-    gpu_pool: str | None
-    gpu_model: str
-    card: RateCard
-    started_at: datetime
-    ended_at: datetime
-    gpu_seconds: int
-    billable_seconds: int
-    pieces: tuple[Piece, ...] = ()
 
 
 def row_order(row: UsageRow) -> tuple:

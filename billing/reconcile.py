@@ -29,7 +29,8 @@ from billing.engine import Line, price_period
 from billing.invoices import totals_for
 from billing.periods import period_bounds
 from billing.reconcile_energy import energy_lines
-from billing.usage import Span, local_dates
+from billing.records import Span
+from billing.usage import local_dates
 
 _OPEN = {"started", "resumed"}
 _TERMINAL = {"completed", "cancelled", "failed"}

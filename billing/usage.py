@@ -30,27 +30,13 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from billing.records import Span, UsageRow
+
 if TYPE_CHECKING:
     from billing.catalog import Catalog
-    from billing.engine import UsageRow
 
 USAGE_MART = "marts.fct_usage"
 USAGE_PIECES = "intermediate.int_workload_usage_billable"
-
-
-@dataclass(frozen=True)
-class Span:
-    """One running span of a workload on ``gpus`` GPUs, ``[started_at, ended_at)``."""
-
-    workload_id: str
-    span_id: str  # the opening event's id
-    customer_id: str
-    workload_type: str | None
-    gpu_pool: str | None
-    gpu_model: str | None
-    started_at: datetime
-    ended_at: datetime
-    gpus: int
 
 
 SPANS_SQL = """
@@ -244,7 +230,6 @@ def load_usage_rows(
     their pieces: lineage is written in the database); and the data-quality problems per customer
     (a row without a rate card, a row whose pieces do not add up to it)."""
     from billing.catalog import RateCard
-    from billing.engine import UsageRow
 
     if not usage_marts_available(conn):
         raise UsageMartMissing(

@@ -12,6 +12,8 @@ from core.db import libpq_env
 from core.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# this virtualenv's dbt, whatever PATH says (a code server or daemon may start without the venv's bin/)
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -34,8 +36,14 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this virtualenv on the project against ``url``; artifacts in ``target_path``.
     ``on_line`` receives each line of dbt's output as it is printed (progress of long runs)."""
-    dbt = Path(sys.executable).parent / "dbt"
-    cmd = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cmd = [
+        str(DBT_EXECUTABLE),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     if target_path is not None:
         cmd += ["--target-path", str(target_path), "--log-path", str(target_path)]
     if on_line is None:

@@ -33,8 +33,10 @@ def available() -> list[Migration]:
             raise ValueError(f"{path}: migration files are named NNNN_snake_case.sql")
         found.append(Migration(int(match[1]), match[2], path))
     versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise ValueError(f"duplicate migration versions in {MIGRATIONS_DIR}")
+    if versions != list(range(1, len(found) + 1)):
+        raise ValueError(
+            f"migration versions in {MIGRATIONS_DIR} must run 1, 2, 3, ... once each: {versions}"
+        )
     return found
 
 
@@ -47,15 +49,16 @@ def applied(conn: psycopg.Connection) -> set[int]:
     return {row[0] for row in conn.execute("select version from public.schema_migrations")}
 
 
-def migrate(url: str) -> list[Migration]:
-    """Apply every pending migration to the database at ``url``; returns the ones applied now."""
+def migrate(url: str, up_to: int | None = None) -> list[Migration]:
+    """Apply every pending migration (through version ``up_to``, if given) to the database at ``url``;
+    returns the ones applied now."""
     done: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             already = applied(conn)
             for migration in available():
-                if migration.version in already:
+                if migration.version in already or (up_to is not None and migration.version > up_to):
                     continue
                 with conn.transaction():
                     conn.execute(migration.path.read_text())

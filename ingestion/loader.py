@@ -23,13 +23,13 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from core.pii import PiiKey, decrypt_pii, encrypt_pii, load_key
 from ingestion.dedup import duplicate_mask, existing_rows, row_hashes, to_storage
 from ingestion.errors import IngestError
 from ingestion.formats import READERS, Parsed
 from ingestion.formats.prices import MARKET_TIMEZONES
 from ingestion.kinds import KINDS, LOAD_ORDER, TABLE_OF, NotIngested, detect_kind
 from ingestion.pgcopy import copy_frame
-from ingestion.pii import PiiKey, decrypt_pii, encrypt_pii, load_key
 from ingestion.tables import PII_FIELDS, TABLES, Table
 from ingestion.validation import KNOWN_IDS, validate
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import importlib.metadata
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -33,31 +32,23 @@ bench_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
-console = Console(stderr=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")]
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"hcp {importlib.metadata.version('hcp-platform')}")
+        raise typer.Exit()
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print a one-line error (no traceback) and exit."""
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """HCP data platform: hybrid compute (ASIC mining + GPU inference) operations."""
 
 
-def emit_json(payload: dict) -> None:
-    sys.stdout.write(json.dumps(payload, default=str, indent=None) + "\n")
-
-
-def ready_database() -> str:
-    """The database URL, with the server started and migrations applied."""
-    from core.migrate import prepare
-
-    try:
-        url = db.database_url()
-        prepare(url)
-    except db.DatabaseError as err:
-        fail(str(err))
-    return url
-
+from orchestration.terminal import JsonFlag, console, emit_json, fail, ready_database  # noqa: E402
 
 # --- db ---------------------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def users_add(
     sso_only: Annotated[bool, typer.Option("--sso-only", help="no password: single sign-on only")] = False,
 ) -> None:
     """Create a user (or change an existing user's role and password)."""
-    from orchestration.cli import console, fail, ready_database
+    from orchestration.terminal import console, fail, ready_database
 
     if role not in ROLES:
         fail(f"--role {role!r}: one of {', '.join(ROLES)}")
@@ -60,7 +60,7 @@ def users_add(
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List users with role, status and last login."""
-    from orchestration.cli import emit_json, ready_database
+    from orchestration.terminal import emit_json, ready_database
 
     rows = _auth(ready_database()).list_users()
     if as_json:
@@ -76,7 +76,7 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable a user and revoke their sessions."""
-    from orchestration.cli import console, fail, ready_database
+    from orchestration.terminal import console, fail, ready_database
 
     if not _auth(ready_database()).set_active(name, False, actor="cli"):
         fail(f"no user {name!r}")
@@ -86,7 +86,7 @@ def users_disable(name: str) -> None:
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Enable a disabled user."""
-    from orchestration.cli import console, fail, ready_database
+    from orchestration.terminal import console, fail, ready_database
 
     if not _auth(ready_database()).set_active(name, True, actor="cli"):
         fail(f"no user {name!r}")
@@ -110,7 +110,7 @@ def bench_app_command(
     """First-render time of executive, operations and resources in headless Chromium (vs their SQL alone),
     and the what-if re-solve time (vs building the problem), on a synthetic fleet in a scratch database."""
     from benchmarks.app import format_table, run_benchmark
-    from orchestration.cli import console, emit_json, ready_database
+    from orchestration.terminal import console, emit_json, ready_database
 
     result = run_benchmark(
         ready_database(),

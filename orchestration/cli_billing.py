@@ -21,7 +21,7 @@ PeriodOpt = Annotated[str, typer.Option("--period", help="billing month YYYY-MM 
 
 
 def _cli():
-    from orchestration import cli  # the shared helpers: fail, emit_json, console, ready_database
+    from orchestration import terminal as cli  # the shared helpers: fail, emit_json, console, ready_database
 
     return cli
 

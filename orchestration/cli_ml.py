@@ -17,13 +17,13 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object in
 
 
 def _fail(message: str) -> None:
-    from orchestration.cli import fail
+    from orchestration.terminal import fail
 
     fail(message)
 
 
 def _emit(payload: dict) -> None:
-    from orchestration.cli import emit_json
+    from orchestration.terminal import emit_json
 
     emit_json(_finite(payload))
 
@@ -148,7 +148,7 @@ def ml_rollback(
     """Make an earlier model version the champion again (recorded in ops.audit_log)."""
     from assets.ml_queries import RollbackError, rollback
     from core import db
-    from orchestration.cli import ready_database
+    from orchestration.terminal import ready_database
 
     url = ready_database()
     try:
@@ -168,7 +168,7 @@ def ml_models(
     """List registered models: series, version, name, status, metrics."""
     from assets.ml_queries import list_models
     from core import db
-    from orchestration.cli import ready_database
+    from orchestration.terminal import ready_database
 
     with db.connect(ready_database()) as conn:
         frame = list_models(conn, series)
@@ -187,11 +187,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ml_app.command("rollback")(ml_rollback)
     ml_app.command("models")(ml_models)
     eval_app.command("forecast")(eval_forecast)
-    try:
-        eval_app.command("anomalies")(eval_anomalies)
-        bench_app.command("ml")(bench_ml)
-    except NameError:  # pragma: no cover - defined below once the anomaly kernel exists
-        pass
+    eval_app.command("anomalies")(eval_anomalies)
+    bench_app.command("ml")(bench_ml)
     app.add_typer(ml_app, name="ml")
     app.add_typer(eval_app, name="eval")
 

@@ -32,7 +32,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from expectations.docs import latest_day
         from expectations.runner import record_outcome, run_check
         from expectations.suites import CHECKS, MART_CHECKS
-        from orchestration.cli import console, emit_json, fail, ready_database
+        from orchestration.terminal import console, emit_json, fail, ready_database
 
         url = ready_database()
         day = day or latest_day(url)
@@ -85,7 +85,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Validate every suite on a day of data and render Great Expectations Data Docs (HTML)."""
         from core.settings import get_settings
         from expectations.docs import build_docs
-        from orchestration.cli import console, emit_json, ready_database
+        from orchestration.terminal import console, emit_json, ready_database
 
         url = ready_database()
         target = out or get_settings().home / "data_docs"
@@ -112,7 +112,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """The latest alerts (failed runs and checks) with their hook outcome."""
         from core import db
-        from orchestration.cli import console, emit_json, ready_database
+        from orchestration.terminal import console, emit_json, ready_database
 
         with db.connect(ready_database()) as conn:
             rows = conn.execute(
@@ -136,7 +136,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Telemetry suite on one day of data vs ingesting that day (goal: check / ingest <= 1)."""
         from benchmarks.expectations import format_table, run_benchmark
-        from orchestration.cli import console, emit_json, ready_database
+        from orchestration.terminal import console, emit_json, ready_database
 
         url = ready_database()
         fleets = tuple(int(n) for n in devices.split(","))

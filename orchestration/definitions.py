@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import dagster as dg
 
-from assets import ingestion
+from assets import allocation, billing, ingestion, marts, ml, quality
 from assets.groups import INTERMEDIATE, MARTS, STAGING
-from orchestration.resources import default_resources
+from assets.resources import default_resources
 from orchestration.sensors import landing_folder_sensor
 
 ingest_daily_job = dg.define_asset_job(
@@ -45,16 +42,12 @@ def _ingestion_definitions() -> dg.Definitions:
     )
 
 
-DOMAIN_MODULES = ("assets.marts", "assets.quality", "assets.ml", "assets.allocation", "assets.billing")
-
-
-def _domain_definitions() -> list[dg.Definitions]:
-    """Per-domain Definitions (each module's ``defs``), merged with ingestion's."""
-    found = [_ingestion_definitions()]
-    for name in DOMAIN_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            found.append(importlib.import_module(name).defs)
-    return found
-
-
-defs = dg.Definitions.merge(*_domain_definitions(), dg.Definitions(resources=default_resources()))
+defs = dg.Definitions.merge(
+    _ingestion_definitions(),
+    marts.defs,
+    quality.defs,
+    ml.defs,
+    allocation.defs,
+    billing.defs,
+    dg.Definitions(resources=default_resources()),
+)

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.ingestion import RAW_SOURCES, RawSource
-from orchestration.resources import LandingResource
+from assets.resources import LandingResource
 
 _DAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 

@@ -6,17 +6,7 @@
 create schema if not exists billing;
 create schema if not exists ops;
 
--- Audit log: another migration may create the same table first, hence "if not exists".
-create table if not exists ops.audit_log (
-    audit_id bigserial primary key,
-    at       timestamptz not null default now(),
-    actor    text,
-    action   text,
-    entity   text,
-    before   jsonb,
-    after    jsonb
-);
-
+-- ops.audit_log itself is created once, by 0005.
 create or replace function ops.reject_audit_log_change() returns trigger
 language plpgsql as $$
 begin

@@ -22,14 +22,5 @@ create table if not exists ops.app_sessions (
 
 create index if not exists app_sessions_username_idx on ops.app_sessions (username);
 
-create table if not exists ops.audit_log (
-    audit_id bigserial primary key,
-    at timestamptz not null default now(),
-    actor text,
-    action text not null,
-    entity text,
-    before jsonb,
-    after jsonb
-);
-
+-- ops.audit_log itself is created once, by 0005.
 create index if not exists audit_log_at_idx on ops.audit_log (at);

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-try:  # orjson parses miner polls several times faster; the standard library is the fallback
-    from orjson import JSONDecodeError as _DecodeError
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import JSONDecodeError as _DecodeError
-    from json import loads as _loads
+# orjson parses miner polls several times faster than the standard library
+from orjson import JSONDecodeError as _DecodeError
+from orjson import loads as _loads
 
 from ingestion.errors import IngestError
 from ingestion.formats.base import Parsed, read_text, rejects_frame

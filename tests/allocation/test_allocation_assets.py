@@ -13,9 +13,9 @@ from assets import allocation_queries as q
 from assets.allocation import allocation_backtest, allocation_plan
 from assets.marts import defs as marts_defs
 from assets.marts import hcp_dbt_models
+from assets.resources import PostgresResource
 from kernels.allocation import evaluate
 from kernels.planning import DEFAULT_PLANNING, build_problem, naive_forecast
-from orchestration.resources import PostgresResource
 from tests.conftest import truncate_schema
 
 END = datetime(2026, 10, 8, tzinfo=UTC)

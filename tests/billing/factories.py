@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion.pii import encrypt_pii, load_key
+from core.pii import encrypt_pii, load_key
 from tests.conftest import truncate_schema
 
 _event_ids = itertools.count(1)

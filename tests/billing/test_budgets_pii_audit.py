@@ -13,8 +13,8 @@ import pytest
 from billing import invoices as inv
 from billing.budgets import budget_status, evaluate_budgets, notify, set_budget
 from billing.customers import erase_customer, export_customer, invoice_bill_to, rotate_key
+from core.pii import load_key
 from core.settings import get_settings
-from ingestion.pii import load_key
 from tests.billing import factories as f
 from tests.billing.hooks import SENT
 

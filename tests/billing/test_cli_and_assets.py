@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from typer.testing import CliRunner
 
+from assets.resources import PostgresResource
 from orchestration.cli import app
-from orchestration.resources import PostgresResource
 from tests.billing import factories as f
 
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731

@@ -10,9 +10,9 @@ import stat
 import pytest
 from cryptography.exceptions import InvalidTag
 
+from core.pii import PiiKey, decrypt_pii, key_id, load_key
 from core.settings import get_settings
 from ingestion.loader import ingest_file
-from ingestion.pii import PiiKey, decrypt_pii, key_id, load_key
 from tests.ingestion.conftest import FIXTURES
 
 

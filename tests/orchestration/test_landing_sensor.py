@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.resources import LandingResource
+from assets.resources import LandingResource
 from orchestration.sensors import landing_folder_sensor
 
 

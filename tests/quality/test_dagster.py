@@ -8,7 +8,7 @@ import pytest
 
 from assets import quality
 from assets.ingestion import daily_partitions, raw_assets
-from orchestration.resources import LandingResource, PostgresResource
+from assets.resources import LandingResource, PostgresResource
 from tests.quality import data
 
 RAW_PRICES = next(a for a in raw_assets if dg.AssetKey(["raw", "energy_prices"]) in a.keys)

@@ -1,0 +1,37 @@
+"""What every ``hcp`` command shares: the error console, JSON output, and a ready database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from core import db
+
+console = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line error (no traceback) and exit."""
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def emit_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, default=str, indent=None) + "\n")
+
+
+def ready_database() -> str:
+    """The database URL, with the server started and migrations applied."""
+    from core.migrate import prepare
+
+    try:
+        url = db.database_url()
+        prepare(url)
+    except db.DatabaseError as err:
+        fail(str(err))
+    return url
