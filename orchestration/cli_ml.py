@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from orchestration.anomaly_eval import eval_anomalies  # the streaming detector's evaluation
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")]
 
 
@@ -193,59 +195,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
 
 
-def eval_anomalies(
-    csv: Annotated[Path, typer.Option(help="CSV file with a time and a value column")],
-    labels: Annotated[Path, typer.Option(help="CSV of anomaly windows with start,end columns")],
-    time_col: Annotated[str, typer.Option(help="time column")] = "timestamp",
-    value_col: Annotated[str, typer.Option(help="value column")] = "value",
-    as_json: JsonFlag = False,
-) -> None:
-    """Run the detector ensemble on one univariate series and score it against labelled windows:
-    event-level precision, recall, F1 (alerts within one hour merge) and point-level F1."""
-    import numpy as np
-    import pandas as pd
-
-    from kernels.anomalies import event_scores, point_f1
-    from kernels.anomalies.detect import EnsembleConfig, fit_ensemble
-    from kernels.forecasting import SeriesError, regularize
-
-    frame = _read_csv(csv, time_col, value_col)
-    windows = _read_csv(labels, "start", "end")
-    try:
-        y, step = regularize(frame, time_col, value_col)
-        windows = pd.DataFrame(
-            {"start": pd.to_datetime(windows["start"]), "end": pd.to_datetime(windows["end"])}
-        )
-    except (SeriesError, ValueError) as err:
-        _fail(f"{csv}: {err}")
-    if len(y) < 100:
-        _fail(f"{csv}: too few points: {len(y)} after cleaning, need at least 100")
-    window = max(3, min(len(y) // 20, int(pd.Timedelta("1D") / step)))
-    feats = pd.DataFrame(
-        {
-            "value": y.to_numpy(),
-            "diff": y.diff().fillna(0).to_numpy(),
-            "dev": (y - y.rolling(window, min_periods=1).median()).to_numpy(),
-        }
-    )
-    config = EnsembleConfig()
-    score = fit_ensemble(feats, list(feats.columns), config).score(feats)
-    flagged = score >= config.info
-    alerts = pd.DataFrame({"start": y.index[flagged], "end": y.index[flagged] + step})
-    result = {
-        "file": str(csv),
-        "points": len(y),
-        "flagged_points": int(np.sum(flagged)),
-        **event_scores(alerts, windows),
-        "point_f1": point_f1(pd.Series(y.index), flagged, windows),
-    }
-    if as_json:
-        _emit(result)
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key}: {_fmt(value) if isinstance(value, float) else value}")
-
-
 # --- hcp bench ml --------------------------------------------------------------------------------
 
 
@@ -385,6 +334,9 @@ def bench_ml(
     ] = None,
     days: Annotated[int, typer.Option(min=2, help="days of history to simulate (without --landing)")] = 7,
     folds: Annotated[int, typer.Option(min=1, help="24 h folds of the demand backtest")] = 3,
+    nab: Annotated[
+        Path, typer.Option(help="folder of labelled real series for the anomaly accuracy (skipped if absent)")
+    ] = Path("../shared/data/nab"),
     as_json: JsonFlag = False,
 ) -> None:
     """Prophet fit+predict per series vs seasonal naive, total forecast time for the default fleet's
@@ -412,7 +364,13 @@ def bench_ml(
         demand = demand_accuracy(series, folds=folds)
         typer.echo("scoring anomalies ...", err=True)
         anomalies = anomaly_bench(telemetry_from_landing(folder, last_days=1))
-    result = {"forecast": forecasts, "demand": demand, "anomalies": anomalies}
+    accuracy = None
+    if nab.is_dir():
+        from orchestration.anomaly_eval import accuracy_bench
+
+        typer.echo(f"anomaly accuracy on the labelled series of {nab} ...", err=True)
+        accuracy = accuracy_bench(nab)
+    result = {"forecast": forecasts, "demand": demand, "anomalies": anomalies, "anomaly_accuracy": accuracy}
     if as_json:
         _emit(result)
         return
@@ -440,4 +398,15 @@ def bench_ml(
         f"{anomalies['score_latest_hour_s']:.3f} s (goal < 1 s) vs single detector "
         f"{anomalies['single_detector_s']:.3f} s (x{_fmt(anomalies['ratio_to_single_detector'])}); "
         f"fit once on {anomalies['fit_rows']} rows: {anomalies['fit_s']:.1f} s"
+    )
+    if accuracy is None:
+        typer.echo(f"anomaly accuracy on real series: skipped ({nab} not found)")
+        return
+    st, base = accuracy["stream"], accuracy["baseline"]
+    typer.echo(
+        f"anomaly event F1 on {accuracy['series']} real labelled series: {st['f1']:.3f} (precision "
+        f"{st['precision']:.2f}, recall {st['recall']:.2f}, {st['false_alerts_per_week']:.2f} false alerts "
+        f"per series-week) vs single-detector baseline {base['f1']:.3f} ({base['false_alerts_per_week']:.2f} "
+        f"false/week): x{_fmt(accuracy['ratio_f1_to_baseline'])}; goal F1 >= 0.85 and <= 1 false/week: "
+        f"{'met' if accuracy['meets_goal'] else 'NOT met'}"
     )
