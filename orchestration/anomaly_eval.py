@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-DETECTORS = ("stream", "ensemble")
+DETECTORS = ("stream", "ensemble", "gaussian", "ecod")
 LABELS_SUFFIX = ".labels.csv"
 
 
@@ -107,11 +107,12 @@ def read_folder(folder: Path, time_col: str = "timestamp", value_col: str = "val
 
 def evaluate(series: list[Labelled], detector: str = "stream", oracle: bool = False, config=None) -> dict:
     """Per-series and mean event metrics of ``detector`` ('stream': the causal detector; 'ensemble':
-    the old whole-series pyod ensemble). ``oracle`` adds, per series, the F1 of the streaming
+    the old whole-series pyod ensemble; 'gaussian', 'ecod': ``kernels.anomalies.candidates``). ``oracle`` adds, per series, the F1 of the streaming
     detector with the best threshold chosen *with the labels* (a ceiling, not a result)."""
     import numpy as np
 
     from kernels.anomalies.baseline import ensemble_flags
+    from kernels.anomalies.candidates import alerts_from_score, ecod_residual_scores, windowed_gaussian_scores
     from kernels.anomalies.evaluation import mean_metrics, oracle_threshold, series_metrics
     from kernels.anomalies.streaming import StreamConfig, detect_stream, points_per_day
 
@@ -124,8 +125,12 @@ def evaluate(series: list[Labelled], detector: str = "stream", oracle: bool = Fa
         if detector == "stream":
             result = detect_stream(y.to_numpy(float), step, config)
             alerts = result.alerts
-        else:
+        elif detector == "ensemble":
             alerts = np.flatnonzero(ensemble_flags(y, step))
+        elif detector == "gaussian":
+            alerts = alerts_from_score(windowed_gaussian_scores(y.to_numpy(float), step), step, config)
+        else:
+            alerts = alerts_from_score(ecod_residual_scores(y.to_numpy(float), step, config), step, config)
         row = {"series": item.name, "points": len(y), "step": str(step)}
         row.update(series_metrics(y.index, alerts, item.windows, step))
         if oracle:
@@ -206,7 +211,10 @@ def eval_anomalies(
     time_col: Annotated[str, typer.Option(help="time column")] = "timestamp",
     value_col: Annotated[str, typer.Option(help="value column")] = "value",
     detector: Annotated[
-        str, typer.Option(help="stream (causal, default) or ensemble (the old baseline)")
+        str,
+        typer.Option(
+            help="stream (causal, default), ensemble (the old baseline), gaussian or ecod (compared)"
+        ),
     ] = "stream",
     oracle: Annotated[bool, typer.Option(help="add the per-series oracle-threshold F1 (a ceiling)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
