@@ -136,11 +136,9 @@ def evaluate(series: list[Labelled], detector: str = "stream", oracle: bool = Fa
         if oracle:
             if detector != "stream":
                 result = detect_stream(y.to_numpy(float), step, config)
-            # how far past its causal threshold the point is (1 = the detector's own bar)
-            with np.errstate(all="ignore"):
-                ratio = np.nan_to_num(result.scores / result.thresholds).max(axis=1)
+            # on how far past its causal threshold each point is (1 = the detector's own bar)
             warm = min(int(config.warm_days * points_per_day(step)), len(y) // 5)
-            best = oracle_threshold(y.index, ratio, item.windows, step, warm, config.suppress_days)
+            best = oracle_threshold(y.index, result.severity, item.windows, step, warm, config.suppress_days)
             row["oracle_f1"] = best["f1"]
             row["oracle_false_alerts_per_week"] = best["false_alerts_per_week"]
         rows.append(row)

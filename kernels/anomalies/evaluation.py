@@ -71,9 +71,9 @@ def oracle_threshold(
     gap = int(suppress_days * points_per_day(step))
     best = {"f1": -1.0}
     levels = np.unique(np.quantile(live, np.linspace(0.9, 1.0, candidates))) if len(live) else np.array([])
-    levels = np.r_[levels, np.inf]  # the last one raises nothing
+    levels = np.r_[levels, 1.0, np.inf]  # 1: the detector's own bar on a severity; inf: no alert
     for level in levels:
-        flags = score >= level
+        flags = score > level
         flags[:warm] = False
         metrics = series_metrics(index, suppress(flags, gap), windows, step)
         if metrics["f1"] > best["f1"]:

@@ -58,6 +58,7 @@ class StreamResult:
 
     scores: np.ndarray  # (n, 2)
     thresholds: np.ndarray  # (n, 2); nan where no alert is possible yet
+    severity: np.ndarray  # (n,) highest score / threshold (spike only where novel); > 1 flags
     alerts: np.ndarray  # positions of alerts (after suppression), ascending
 
 
@@ -170,8 +171,8 @@ def detect_stream(values: np.ndarray, step: pd.Timedelta, config: StreamConfig |
             for j in range(2)
         ]
     )
-    with np.errstate(invalid="ignore"):
-        passed = scores > thresholds
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.nan_to_num(scores / thresholds, nan=0.0, posinf=0.0)
     if config.novel_days > 0:
         # a spike alerts only at a value outside the range of the last novel_days: a recurring
         # spike (a cron job, a backup) is as large as the last one, an incident is not
@@ -179,6 +180,8 @@ def detect_stream(values: np.ndarray, step: pd.Timedelta, config: StreamConfig |
         w = max(2, int(config.novel_days * day))
         high = s.shift(1).rolling(w, min_periods=1).max().to_numpy()
         low = s.shift(1).rolling(w, min_periods=1).min().to_numpy()
-        passed[:, 0] &= (s.to_numpy() > high) | (s.to_numpy() < low)
-    flags = passed.any(axis=1)
-    return StreamResult(scores, thresholds, suppress(flags, int(config.suppress_days * day)))
+        ratio[:, 0] = np.where((s.to_numpy() > high) | (s.to_numpy() < low), ratio[:, 0], 0.0)
+    severity = ratio.max(axis=1)
+    return StreamResult(
+        scores, thresholds, severity, suppress(severity > 1.0, int(config.suppress_days * day))
+    )
