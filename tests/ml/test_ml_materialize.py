@@ -68,14 +68,28 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
     assert windows_scored() == 1
 
 
-def test_bench_ml_json_on_the_small_fleet(ingested_fleet):
+def test_bench_ml_json_on_the_small_fleet(ingested_fleet, tmp_path):
     import json
 
+    import numpy as np
+    import pandas as pd
     from typer.testing import CliRunner
 
     from orchestration.cli import app
 
-    result = CliRunner().invoke(app, ["bench", "ml", "--landing", str(ingested_fleet), "--json"])
+    # a folder of labelled series for the accuracy part: one 80-sd spike on a daily cycle
+    times = pd.date_range("2026-03-01", periods=6 * 288, freq="5min")
+    values = 50 + 10 * np.sin(2 * np.pi * np.arange(len(times)) / 288)
+    values = values + np.random.default_rng(5).normal(0, 1, len(times))
+    values[4 * 288 : 4 * 288 + 3] += 80
+    pd.DataFrame({"timestamp": times.astype(str), "value": values}).to_csv(tmp_path / "s.csv", index=False)
+    at = times[4 * 288]
+    pd.DataFrame({"start": [at - pd.Timedelta("2h")], "end": [at + pd.Timedelta("2h")]}).to_csv(
+        tmp_path / "s.labels.csv", index=False
+    )
+    result = CliRunner().invoke(
+        app, ["bench", "ml", "--landing", str(ingested_fleet), "--nab", str(tmp_path), "--json"]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     forecast, anomalies = payload["forecast"], payload["anomalies"]
@@ -89,3 +103,6 @@ def test_bench_ml_json_on_the_small_fleet(ingested_fleet):
         assert ("error" in pool and "too few points" in pool["error"]) or pool["mase"] > 0
     assert anomalies["devices"] == 40 and anomalies["rows"] > 0
     assert anomalies["score_latest_hour_s"] > 0 and anomalies["single_detector_s"] > 0
+    accuracy = payload["anomaly_accuracy"]
+    assert accuracy["series"] == 1 and accuracy["stream"]["f1"] == 1.0
+    assert accuracy["ratio_f1_to_baseline"] == pytest.approx(1.0 / accuracy["baseline"]["f1"])
