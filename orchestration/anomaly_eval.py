@@ -153,6 +153,17 @@ def evaluate(series: list[Labelled], detector: str = "stream", oracle: bool = Fa
     }
 
 
+def _finite(value):
+    """JSON has no NaN: undefined figures become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _fmt(value, digits: int = 2) -> str:
     return (
         "-"
@@ -219,7 +230,7 @@ def eval_anomalies(
 ) -> None:
     """Run a detector on labelled series and score it per alert event: per-series and mean F1,
     precision, recall, false alerts per week and detection delay (docs/anomalies.md)."""
-    from orchestration.cli import emit_json, fail
+    from orchestration.terminal import emit_json, fail
 
     if (folder is None) == (csv is None) or (csv is not None) != (labels is not None):
         fail("give either --folder DIR, or --csv FILE with --labels FILE")
@@ -233,8 +244,6 @@ def eval_anomalies(
     except LabelledError as err:
         fail(str(err))
     if as_json:
-        from orchestration.cli_ml import _finite
-
         emit_json(_finite(result))
     else:
         print_table(result)
