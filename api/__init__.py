@@ -1,0 +1,1 @@
+"""The HCP REST API (FastAPI): usage, invoices, workloads and the plan for customers and integrations."""
