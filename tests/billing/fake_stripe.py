@@ -11,11 +11,14 @@ the request, saves the result, then closes the connection without answering.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import itertools
 import json
 import re
 import socket
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -42,6 +45,35 @@ def _listify(node):
     if node and all(k.isdigit() for k in node):
         return [node[k] for k in sorted(node, key=int)]
     return node
+
+
+def sign_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header Stripe sends with a webhook: ``t=<unix time>,v1=<hex>``, where
+    v1 is HMAC-SHA256 of ``<t>.<payload>`` keyed with the endpoint's ``whsec_`` secret."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signed = f"{timestamp}.".encode() + payload
+    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+def webhook_event(
+    event_type: str, obj: dict, event_id: str | None = None, created: int | None = None
+) -> bytes:
+    """A webhook body as Stripe sends it: an ``event`` object wrapping ``obj`` (JSON bytes)."""
+    event = {
+        "id": event_id or f"evt_{next(_event_ids):024d}",
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": int(time.time()) if created is None else created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        "data": {"object": obj},
+    }
+    return json.dumps(event).encode()
+
+
+_event_ids = itertools.count(1)
 
 
 def _invalid(message: str) -> dict:
@@ -80,6 +112,11 @@ class FakeStripe:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def signed_event(self, event_type: str, obj: dict, secret: str, **kwargs) -> tuple[bytes, dict[str, str]]:
+        """A webhook delivery of this server's Stripe: body and headers, signed with ``secret``."""
+        body = webhook_event(event_type, obj, **kwargs)
+        return body, {"Stripe-Signature": sign_payload(body, secret), "Content-Type": "application/json"}
 
     def inject(self, path_prefix: str, fault: str) -> None:
         """The next request whose path starts with ``path_prefix`` suffers ``fault``."""
