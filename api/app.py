@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import FastAPI
 
-from api.auth import Limiter, write_audit_row
+from api.audit import AuditMiddleware, AuditWriter
+from api.auth import Limiter
 from api.config import get_api_settings, key_secret
 from api.db import make_pool
 from api.routes import health, invoices, plans, stripe_webhook, usage, workloads
@@ -34,9 +34,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = make_pool(_database_url(), get_api_settings().pool_size)
     app.state.key_secret = key_secret()
     app.state.limiter = Limiter.in_memory()
+    app.state.audit = AuditWriter(app.state.pool)
     try:
         yield
     finally:
+        app.state.audit.close()  # queued audit rows are written before the pool closes
         app.state.pool.close()
 
 
@@ -49,12 +51,7 @@ def create_app(with_lifespan: bool = True) -> FastAPI:
         lifespan=lifespan if with_lifespan else None,
     )
 
-    @app.middleware("http")
-    async def audit(request: Request, call_next):
-        response = await call_next(request)
-        await run_in_threadpool(write_audit_row, request.app.state.pool, request, response.status_code)
-        return response
-
+    app.add_middleware(AuditMiddleware)
     for module in (health, usage, invoices, workloads, plans, stripe_webhook):
         app.include_router(module.router)
     return app

@@ -1,14 +1,13 @@
 """Who calls: the API key of a request, its scopes, its rate limit, and the audit row of every use.
 
 Every request that presents a key id (valid or not) leaves one row in the append-only
-``ops.audit_log``: actor ``api-key:<key_id>``, the method, path, query and response status.
+``ops.audit_log`` (api/audit.py): actor ``api-key:<key_id>``, the method, path, query and status.
 Rate limits are per key, in a moving one-minute window held in this process (one server process
 per deployment; several would need a shared store such as Redis, which ``limits`` also speaks).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from psycopg_pool import ConnectionPool
 
 from api.keys import ApiKey, parse_token, verify
 
@@ -79,28 +77,3 @@ def customer_filter(key: ApiKey, requested: str | None) -> str | None:
     if requested is not None and requested != key.customer_id:
         raise HTTPException(403, "this key reads its own customer's data only")
     return key.customer_id
-
-
-def write_audit_row(pool: ConnectionPool, request: Request, status: int) -> None:
-    """One audit row for a request that presented a key id."""
-    key: ApiKey | None = getattr(request.state, "api_key", None)
-    key_id = key.key_id if key else getattr(request.state, "audit_key_id", None)
-    if key_id is None:
-        return
-    after = {
-        "method": request.method,
-        "path": request.url.path,
-        "query": request.url.query or None,
-        "status": status,
-        "customer_id": key.customer_id if key else None,
-    }
-    with pool.connection() as conn:
-        conn.execute(
-            "insert into ops.audit_log (actor, action, entity, after) values (%s, %s, %s, %s::jsonb)",
-            (
-                f"api-key:{key_id}",
-                "api.request" if key else "api.denied",
-                f"{request.method} {request.url.path}",
-                json.dumps(after),
-            ),
-        )

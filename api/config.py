@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 
 class ApiSettings(BaseSettings):

@@ -33,10 +33,7 @@ LISTS = ("GET /v1/usage", "GET /v1/invoices", "GET /v1/credit-notes", "GET /v1/w
 
 def finalize_all(url: str) -> int:
     """Finalize every draft invoice of the fleet (as the monthly run does once a period is over)."""
-    try:
-        from billing.invoices import finalize_invoice
-    except ImportError:
-        from orchestration.billing.invoices import finalize_invoice
+    from billing.invoices import finalize_invoice
 
     with psycopg.connect(url, autocommit=True) as conn:
         drafts = conn.execute(

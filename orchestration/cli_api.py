@@ -15,7 +15,7 @@ api_app.add_typer(keys_app, name="keys")
 
 
 def _actor() -> str:
-    from orchestration.billing.audit import current_actor
+    from core.audit import current_actor
 
     return current_actor()
 
@@ -41,7 +41,7 @@ def serve(
     import uvicorn
 
     from api.config import get_api_settings
-    from orchestration.cli import console, ready_database
+    from orchestration.terminal import console, ready_database
 
     api_url = prepare_api_database(ready_database())
     os.environ["HCP_API_DATABASE_URL"] = api_url  # the server holds only the hcp_api login
@@ -58,7 +58,7 @@ def spec(
 ) -> None:
     """Write the OpenAPI 3.1 spec to api/openapi.json (or check it)."""
     from api.spec import SPEC_PATH, spec_text, write_spec
-    from orchestration.cli import console, fail
+    from orchestration.terminal import console, fail
 
     if check:
         if not SPEC_PATH.exists() or SPEC_PATH.read_text() != spec_text():
@@ -84,8 +84,8 @@ def keys_create(
     """Create a key and print it once (only its HMAC is stored)."""
     from api.config import key_secret
     from api.keys import ApiKeyError, create_key
-    from orchestration import db
-    from orchestration.cli import emit_json, fail, ready_database
+    from core import db
+    from orchestration.terminal import emit_json, fail, ready_database
 
     if bool(customer) == operator:
         fail("pass exactly one of --customer ID or --operator")
@@ -119,8 +119,8 @@ def keys_create(
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every key: id, owner, scopes, rate, created, revoked (never a secret)."""
     from api.keys import list_keys
-    from orchestration import db
-    from orchestration.cli import emit_json, ready_database
+    from core import db
+    from orchestration.terminal import emit_json, ready_database
 
     with db.connect(ready_database(), autocommit=True) as conn:
         keys = list_keys(conn)
@@ -140,8 +140,8 @@ def keys_rotate(key_id: str, as_json: Annotated[bool, typer.Option("--json")] = 
     """Replace a key: same owner, scopes and rate; the old key stops working now."""
     from api.config import key_secret
     from api.keys import ApiKeyError, rotate_key
-    from orchestration import db
-    from orchestration.cli import emit_json, fail, ready_database
+    from core import db
+    from orchestration.terminal import emit_json, fail, ready_database
 
     with db.connect(ready_database(), autocommit=True) as conn:
         try:
@@ -158,8 +158,8 @@ def keys_rotate(key_id: str, as_json: Annotated[bool, typer.Option("--json")] = 
 def keys_revoke(key_id: str) -> None:
     """Revoke a key now."""
     from api.keys import ApiKeyError, revoke_key
-    from orchestration import db
-    from orchestration.cli import fail, ready_database
+    from core import db
+    from orchestration.terminal import fail, ready_database
 
     with db.connect(ready_database(), autocommit=True) as conn:
         try:
@@ -185,17 +185,14 @@ def bench_api_command(
     from pathlib import Path
 
     from benchmarks.api import bench_api
-    from orchestration.cli import console, emit_json, ready_database
+    from orchestration.terminal import console, emit_json, ready_database
 
     platform = ready_database()
     with contextlib.ExitStack() as stack:
         if url is None:
-            from orchestration.db import scratch_database
+            from core.db import scratch_database
 
-            try:
-                from benchmarks.app_fleet import build
-            except ImportError:
-                from apps.streamlit.fleet import build
+            from benchmarks.app_fleet import build
 
             url = stack.enter_context(scratch_database(platform, "hcp_bench_api"))
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hcp-bench-api-fleet-")))

@@ -19,9 +19,9 @@ import pytest
 
 from api.db import api_database_url, enable_login
 from api.keys import create_key, revoke_key
-from orchestration.billing.invoices import finalize_invoice
-from orchestration.migrate import migrate
-from orchestration.settings import PROJECT_ROOT
+from billing.invoices import finalize_invoice
+from core.migrate import migrate
+from core.settings import PROJECT_ROOT
 from tests.app.conftest import pipeline_fleet  # noqa: F401 - the session's fleet, built once
 
 KEY_SECRET = "test-api-key-secret-0123456789abcdef"

@@ -11,7 +11,7 @@ from unittest import mock
 
 import psycopg
 
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.restapi.conftest import KEY_SECRET
 
 
@@ -28,8 +28,8 @@ def _in_process(url: str):
     from typer.testing import CliRunner
 
     from api.config import get_api_settings
+    from core.settings import get_settings
     from orchestration.cli import app
-    from orchestration.settings import get_settings
 
     env = {"DATABASE_URL": url, "HCP_API_KEY_SECRET": KEY_SECRET, "HCP_ACTOR": "cli-test"}
     with mock.patch.dict(os.environ, env):

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from api.spec import SPEC_PATH, spec_text
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 TS_TYPES = PROJECT_ROOT / "sdk" / "typescript" / "hcp-api.d.ts"
 

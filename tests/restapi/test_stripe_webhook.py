@@ -9,8 +9,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from orchestration.billing.reports import period_summary
-from orchestration.billing.stripe_sync import LiveGateway, sync_invoice
+from billing.reports import period_summary
+from billing.stripe_sync import LiveGateway, sync_invoice
 from tests.billing.fake_stripe import FakeStripe, sign_payload, webhook_event
 from tests.restapi.conftest import WEBHOOK_SECRET
 
