@@ -190,9 +190,8 @@ def bench_api_command(
     platform = ready_database()
     with contextlib.ExitStack() as stack:
         if url is None:
-            from core.db import scratch_database
-
             from benchmarks.app_fleet import build
+            from core.db import scratch_database
 
             url = stack.enter_context(scratch_database(platform, "hcp_bench_api"))
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hcp-bench-api-fleet-")))
