@@ -60,7 +60,9 @@ else:
     for col, kind, mime in ((left, "pdf", "application/pdf"), (right, "csv", "text/csv")):
         col.download_button(
             kind.upper(),
-            partial(queries.invoice_document, invoice_id, kind),
+            ui.guarded_download(
+                "billing", ui.current_user().session_id, partial(queries.invoice_document, invoice_id, kind)
+            ),
             f"{name}.{kind}",
             mime,
             key=f"inv_{kind}",
