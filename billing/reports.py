@@ -83,6 +83,22 @@ def _name(invoice: dict) -> str:
     return invoice["invoice_number"] or f"draft-{invoice['invoice_id']}"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string that starts like a formula gets a
+    leading apostrophe (OWASP's CSV injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame) -> bytes:
+    """A DataFrame as CSV bytes with every text cell escaped by :func:`csv_cell`."""
+    return frame.map(csv_cell).to_csv(index=False).encode()
+
+
 def render_invoice_csv(conn: psycopg.Connection, invoice_id: int) -> tuple[str, bytes]:
     """File name (``<number>.csv``) and content of one invoice's CSV: one row per line item."""
     invoice = _invoice(conn, invoice_id)
@@ -90,7 +106,8 @@ def render_invoice_csv(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
     writer = csv.writer(handle)
     writer.writerow(("invoice_number", "customer_id", "period", *LINE_COLUMNS))
     for line in invoice["lines"]:
-        writer.writerow((_name(invoice), invoice["customer_id"], invoice["period"], *line.values()))
+        row = (_name(invoice), invoice["customer_id"], invoice["period"], *line.values())
+        writer.writerow([csv_cell(value) for value in row])
     return f"{_name(invoice)}.csv", handle.getvalue().encode()
 
 

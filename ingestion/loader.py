@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from core.pii import PiiKey, decrypt_pii, encrypt_pii, load_key
+from ingestion import limits
 from ingestion.dedup import duplicate_mask, existing_rows, row_hashes, to_storage
 from ingestion.errors import IngestError
 from ingestion.formats import READERS, Parsed
@@ -78,8 +79,7 @@ def ingest_file(
     started = time.perf_counter()
     with _connection(conn_or_url) as conn:
         try:
-            if not path.is_file():
-                raise IngestError(path, "no such file")
+            limits.check_file(path)  # symlinks and oversized files are refused before reading
             # hashlib and the readers' C code release the GIL: hash the file while it is parsed
             with ThreadPoolExecutor(max_workers=1) as pool:
                 digest = pool.submit(_sha256, path)

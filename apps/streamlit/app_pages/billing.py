@@ -36,9 +36,7 @@ if preset and not invoices.empty:
 if invoices.empty:
     st.info("No invoices yet: run the billing assets (`hcp materialize`).")
 else:
-    st.download_button(
-        "All invoices (CSV)", invoices.to_csv(index=False).encode(), "invoices.csv", "text/csv"
-    )
+    st.download_button("All invoices (CSV)", queries.invoices_csv(invoices), "invoices.csv", "text/csv")
     event = st.dataframe(
         invoices,
         hide_index=True,
