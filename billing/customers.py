@@ -130,6 +130,7 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
             "update raw.customers set pii_encrypted = %s, pii_key_id = %s where customer_id = %s",
             (encrypt_pii(ERASED, customer_id, key), key.key_id, customer_id),
         )
+        _erase_quarantine(conn, customer_id)
         # Drafts are rebuilt and re-frozen at finalization; only finalized copies are kept.
         conn.execute(
             """insert into billing.pii_erasures (customer_id, actor) values (%s, %s)
@@ -138,6 +139,31 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
         )
         write_audit(conn, "customer.erase", f"customer/{customer_id}", None, {"rows": len(rows)}, actor)
     return len(rows)
+
+
+def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
+    """Quarantined customer rows of ``customer_id`` lose every field but the id (also rows
+    quarantined before PII redaction existed)."""
+    import json
+
+    erased = 0
+    rows = conn.execute(
+        "select quarantine_id, raw_record from raw.quarantine where kind = 'customers' and raw_record like %s",
+        (f"%{customer_id}%",),
+    ).fetchall()
+    for quarantine_id, raw in rows:
+        try:
+            record = json.loads(raw)
+        except (TypeError, ValueError):
+            record = None
+        if isinstance(record, dict) and record.get("customer_id") != customer_id:
+            continue
+        conn.execute(
+            "update raw.quarantine set raw_record = %s where quarantine_id = %s",
+            (json.dumps({"customer_id": customer_id, "erased": True}), quarantine_id),
+        )
+        erased += 1
+    return erased
 
 
 def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
