@@ -56,3 +56,27 @@ def test_quarantined_customer_keeps_no_plaintext_pii_and_erase_leaves_none(raw_d
         erase_customer(conn, "cus-zeb", actor="test")
         assert _plaintext_hits(conn) == []
         assert "cus-zeb" in conn.execute("select raw_record from raw.quarantine").fetchone()[0]
+
+
+def test_dry_run_files_redact_pii_and_reports_are_private(conn, tmp_path):
+    import os
+
+    from billing.reports import invoice_csv
+    from billing.stripe_sync import DryRunGateway
+
+    os.umask(0o022)  # a permissive umask, as on most machines
+    dry = DryRunGateway(tmp_path / "dry" / "run.jsonl")
+    dry.create("customer", {"name": PII[0], "email": PII[1], "metadata": {"hcp_customer_id": "c"}}, "k-1")
+    text = dry.path.read_text()
+    assert PII[0] not in text and PII[1] not in text and "hcp_customer_id" in text
+    assert dry.path.stat().st_mode & 0o777 == 0o600
+    with conn.transaction():
+        invoice_id = conn.execute(
+            """insert into billing.invoices (customer_id, period, period_start, period_end, timezone)
+               values ('sec-files', '2031-02', '2031-02-01', '2031-03-01', 'UTC') returning invoice_id"""
+        ).fetchone()[0]
+    try:
+        path = invoice_csv(conn, invoice_id, tmp_path / "reports")
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        conn.execute("delete from billing.invoices where invoice_id = %s", (invoice_id,))
