@@ -76,7 +76,7 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 @users_app.command("mfa")
 def users_mfa(name: str) -> None:
     """Enroll (or re-enroll) a TOTP second factor; prints the key and otpauth:// URI once."""
-    from orchestration.cli import console, fail, ready_database
+    from orchestration.terminal import console, fail, ready_database
 
     auth = _auth(ready_database())
     try:
