@@ -120,7 +120,7 @@ def stripe_sync(
     gateway = stripe.gateway()
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         results = sync_period(conn, _period(context), gateway)
-    return dg.MaterializeResult(metadata={"invoices": len(results), "dry_run": not bool(stripe.api_key)})
+    return dg.MaterializeResult(metadata={"invoices": len(results), "dry_run": stripe.dry_run})
 
 
 @dg.sensor(

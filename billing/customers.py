@@ -130,6 +130,7 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
             "update raw.customers set pii_encrypted = %s, pii_key_id = %s where customer_id = %s",
             (encrypt_pii(ERASED, customer_id, key), key.key_id, customer_id),
         )
+        _erase_quarantine(conn, customer_id)
         # Drafts are rebuilt and re-frozen at finalization; only finalized copies are kept.
         conn.execute(
             """insert into billing.pii_erasures (customer_id, actor) values (%s, %s)
@@ -140,6 +141,47 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
     return len(rows)
 
 
+def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
+    """Quarantined customer rows of ``customer_id`` lose every field but the id (also rows
+    quarantined before PII redaction existed)."""
+    import json
+
+    erased = 0
+    rows = conn.execute(
+        "select quarantine_id, raw_record from raw.quarantine where kind = 'customers' and raw_record like %s",
+        (f"%{customer_id}%",),
+    ).fetchall()
+    for quarantine_id, raw in rows:
+        try:
+            record = json.loads(raw)
+        except (TypeError, ValueError):
+            record = None
+        if isinstance(record, dict) and record.get("customer_id") != customer_id:
+            continue
+        conn.execute(
+            "update raw.quarantine set raw_record = %s where quarantine_id = %s",
+            (json.dumps({"customer_id": customer_id, "erased": True}), quarantine_id),
+        )
+        erased += 1
+    return erased
+
+
+def _verify_all(conn: psycopg.Connection, key) -> None:
+    for customer_id, blob, kid in conn.execute(
+        "select customer_id, pii_encrypted, pii_key_id from raw.customers"
+    ).fetchall():
+        if kid != key.key_id:
+            raise PiiError(f"customer {customer_id}: still under key {kid} after rotation")
+        decrypt_pii(blob, customer_id, key)
+    for invoice_id, customer_id, blob, kid in conn.execute(
+        "select invoice_id, customer_id, bill_to_encrypted, bill_to_key_id from billing.invoices "
+        "where bill_to_encrypted is not null"
+    ).fetchall():
+        if kid != key.key_id:
+            raise PiiError(f"invoice {invoice_id}: bill-to still under key {kid} after rotation")
+        decrypt_pii(blob, customer_id, key)
+
+
 def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
     """Re-encrypt every customer record and frozen bill-to copy under the current key
     (``HCP_PII_KEY``); records under retired keys (``HCP_PII_OLD_KEYS``) are decrypted with those.
@@ -147,6 +189,8 @@ def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, 
     key = load_key()
     counts = {"customers": 0, "invoices": 0}
     with conn.transaction():
+        # the loader's lock on raw.customers: no load writes rows under the old key meanwhile
+        conn.execute("select pg_advisory_xact_lock(hashtext('hcp-ingest:raw.customers'))")
         customers = conn.execute(
             """select ctid::text, customer_id, pii_encrypted, pii_key_id from raw.customers
                where pii_key_id <> %s for update""",
@@ -171,5 +215,6 @@ def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, 
                 (encrypt_pii(fields, customer_id, key), key.key_id, invoice_id),
             )
             counts["invoices"] += 1
+        _verify_all(conn, key)  # every row decrypts under the new key, or the rotation rolls back
         write_audit(conn, "pii.rotate_key", "raw.customers", None, {"key_id": key.key_id, **counts}, actor)
     return counts

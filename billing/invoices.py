@@ -348,6 +348,12 @@ def _write_draft(
     customer = catalog.customers[customer_id]
     start, end = period_bounds(period, customer.timezone)
     gross = totals_for(catalog, customer_id, start, lines).gross
+    # Lock the customer's credits before reading their balances: a concurrent draft (another period)
+    # waits here and then sees this one's applications, so a credit is never spent twice.
+    conn.execute(
+        "select credit_id from billing.credits where customer_id = %s order by credit_id for update",
+        (customer_id,),
+    )
     used = apply_credits(gross, [(c, Decimal(r)) for c, r in _credit_balances(conn, customer_id, start, end)])
     totals = totals_for(catalog, customer_id, start, lines, sum((a for _, a in used), ZERO))
     invoice_id = conn.execute(
@@ -578,9 +584,20 @@ def correct_invoice(
 ) -> str | None:
     """Issue a credit note (or debit note) for what changed since ``invoice_id`` was finalized:
     the difference, per line and in total, between a fresh pricing of its period and everything
-    already billed for it. Returns the new document's number, or None when nothing changed."""
+    already billed for it. Returns the new document's number, or None when nothing changed.
+
+    One transaction that starts by locking the original invoice: a concurrent correction waits, then
+    reads what is billed including this one's (finalized) note, and issues nothing more."""
+    with conn.transaction():
+        return _correct_locked(conn, invoice_id, reason, now, actor)
+
+
+def _correct_locked(
+    conn, invoice_id: int, reason: str, now: datetime | None, actor: str | None
+) -> str | None:
     row = conn.execute(
-        "select customer_id, period, status, kind from billing.invoices where invoice_id = %s", (invoice_id,)
+        "select customer_id, period, status, kind from billing.invoices where invoice_id = %s for update",
+        (invoice_id,),
     ).fetchone()
     if row is None:
         raise InvoiceError(f"invoice {invoice_id} does not exist")

@@ -18,6 +18,7 @@ from fpdf import FPDF
 
 from billing.config import get_config
 from billing.customers import invoice_bill_to
+from core.files import write_private
 
 LINE_COLUMNS = (
     "line_no",
@@ -83,6 +84,22 @@ def _name(invoice: dict) -> str:
     return invoice["invoice_number"] or f"draft-{invoice['invoice_id']}"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string that starts like a formula gets a
+    leading apostrophe (OWASP's CSV injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame) -> bytes:
+    """A DataFrame as CSV bytes with every text cell escaped by :func:`csv_cell`."""
+    return frame.map(csv_cell).to_csv(index=False).encode()
+
+
 def render_invoice_csv(conn: psycopg.Connection, invoice_id: int) -> tuple[str, bytes]:
     """File name (``<number>.csv``) and content of one invoice's CSV: one row per line item."""
     invoice = _invoice(conn, invoice_id)
@@ -90,7 +107,8 @@ def render_invoice_csv(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
     writer = csv.writer(handle)
     writer.writerow(("invoice_number", "customer_id", "period", *LINE_COLUMNS))
     for line in invoice["lines"]:
-        writer.writerow((_name(invoice), invoice["customer_id"], invoice["period"], *line.values()))
+        row = (_name(invoice), invoice["customer_id"], invoice["period"], *line.values())
+        writer.writerow([csv_cell(value) for value in row])
     return f"{_name(invoice)}.csv", handle.getvalue().encode()
 
 
@@ -99,7 +117,7 @@ def invoice_csv(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Pat
     name, content = render_invoice_csv(conn, invoice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
-    path.write_bytes(content)
+    write_private(path, content)
     return path
 
 
@@ -165,7 +183,7 @@ def invoice_pdf(conn: psycopg.Connection, invoice_id: int, out_dir: Path) -> Pat
     name, content = render_invoice_pdf(conn, invoice_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
-    path.write_bytes(content)
+    write_private(path, content)
     return path
 
 
@@ -243,8 +261,9 @@ def summary_files(summary: dict, out_dir: Path) -> list[Path]:
         for bucket, value in summary["receivables_ageing"].items()
     ]
     csv_path = out_dir / f"summary-{summary['period']}.csv"
-    with csv_path.open("w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows([[csv_cell(value) for value in row] for row in rows])
+    write_private(csv_path, buffer.getvalue())
     pdf = FPDF(format="A4")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
@@ -262,7 +281,7 @@ def summary_files(summary: dict, out_dir: Path) -> list[Path]:
         pdf.cell(25, 5, _latin(field))
         pdf.cell(30, 5, _latin(value), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf_path = out_dir / f"summary-{summary['period']}.pdf"
-    pdf.output(str(pdf_path))
+    write_private(pdf_path, bytes(pdf.output()))
     return [csv_path, pdf_path]
 
 

@@ -1,8 +1,13 @@
-"""The ``stripe`` Dagster resource: the API key through ``dg.EnvVar("STRIPE_API_KEY")``."""
+"""The ``stripe`` Dagster resource: the API key and endpoint come from settings only.
+
+The Dagster UI's launchpad can override any resource config field in a run's config. A field for
+the key or the endpoint (``api_base``) would let anyone who reaches the UI point the sync at their
+own server and receive the key, so the resource has no config fields at all: ``STRIPE_API_KEY`` and
+``STRIPE_API_BASE`` are read from the environment of the process that runs the step, and a run
+config that names either is rejected by Dagster's config validation.
+"""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
@@ -10,18 +15,22 @@ from billing.stripe_sync import Gateway, gateway_for
 
 
 class StripeResource(dg.ConfigurableResource):
-    """Stripe access. An empty ``api_key`` makes every sync a dry run (requests written to a file)."""
-
-    api_key: str = ""
-    api_base: str = ""
+    """Stripe access from settings; without ``STRIPE_API_KEY`` every sync is a dry run (requests
+    written to a file)."""
 
     def gateway(self) -> Gateway:
-        return gateway_for(self.api_key or None, self.api_base or None)
+        from core.settings import Settings
+
+        settings = Settings()  # read now, in the step's process, never from run config
+        return gateway_for(settings.stripe_api_key, settings.stripe_api_base)
+
+    @property
+    def dry_run(self) -> bool:
+        from core.settings import Settings
+
+        return not Settings().stripe_api_key
 
 
 def stripe_resource() -> StripeResource:
-    """The resource for Definitions: the key stays an EnvVar (resolved by Dagster at run time); only
-    whether the variable is set is checked here, so a machine without a key gets dry runs."""
-    if os.environ.get("STRIPE_API_KEY"):
-        return StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY"))
+    """The resource for Definitions (no config: nothing a launchpad could override)."""
     return StripeResource()

@@ -34,6 +34,7 @@ import stripe
 
 from billing.config import get_config
 from core.audit import write_audit
+from core.files import write_private
 from kernels.billing import to_cents
 
 RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
@@ -52,6 +53,14 @@ class Gateway:
     def finalize(self, invoice_id: str, idempotency_key: str) -> None:
         raise NotImplementedError
 
+    def find(self, resource: str, params: dict) -> str | None:
+        """An object created earlier, by our metadata in ``params`` (None: not there)."""
+        return None
+
+
+def _quoted(value) -> str:
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
 
 class LiveGateway(Gateway):
     """The official ``stripe`` library; ``api_base`` points it at another server (tests)."""
@@ -69,6 +78,27 @@ class LiveGateway(Gateway):
         }[resource]
         return service.create(params=params, options={"idempotency_key": idempotency_key}).id
 
+    def find(self, resource: str, params: dict) -> str | None:
+        """The id of an object we created earlier, found by our metadata: Stripe's search API for
+        customers and invoices, the invoice's list for its items and credit notes."""
+        metadata = params.get("metadata") or {}
+        if not metadata:
+            return None
+        if resource in ("customer", "invoice"):
+            service = self.client.v1.customers if resource == "customer" else self.client.v1.invoices
+            query = " AND ".join(f"metadata['{k}']:'{_quoted(v)}'" for k, v in sorted(metadata.items()))
+            found = service.search(params={"query": query, "limit": 10}).data
+        else:
+            service = (
+                self.client.v1.invoice_items if resource == "invoiceitem" else self.client.v1.credit_notes
+            )
+            found = service.list(params={"invoice": params["invoice"], "limit": 100}).data
+        for obj in found:
+            theirs = obj.to_dict().get("metadata") or {}
+            if all(theirs.get(k) == str(v) for k, v in metadata.items()):
+                return obj.id
+        return None
+
     def finalize(self, invoice_id: str, idempotency_key: str) -> None:
         self.client.v1.invoices.finalize_invoice(
             invoice_id, params={"auto_advance": False}, options={"idempotency_key": idempotency_key}
@@ -84,9 +114,12 @@ class DryRunGateway(Gateway):
 
     def _write(self, record: dict) -> None:
         self.requests.append(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+        # the file keeps what would be sent minus PII (name, e-mail), owner-readable only
+        params = record.get("params")
+        if params:
+            params = {k: ("[redacted]" if k in ("name", "email") else v) for k, v in params.items()}
+            record = {**record, "params": params}
+        write_private(self.path, json.dumps(record, default=str) + "\n", append=True)
 
     def create(self, resource: str, params: dict, idempotency_key: str) -> str:
         self._write(
@@ -142,16 +175,44 @@ def _ensure(
     known = _recorded(conn, object_type, our_id)
     if known:
         return known
+    if not dry:
+        # An intent without a record: an earlier run may have crashed after Stripe created the object.
+        # Its idempotency key may have expired (24 h), so look the object up before creating it.
+        if _intended(conn, object_type, our_id):
+            found = with_retries(
+                lambda: gateway.find(object_type, params), f"find {object_type} {our_id}", **retry
+            )
+            if found:
+                _record(conn, object_type, our_id, found, key)
+                return found
+        conn.execute(  # committed before the call (the sync runs on an autocommit connection)
+            """insert into billing.stripe_intents (object_type, our_id, idempotency_key)
+               values (%s, %s, %s) on conflict do nothing""",
+            (object_type, our_id, key),
+        )
     stripe_id = with_retries(
         lambda: gateway.create(object_type, params, key), f"{object_type} {our_id}", **retry
     )
     if not dry:
-        conn.execute(
-            """insert into billing.stripe_objects (object_type, our_id, stripe_id, idempotency_key)
-               values (%s, %s, %s, %s) on conflict do nothing""",
-            (object_type, our_id, stripe_id, key),
-        )
+        _record(conn, object_type, our_id, stripe_id, key)
     return stripe_id
+
+
+def _intended(conn, object_type: str, our_id: str) -> bool:
+    return bool(
+        conn.execute(
+            "select 1 from billing.stripe_intents where object_type = %s and our_id = %s",
+            (object_type, our_id),
+        ).fetchone()
+    )
+
+
+def _record(conn, object_type: str, our_id: str, stripe_id: str, key: str) -> None:
+    conn.execute(
+        """insert into billing.stripe_objects (object_type, our_id, stripe_id, idempotency_key)
+           values (%s, %s, %s, %s) on conflict do nothing""",
+        (object_type, our_id, stripe_id, key),
+    )
 
 
 def _customer_params(conn, customer_id: str) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from core.pii import PiiKey, decrypt_pii, encrypt_pii, load_key
+from ingestion import limits
 from ingestion.dedup import duplicate_mask, existing_rows, row_hashes, to_storage
 from ingestion.errors import IngestError
 from ingestion.formats import READERS, Parsed
@@ -78,8 +80,7 @@ def ingest_file(
     started = time.perf_counter()
     with _connection(conn_or_url) as conn:
         try:
-            if not path.is_file():
-                raise IngestError(path, "no such file")
+            limits.check_file(path)  # symlinks and oversized files are refused before reading
             # hashlib and the readers' C code release the GIL: hash the file while it is parsed
             with ThreadPoolExecutor(max_workers=1) as pool:
                 digest = pool.submit(_sha256, path)
@@ -149,6 +150,8 @@ def _load(
     known = _reference_ids(conn, schema, table.name)
     valid, rejects = validate(table.name, parsed.frame, known, now=datetime.now(UTC))
     rejects = pd.concat([parsed.rejects, rejects], ignore_index=True) if len(parsed.rejects) else rejects
+    if table.name == "customers" and len(rejects):
+        rejects = rejects.assign(raw=rejects["raw"].map(redact_pii))  # no PII in clear in quarantine
     valid = to_storage(valid, table)
     hashes = row_hashes(valid, table)
     existing = _existing(conn, schema, table, valid)
@@ -254,6 +257,26 @@ def _already_quarantined(conn, schema: str, kind: str, path: Path, rejects: pd.D
         return np.zeros(len(rejects), dtype=bool)
     keys = zip(rejects["_line"], rejects["field"], rejects["reason"], rejects["raw"], strict=True)
     return np.array([(_int(line), _none(f), r, _none(raw)) in known for line, f, r, raw in keys], dtype=bool)
+
+
+REDACTED = "[redacted]"
+
+
+def redact_pii(raw):
+    """A quarantined customer record with its PII fields replaced by ``[redacted]`` (the customer
+    id and the other fields stay, so the row can still be found and fixed at the source); a record
+    that is not a JSON object is redacted whole."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return raw
+    try:
+        record = json.loads(raw)
+    except (TypeError, ValueError):
+        return REDACTED
+    if not isinstance(record, dict):
+        return REDACTED
+    return json.dumps(
+        {k: (REDACTED if k in PII_FIELDS and v not in (None, "") else v) for k, v in record.items()}
+    )
 
 
 def _int(value) -> int | None:

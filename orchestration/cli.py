@@ -309,8 +309,10 @@ def _ensure_demo_admin(url: str) -> None:
         return
     password = secrets.token_urlsafe(12)
     auth.add_user("admin", "admin", password, actor="hcp demo")
+    secret = auth.enroll_totp("admin", actor="hcp demo")  # admin and finance need a second factor
     console.print(
-        f"app sign-in: [bold]admin[/] / [bold]{password}[/] (add others: hcp users add NAME --role ROLE)"
+        f"app sign-in: [bold]admin[/] / [bold]{password}[/], authenticator key [bold]{secret}[/] "
+        "(add others: hcp users add NAME --role ROLE; hcp users mfa NAME)"
     )
 
 

@@ -73,6 +73,20 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         )
 
 
+@users_app.command("mfa")
+def users_mfa(name: str) -> None:
+    """Enroll (or re-enroll) a TOTP second factor; prints the key and otpauth:// URI once."""
+    from orchestration.terminal import console, fail, ready_database
+
+    auth = _auth(ready_database())
+    try:
+        secret = auth.enroll_totp(name, actor="cli")
+    except ValueError as err:
+        fail(str(err))
+    console.print(f"authenticator key for {name}: [bold]{secret}[/]")
+    typer.echo(auth.totp_uri(name, secret))
+
+
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable a user and revoke their sessions."""

@@ -294,7 +294,9 @@ def pii_export(
             _cli().fail(str(err))
     text = json.dumps(payload, indent=2, default=str)
     if out:
-        out.write_text(text)
+        from core.files import write_private
+
+        write_private(out, text)  # a PII export: owner-readable only
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text)

@@ -7,6 +7,8 @@ and audited.
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import streamlit as st
 from apps.streamlit.lib import auth, ui
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("hcp.app")
 
 st.set_page_config(page_title="HCP operations", page_icon=":material/bolt:", layout="wide")
 
@@ -49,10 +52,14 @@ def login_page() -> None:
     with st.form("login"):
         username = st.text_input("Username", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
+        otp = st.text_input("One-time code (admin and finance)", key="login_otp", max_chars=8)
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            user = auth.login(username.strip(), password)
+            user = auth.login(username.strip(), password, otp=otp or None, client=_client_address())
+        except auth.LoginRefused as err:
+            st.error(str(err))
+            st.stop()
         except (psycopg.OperationalError, psycopg.errors.UndefinedTable) as err:
             st.error(f"Cannot sign in: {err}. Run `hcp db start` to start the database and apply migrations.")
             st.stop()
@@ -63,15 +70,39 @@ def login_page() -> None:
             st.rerun()
     if _sso_configured():
         if st.user.is_logged_in:
-            user = auth.login_sso(str(st.user.get("email", "")))
+            try:
+                user = auth.login_sso(
+                    str(st.user.get("email", "")),
+                    bool(st.user.get("email_verified", False)),
+                    otp=st.session_state.get("sso_otp") or None,
+                    client=_client_address(),
+                )
+            except auth.LoginRefused as err:
+                st.info(str(err))
+                with st.form("sso_otp_form"):
+                    st.text_input("One-time code", key="sso_otp", max_chars=8)
+                    st.form_submit_button("Continue", type="primary")
+                st.button("Sign out of SSO", on_click=st.logout)
+                return
             if user is None:
-                st.error("Your single sign-on account has no access to this app; ask an admin.")
+                st.error(
+                    "Your single sign-on account has no access to this app (or its e-mail is not verified)."
+                )
                 st.button("Sign out of SSO", on_click=st.logout)
             else:
                 st.session_state["user"] = user
                 st.rerun()
         else:
             st.button("Sign in with single sign-on", on_click=st.login)
+
+
+def _client_address() -> str:
+    """The browser's address as Streamlit sees it (behind a proxy: the proxy's), for throttling."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no browser (tests, bare mode)
+        return "unknown"
+    return address if isinstance(address, str) and address else "unknown"
 
 
 def _signed_in() -> auth.User | None:
@@ -98,9 +129,20 @@ def _sidebar(user: auth.User, pages: dict[str, st.Page]) -> None:
             st.page_link(pages[key])
         st.divider()
         st.caption(f"Signed in as **{user.username}** ({user.role})")
+        with st.popover("Change password"), st.form("change_password", clear_on_submit=True):
+            current = st.text_input("Current password", type="password", key="pw_current")
+            new = st.text_input("New password", type="password", key="pw_new")
+            if st.form_submit_button("Change"):
+                try:
+                    auth.change_password(user, current, new)
+                    st.success("Password changed; your other sessions were signed out.")
+                except auth.LoginRefused as err:
+                    st.error(str(err))
         if st.button("Sign out", key="logout"):
             auth.logout(user)
             st.session_state.clear()
+            if _sso_configured() and st.user.is_logged_in:
+                st.logout()  # ends the identity provider's session cookie too
             st.rerun()
 
 
@@ -135,4 +177,14 @@ def main() -> None:
     current.run()
 
 
-main()
+def run() -> None:
+    """The app, with unexpected errors logged server-side and a reference shown instead of a traceback."""
+    try:
+        main()
+    except Exception:  # noqa: BLE001 - Streamlit's stop and rerun are BaseExceptions and pass through
+        ref = secrets.token_hex(4)
+        log.exception("app error (ref %s)", ref)
+        st.error(f"Something went wrong (reference {ref}); the details were logged for the operators.")
+
+
+run()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ingestion.errors import IngestError
+from ingestion.limits import preview
 
 REJECT_COLUMNS = ["_line", "field", "reason", "raw"]
 
@@ -62,7 +63,11 @@ def map_header(
                 break
         else:
             if canonical not in optional:
-                raise IngestError(path, f"missing column {canonical!r} (header: {', '.join(header)})", line=1)
+                raise IngestError(
+                    path,
+                    f"missing column {canonical!r} (header starts {preview(', '.join(header))!r})",
+                    line=1,
+                )
     return found
 
 

@@ -15,6 +15,7 @@ from orjson import loads as _loads
 
 from ingestion.errors import IngestError
 from ingestion.formats.base import Parsed, read_text, rejects_frame
+from ingestion.limits import time_window
 
 EVENT_FIELDS = [
     "event_id", "workload_id", "customer_id", "event_type", "event_at",
@@ -103,7 +104,7 @@ def _miner_row(obj: dict) -> dict:
     temps = [t for k, v in stats.items() if k[:4] in _TEMP and (t := _max_number(v)) is not None]
     return {
         "device_id": obj.get("device_id"),
-        "ts": _number(when, "When"),
+        "ts": _timestamp(_number(when, "When"), "When"),
         "power_kw": power,
         "hashrate_ths": hashrate,
         "gpu_util_pct": math.nan,
@@ -112,6 +113,15 @@ def _miner_row(obj: dict) -> dict:
 
 
 _TEMP = {"temp", "Temp", "TEMP"}
+
+
+def _timestamp(seconds: float, field: str) -> float:
+    """Unix seconds inside the sane window (ingestion.limits), else the row is quarantined; this also
+    keeps values like 1e20 from overflowing the datetime conversion."""
+    earliest, latest = time_window()
+    if not earliest <= seconds <= latest:
+        raise RecordError(field, f"{field} {seconds:g} is outside the accepted time window")
+    return seconds
 
 
 def _stats(obj: dict) -> dict:

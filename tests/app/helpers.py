@@ -36,11 +36,35 @@ def using(url: str) -> Iterator[str]:
 
 
 def add_role_users() -> None:
-    """One user per role, named after the role, with PASSWORD."""
+    """One user per role, named after the role, with PASSWORD (and a TOTP secret where the role needs one)."""
     from apps.streamlit.lib import auth
 
     for role in ROLES:
         auth.add_user(role, role, PASSWORD, actor="test")
+        if role in getattr(auth, "MFA_ROLES", ()):  # (absent before issue 15)
+            auth.enroll_totp(role, actor="test")
+
+
+def current_code(username: str) -> str | None:
+    """The user's current TOTP code, as their authenticator app shows it (None: no second factor)."""
+    import pyotp
+
+    secret = totp_secret(username)
+    return pyotp.TOTP(secret).now() if secret else None
+
+
+def totp_secret(username: str) -> str | None:
+    """The user's TOTP secret (None: no second factor)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+            row = conn.execute(
+                "select totp_secret from ops.app_users where username = %s", (username,)
+            ).fetchone()
+    except psycopg.Error:  # no database (the missing-database test): no code to type
+        return None
+    return row[0] if row and row[0] else None
 
 
 def signed_in(role: str, password: str = PASSWORD):
@@ -51,6 +75,9 @@ def signed_in(role: str, password: str = PASSWORD):
     at.run()
     at.text_input(key="login_username").input(role)
     at.text_input(key="login_password").input(password)
+    code = current_code(role)
+    if code:
+        at.text_input(key="login_otp").input(code)
     at.button[0].click().run()
     return at
 

@@ -70,6 +70,8 @@ def test_cli_users_add_list_disable(empty_url):
     assert result.exit_code != 0
     result = runner.invoke(app, ["users", "list", "--json"])
     assert '"username": "dana"' in result.output and '"role": "finance"' in result.output
+    result = runner.invoke(app, ["users", "mfa", "dana"])
+    assert result.exit_code == 0 and "otpauth://totp/" in result.output
     at = signed_in("dana", "s3cret-pass")
     assert at.title[0].value == "Billing" or at.title[0].value == "Executive"
     assert runner.invoke(app, ["users", "disable", "dana"]).exit_code == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.app import CHROMIUM, PAGE_READY, chromium, login, open_page, running_app, wait_idle
-from tests.app.helpers import PASSWORD
+from tests.app.helpers import PASSWORD, totp_secret
 
 # Screenshots go to a temp folder; docs/screenshots come from the demo's database:
 # `hcp bench app --platform --screenshots docs/screenshots` (see README).
@@ -32,7 +32,7 @@ def screenshots(tmp_path: Path) -> Path:
 def test_login_executive_and_phone_width(fleet_url, screenshots):
     with running_app(fleet_url) as base:
         with chromium(1280, 900) as page:
-            login(page, base, "admin", PASSWORD)
+            login(page, base, "admin", PASSWORD, totp_secret("admin"))
             assert page.get_by_role("heading", name="Executive").is_visible()
             assert page.get_by_text("Total revenue").first.is_visible()
             page.wait_for_selector(".js-plotly-plot")

@@ -101,6 +101,9 @@ class FakeStripe:
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 fake.handle(self)
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                fake.handle_get(self)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -117,6 +120,38 @@ class FakeStripe:
         """A webhook delivery of this server's Stripe: body and headers, signed with ``secret``."""
         body = webhook_event(event_type, obj, **kwargs)
         return body, {"Stripe-Signature": sign_payload(body, secret), "Content-Type": "application/json"}
+
+    def expire_keys(self) -> None:
+        """Stripe forgets idempotency keys after 24 hours: a later request with the same key runs again."""
+        with self.lock:
+            self.saved.clear()
+
+    def handle_get(self, handler: BaseHTTPRequestHandler) -> None:
+        """Search (``/v1/customers/search``, ``/v1/invoices/search`` with ``metadata['k']:'v'`` terms
+        joined by AND) and lists of an invoice's items and credit notes (``?invoice=``)."""
+        path, _, query = handler.path.partition("?")
+        params = dict(parse_qsl(query))
+        parts = path.strip("/").split("/")
+        with self.lock:
+            self.requests.append((path, None, "get"))
+            if (
+                len(parts) == 3
+                and parts[0] == "v1"
+                and parts[2] == "search"
+                and parts[1] in ("customers", "invoices")
+            ):
+                terms = re.findall(r"metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'", params.get("query", ""))
+                kind = parts[1][:-1]
+                found = [
+                    o for o in self.objects[kind].values()
+                    if all((o.get("metadata") or {}).get(k) == v.replace("\\'", "'") for k, v in terms)
+                ]  # fmt: skip
+                return self._send(handler, 200, {"object": "search_result", "data": found, "has_more": False})
+            if len(parts) == 2 and parts[0] == "v1" and parts[1] in ("invoiceitems", "credit_notes"):
+                kind = {"invoiceitems": "invoiceitem", "credit_notes": "credit_note"}[parts[1]]
+                found = [o for o in self.objects[kind].values() if o.get("invoice") == params.get("invoice")]
+                return self._send(handler, 200, {"object": "list", "data": found, "has_more": False})
+        return self._send(handler, 404, _invalid(f"unknown path {path}"))
 
     def inject(self, path_prefix: str, fault: str) -> None:
         """The next request whose path starts with ``path_prefix`` suffers ``fault``."""

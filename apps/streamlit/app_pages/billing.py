@@ -36,9 +36,7 @@ if preset and not invoices.empty:
 if invoices.empty:
     st.info("No invoices yet: run the billing assets (`hcp materialize`).")
 else:
-    st.download_button(
-        "All invoices (CSV)", invoices.to_csv(index=False).encode(), "invoices.csv", "text/csv"
-    )
+    st.download_button("All invoices (CSV)", queries.invoices_csv(invoices), "invoices.csv", "text/csv")
     event = st.dataframe(
         invoices,
         hide_index=True,
@@ -60,7 +58,9 @@ else:
     for col, kind, mime in ((left, "pdf", "application/pdf"), (right, "csv", "text/csv")):
         col.download_button(
             kind.upper(),
-            partial(queries.invoice_document, invoice_id, kind),
+            ui.guarded_download(
+                "billing", ui.current_user().session_id, partial(queries.invoice_document, invoice_id, kind)
+            ),
             f"{name}.{kind}",
             mime,
             key=f"inv_{kind}",

@@ -32,7 +32,7 @@ hours = (
 )
 
 
-@st.fragment(run_every="10s")
+@ui.live("device", run_every="10s")
 def history() -> None:
     df = queries.device_history(device_id, int(hours))
     if df.empty:

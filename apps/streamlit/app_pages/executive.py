@@ -8,7 +8,7 @@ st.title("Executive")
 days = ui.period_picker("exec_period")
 
 
-@st.fragment(run_every="15s")
+@ui.live("executive", run_every="15s")
 def kpis() -> None:
     window = queries.period(days)
     if window is None:

@@ -18,7 +18,7 @@ facility_id = st.selectbox(
 facility = facilities.set_index("facility_id").loc[facility_id]
 
 
-@st.fragment(run_every="15s")
+@ui.live("operations", run_every="15s")
 def warnings() -> None:
     stale = metrics.stale_facilities(queries.freshness(), pd.Timestamp.now(tz="UTC"), max_age_hours=2)
     for row in stale.itertuples(index=False):
@@ -34,7 +34,7 @@ def warnings() -> None:
             st.dataframe(alerts, hide_index=True, width="stretch")
 
 
-@st.fragment(run_every="15s")
+@ui.live("operations", run_every="15s")
 def heatmaps() -> None:
     racks = queries.rack_snapshot(facility_id)
     if racks.empty or racks["hour_start_at"].isna().all():

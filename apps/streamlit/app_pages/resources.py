@@ -26,7 +26,7 @@ with cols[3]:
     status = ui.select_or_all("Status", ["running", "idle", "offline"], "res_status")
 
 
-@st.fragment(run_every="20s")
+@ui.live("resources", run_every="20s")
 def browser() -> None:
     offset = (st.session_state.get("res_page", 1) - 1) * PAGE_SIZE
     page = queries.devices(facility, kind, model, status, search, PAGE_SIZE, offset)

@@ -2,23 +2,44 @@
 
 Passwords are stored as bcrypt hashes in ``ops.app_users``; a login opens a row in
 ``ops.app_sessions`` that expires after ``HCP_APP_SESSION_HOURS`` (default 8) and is re-checked on
-every rerun, so disabling a user or expiring a session takes effect at once. Logins, failed logins
-and denied page accesses are written to ``ops.audit_log``.
+every rerun, inside every auto-refreshing fragment and every download, so disabling a user or
+expiring a session takes effect at once. Logins, failed logins and denied page accesses are written
+to ``ops.audit_log`` (bounded in size).
+
+Abuse of the sign-in form: every attempt is recorded in ``ops.login_attempts``; failures are
+throttled per user and per client address (``HCP_APP_LOGIN_MAX_FAILURES``, default 5, and
+``HCP_APP_LOGIN_MAX_CLIENT_FAILURES``, default 20, within ``HCP_APP_LOGIN_WINDOW_MINUTES``, default
+15). Unknown users cost the same bcrypt check as known ones (against a dummy hash), usernames and
+passwords have bounded length, and the admin and finance roles need a TOTP second factor.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import bcrypt
+import pyotp
 
 from apps.streamlit.lib import db
 
 ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+MFA_ROLES = frozenset({"admin", "finance"})
+MAX_USERNAME = 64  # as ops.app_users' check constraint
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit: longer input is refused, never silently cut
+_AUDIT_TEXT = 64
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# Unknown users are checked against this hash so that they cost the same bcrypt work as known ones.
+_DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
+
+
+class LoginRefused(Exception):
+    """A refused sign-in whose message may be shown to the user as it is."""
+
 
 # page key -> roles that may open it (admin sees everything).
 PAGE_ROLES: dict[str, frozenset[str]] = {
@@ -60,10 +81,23 @@ def allowed_pages(role: str) -> list[str]:
 
 
 def hash_password(password: str) -> str:
-    """A bcrypt hash of ``password``."""
+    """A bcrypt hash of ``password`` (8 characters to 72 bytes)."""
     if len(password) < 8:
         raise ValueError("password: at least 8 characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"password: at most {MAX_PASSWORD_BYTES} bytes")
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def _bounded(text: str | None, limit: int = _AUDIT_TEXT) -> str | None:
+    """``text`` cut to ``limit`` characters (marked), so no input can make an audit row large."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _limit(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
 
 
 def audit(actor: str | None, action: str, entity: str | None = None, before=None, after=None) -> None:
@@ -72,9 +106,9 @@ def audit(actor: str | None, action: str, entity: str | None = None, before=None
         "insert into ops.audit_log (actor, action, entity, before, after) "
         "values (%(actor)s, %(action)s, %(entity)s, %(before)s::jsonb, %(after)s::jsonb)",
         {
-            "actor": actor or "anonymous",
+            "actor": _bounded(actor) or "anonymous",
             "action": action,
-            "entity": entity or "app",
+            "entity": _bounded(entity or "app", 200),
             "before": json.dumps(before, default=str) if before is not None else None,
             "after": json.dumps(after, default=str) if after is not None else None,
         },
@@ -95,7 +129,57 @@ def add_user(username: str, role: str, password: str | None, actor: str = "cli")
         """,
         {"u": username, "r": role, "h": hashed},
     )
+    if hashed is not None:  # a new password ends every session opened with the old one
+        _revoke_sessions(username)
     audit(actor, "user_upsert", f"user:{username}", after={"role": role})
+
+
+def _revoke_sessions(username: str, keep: str | None = None) -> None:
+    db.execute(
+        "update ops.app_sessions set revoked_at = now() "
+        "where username = %(u)s and revoked_at is null and session_id is distinct from %(k)s",
+        {"u": username, "k": keep},
+    )
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change the signed-in user's password; every other session of theirs ends."""
+    rows = db.execute("select password_hash from ops.app_users where username = %(u)s", {"u": user.username})
+    stored = rows[0][0] if rows and rows[0][0] else _DUMMY_HASH
+    if len(current.encode()) > MAX_PASSWORD_BYTES or not bcrypt.checkpw(current.encode(), stored.encode()):
+        audit(user.username, "password_change_failed", f"user:{user.username}")
+        raise LoginRefused("The current password is wrong.")
+    try:
+        hashed = hash_password(new)
+    except ValueError as err:
+        raise LoginRefused(str(err)) from None
+    db.execute(
+        "update ops.app_users set password_hash = %(h)s, password_changed_at = now(), updated_at = now() "
+        "where username = %(u)s",
+        {"h": hashed, "u": user.username},
+    )
+    _revoke_sessions(user.username, keep=user.session_id)
+    audit(user.username, "password_change", f"user:{user.username}")
+
+
+def enroll_totp(username: str, actor: str = "cli") -> str:
+    """Give ``username`` a new TOTP secret (base32) and return it; the previous one stops working."""
+    secret = pyotp.random_base32()
+    rows = db.execute(
+        "update ops.app_users set totp_secret = %(s)s, updated_at = now() where username = %(u)s "
+        "returning username",
+        {"s": secret, "u": username},
+    )
+    if not rows:
+        raise ValueError(f"no user {username!r}")
+    _revoke_sessions(username)
+    audit(actor, "totp_enroll", f"user:{username}")
+    return secret
+
+
+def totp_uri(username: str, secret: str) -> str:
+    """The otpauth:// URI (a QR code in authenticator apps) for ``secret``."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="HCP operations")
 
 
 def set_active(username: str, active: bool, actor: str = "cli") -> bool:
@@ -134,32 +218,111 @@ def _open_session(username: str, role: str) -> User:
     return User(username, role, session_id, expires)
 
 
-def login(username: str, password: str) -> User | None:
-    """Check a password; on success open a session. Both outcomes are audited."""
-    rows = db.execute(
-        "select role, password_hash from ops.app_users where username = %(u)s and is_active",
-        {"u": username},
+def _record_attempt(username: str, client: str, succeeded: bool) -> None:
+    db.execute(
+        "insert into ops.login_attempts (username, client, succeeded) values (%(u)s, %(c)s, %(s)s)",
+        {"u": username, "c": client, "s": succeeded},
     )
-    ok = bool(rows) and rows[0][1] is not None and bcrypt.checkpw(password.encode(), rows[0][1].encode())
+
+
+def _throttled(username: str, client: str) -> bool:
+    """Whether recent failures for this user (since their last success) or this address exceed the limits."""
+    rows = db.execute(
+        """
+        select
+            count(*) filter (where username = %(u)s and at > coalesce(
+                (select max(at) from ops.login_attempts where username = %(u)s and succeeded), '-infinity')),
+            count(*) filter (where client = %(c)s)
+        from ops.login_attempts
+        where not succeeded and at > now() - make_interval(mins => %(w)s) and (username = %(u)s or client = %(c)s)
+        """,
+        {"u": username, "c": client, "w": _limit("HCP_APP_LOGIN_WINDOW_MINUTES", 15)},
+    )
+    by_user, by_client = rows[0]
+    return by_user >= _limit("HCP_APP_LOGIN_MAX_FAILURES", 5) or by_client >= _limit(
+        "HCP_APP_LOGIN_MAX_CLIENT_FAILURES", 20
+    )
+
+
+def login(username: str, password: str, otp: str | None = None, client: str | None = None) -> User | None:
+    """Check a password (and the TOTP code for admin and finance); on success open a session.
+
+    Returns None for a wrong username or password; raises :class:`LoginRefused` (with a message for
+    the user) when throttled, for an over-long password, or for a missing or wrong second factor.
+    Every attempt is recorded and audited, with the username cut to a bounded length.
+    """
+    name = _bounded(username, MAX_USERNAME) or ""
+    client = _bounded(client or "unknown", 80) or "unknown"
+    if _throttled(name, client):
+        _record_attempt(name, client, False)
+        raise LoginRefused(
+            "Too many failed sign-ins for this user or from this address; try again in "
+            f"{_limit('HCP_APP_LOGIN_WINDOW_MINUTES', 15)} minutes."
+        )
+    secret = password.encode()
+    too_long = len(secret) > MAX_PASSWORD_BYTES
+    rows = []
+    if _USERNAME.match(username):
+        rows = db.execute(
+            "select role, password_hash, totp_secret from ops.app_users where username = %(u)s and is_active",
+            {"u": username},
+        )
+    stored = rows[0][1] if rows and rows[0][1] else None
+    # The same bcrypt work whether the user exists, has a password, or sent an over-long one.
+    checked = bcrypt.checkpw(secret[:MAX_PASSWORD_BYTES], (stored or _DUMMY_HASH).encode())
+    ok = checked and stored is not None and not too_long
+    if ok and rows[0][0] in MFA_ROLES:
+        totp_secret = rows[0][2]
+        if not totp_secret or not otp or not pyotp.TOTP(totp_secret).verify(otp.strip(), valid_window=1):
+            _record_attempt(name, client, False)
+            audit(name, "login_failed", "app", after={"reason": "second factor", "client": client})
+            if not totp_secret:
+                raise LoginRefused(
+                    f"The {rows[0][0]} role needs a second factor: ask an admin to run `hcp users mfa {name}`."
+                )
+            raise LoginRefused("Enter the current 6-digit code from your authenticator app.")
     if not ok:
-        audit(username or None, "login_failed", "app")
+        _record_attempt(name, client, False)
+        audit(name or None, "login_failed", "app", after={"client": client})
+        if too_long:
+            raise LoginRefused(f"Passwords are at most {MAX_PASSWORD_BYTES} bytes long.")
         return None
+    _record_attempt(name, client, True)
     user = _open_session(username, rows[0][0])
-    audit(username, "login", "app", after={"role": user.role, "method": "password"})
+    audit(username, "login", "app", after={"role": user.role, "method": "password", "client": client})
     return user
 
 
-def login_sso(email: str) -> User | None:
-    """Open a session for an OIDC-authenticated user who exists (by e-mail) and is active."""
-    rows = db.execute(
-        "select role from ops.app_users where username = %(u)s and is_active",
-        {"u": email},
-    )
-    if not rows:
-        audit(email, "login_failed", "app", after={"method": "oidc", "reason": "unknown user"})
+def login_sso(
+    email: str, email_verified: bool, otp: str | None = None, client: str | None = None
+) -> User | None:
+    """Open a session for an OIDC-authenticated user who exists (by verified e-mail) and is active.
+
+    The admin and finance roles need the TOTP code here too (raises :class:`LoginRefused`)."""
+    name = _bounded(email, MAX_USERNAME) or ""
+    client = _bounded(client or "unknown", 80) or "unknown"
+    if not email_verified:
+        audit(name or None, "login_failed", "app", after={"method": "oidc", "reason": "e-mail not verified"})
         return None
-    user = _open_session(email, rows[0][0])
-    audit(email, "login", "app", after={"role": user.role, "method": "oidc"})
+    rows = []
+    if _USERNAME.match(email):
+        rows = db.execute(
+            "select role, totp_secret from ops.app_users where username = %(u)s and is_active", {"u": email}
+        )
+    if not rows:
+        audit(name or None, "login_failed", "app", after={"method": "oidc", "reason": "unknown user"})
+        return None
+    role, totp_secret = rows[0]
+    if role in MFA_ROLES and not (
+        totp_secret and otp and pyotp.TOTP(totp_secret).verify(otp.strip(), valid_window=1)
+    ):
+        if otp:
+            _record_attempt(name, client, False)
+            audit(name, "login_failed", "app", after={"method": "oidc", "reason": "second factor"})
+        raise LoginRefused(f"The {role} role needs the 6-digit code from your authenticator app.")
+    _record_attempt(name, client, True)
+    user = _open_session(email, role)
+    audit(email, "login", "app", after={"role": user.role, "method": "oidc", "client": client})
     return user
 
 

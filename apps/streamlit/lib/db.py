@@ -1,4 +1,4 @@
-"""Database access for the app: one connection per thread, results as pandas frames.
+"""Database access for the app: a psycopg_pool connection pool, results as pandas frames.
 
 Every statement is a constant with ``%(name)s`` placeholders; identifiers that vary (the columns of
 tables other teams still change) come from the catalog through :mod:`psycopg.sql`, never from input.
@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 import pandas as pd
 import psycopg
 from psycopg import errors, sql
+from psycopg_pool import ConnectionPool
 
 # A missing relation or column means "that part of the pipeline has not run yet", not a bug.
 MISSING = (errors.UndefinedTable, errors.UndefinedColumn, errors.InvalidSchemaName, errors.UndefinedFunction)
 
 T = TypeVar("T")
 _POOL_SIZE = 8
-_pool: list[tuple[str, psycopg.Connection]] = []
+_pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
 
 
@@ -36,40 +37,38 @@ def database_url() -> str:
     return platform_url()
 
 
+def _pool(url: str) -> ConnectionPool:
+    with _lock:
+        pool = _pools.get(url)
+        if pool is None:
+            # one direct connection first: its error says what is wrong (the pool would only time out)
+            psycopg.connect(url, connect_timeout=10).close()
+            pool = ConnectionPool(
+                url,
+                min_size=0,
+                max_size=_POOL_SIZE,
+                kwargs={"autocommit": True, "application_name": "hcp-streamlit"},
+                check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
+                open=True,
+            )
+            _pools[url] = pool
+        return pool
+
+
 @contextlib.contextmanager
 def _connection() -> Iterator[psycopg.Connection]:
-    """An autocommit connection from a small pool shared by the app's script threads."""
-    url = database_url()
-    conn = None
-    with _lock:
-        while _pool and conn is None:
-            pooled_url, candidate = _pool.pop()
-            if pooled_url == url and not candidate.closed:
-                conn = candidate
-            else:
-                candidate.close()
-    if conn is None:
-        conn = psycopg.connect(url, autocommit=True, application_name="hcp-streamlit")
-    try:
+    """An autocommit connection from the pool (psycopg_pool) shared by the app's script threads."""
+    with _pool(database_url()).connection() as conn:
         yield conn
-    except psycopg.OperationalError:
-        conn.close()
-        raise
-    finally:
-        if not conn.closed:
-            with _lock:
-                if len(_pool) < _POOL_SIZE:
-                    _pool.append((url, conn))
-                    conn = None
-            if conn is not None:
-                conn.close()
 
 
 def reset() -> None:
-    """Close the pooled connections (tests switch databases)."""
+    """Close the pools (tests switch databases)."""
     with _lock:
-        while _pool:
-            _pool.pop()[1].close()
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
 
 
 def _plain(value: Any) -> Any:

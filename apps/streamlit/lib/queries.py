@@ -537,6 +537,13 @@ def budget_alerts() -> pd.DataFrame:
     )
 
 
+def invoices_csv(invoices: pd.DataFrame) -> bytes:
+    """The invoice list as CSV with formula-like text escaped (spreadsheet formula injection)."""
+    from billing.reports import safe_csv
+
+    return safe_csv(invoices)
+
+
 def invoice_document(invoice_id: int, kind: str) -> bytes:
     """One invoice's PDF or CSV, rendered by the billing reports (the files ``hcp billing report`` writes).
 

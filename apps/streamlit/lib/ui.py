@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -32,6 +34,53 @@ def current_user() -> auth.User:
         st.error("Please sign in.")
         st.stop()
     return user
+
+
+def check_access(page: str) -> auth.User:
+    """Re-check the session and the role for ``page`` from the database.
+
+    Fragments rerun on their own (``run_every``) without the entry script, so each one calls this
+    first: a disabled user, a revoked or expired session, or a role that lost the page stops it at once.
+    """
+    user = st.session_state.get("user")
+    valid = auth.check_session(user.session_id) if user is not None else None
+    if valid is None or not auth.can_open(valid.role, page):
+        if user is not None:
+            st.session_state.pop("user", None)
+            st.rerun(scope="app")  # the entry script shows the sign-in form
+        st.error("Please sign in.")
+        st.stop()
+    st.session_state["user"] = valid
+    return valid
+
+
+def live(page: str, run_every: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """An auto-refreshing fragment of ``page`` that re-checks the session and role on every run."""
+
+    def wrap(body: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(body)
+        def guarded() -> None:
+            check_access(page)
+            body()
+
+        return st.fragment(run_every=run_every)(guarded)
+
+    return wrap
+
+
+def guarded_download(page: str, session_id: str, render: Callable[[], bytes]) -> Callable[[], bytes]:
+    """A deferred download callable that renders only while ``session_id`` is valid for ``page``.
+
+    The browser may fetch a deferred download long after the page was drawn; the session is checked
+    again at that moment (the callable runs outside the script, so it captures the session id)."""
+
+    def download() -> bytes:
+        user = auth.check_session(session_id)
+        if user is None or not auth.can_open(user.role, page):
+            raise PermissionError("session expired or access revoked")
+        return render()
+
+    return download
 
 
 def no_data(what: str = "") -> None:

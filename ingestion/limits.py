@@ -1,0 +1,48 @@
+"""Limits on landing input, configurable by environment: file size, the sane time window, and how
+much of a file's content an error message may echo (files can be links to secrets, logs are kept).
+
+- ``HCP_INGEST_MAX_FILE_MB`` (default 2048): larger files are refused before they are read.
+- ``HCP_INGEST_EARLIEST`` (default 2000-01-01) and ``HCP_INGEST_MAX_DAYS_AHEAD`` (default 2): rows
+  stamped outside that window are quarantined with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ingestion.errors import IngestError
+
+PREVIEW_CHARS = 24
+
+
+def max_file_bytes() -> int:
+    """The largest landing file accepted, in bytes."""
+    return int(float(os.environ.get("HCP_INGEST_MAX_FILE_MB", "2048")) * 1024 * 1024)
+
+
+def time_window() -> tuple[float, float]:
+    """Earliest and latest acceptable timestamps, as Unix seconds."""
+    earliest = datetime.fromisoformat(os.environ.get("HCP_INGEST_EARLIEST", "2000-01-01")).replace(tzinfo=UTC)
+    ahead = float(os.environ.get("HCP_INGEST_MAX_DAYS_AHEAD", "2"))
+    return earliest.timestamp(), (datetime.now(UTC) + timedelta(days=ahead)).timestamp()
+
+
+def preview(text: str) -> str:
+    """At most a few characters of file content, for an error message."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
+
+
+def check_file(path: Path) -> None:
+    """Refuse symbolic links (a link to the key file must not be read) and files over the size limit."""
+    if path.is_symlink():
+        raise IngestError(path, "is a symbolic link: landing files must be regular files (links are refused)")
+    if not path.is_file():
+        raise IngestError(path, "no such file")
+    size, limit = path.stat().st_size, max_file_bytes()
+    if size > limit:
+        raise IngestError(
+            path, f"{size:,} bytes is over the limit of {limit:,} bytes (HCP_INGEST_MAX_FILE_MB)"
+        )

