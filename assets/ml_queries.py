@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from kernels.forecasting.backtest import Selection, wins_ab
+from kernels.forecasting.backtest import Selection, next_champion
 
 # --- loaders -------------------------------------------------------------------------------------
 
@@ -223,7 +223,7 @@ def record_selection(
 
     The new version becomes champion when the series has none, when it is a refit of the champion's
     configuration, or when it beats the champion's configuration on this backtest (A/B,
-    ``wins_ab``); otherwise it is kept as a challenger. Returns ``{"version", "name", "status"}``.
+    ``wins_ab`` through ``next_champion``); otherwise it is kept as a challenger. Returns ``{"version", "name", "status"}``.
     """
     best = selection.result(selection.champion)
     with conn.transaction():
@@ -231,12 +231,9 @@ def record_selection(
         version = conn.execute(
             "select coalesce(max(version), 0) + 1 from ml.models where series = %s", (series,)
         ).fetchone()[0]
-        promote = current is None or current["name"] == best.candidate.name
-        if not promote:
-            try:
-                promote = wins_ab(best, selection.result(current["name"]))
-            except StopIteration:  # the champion's configuration was not backtested: the new one wins
-                promote = True
+        # the same rule as the walk-forward evaluation (``hcp eval forecast --walk-forward``)
+        keep = next_champion(selection.results, current and current["name"], best.candidate.name)
+        promote = keep == best.candidate.name
         if promote and current is not None:
             conn.execute(
                 "update ml.models set status = 'retired' where series = %s and status = 'champion'", (series,)

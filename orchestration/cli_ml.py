@@ -84,10 +84,31 @@ def eval_forecast(
             "(default: the file's clock, UTC for times with an offset)"
         ),
     ] = None,
+    walk_forward: Annotated[
+        int | None,
+        typer.Option(
+            "--walk-forward",
+            min=1,
+            help="walk forward over the last DAYS days instead: at each daily origin the champion is "
+            "chosen on the past only, then scored on the next horizon (out of sample)",
+        ),
+    ] = None,
+    reselect_every: Annotated[
+        int, typer.Option(min=1, help="with --walk-forward: re-select the champion every N daily origins")
+    ] = 7,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="auto, level or price: prices report MAE and MASE only (MAPE is meaningless near zero); "
+            "auto is price when a value is <= 0 or the value column names a price or LMP"
+        ),
+    ] = "auto",
     as_json: JsonFlag = False,
 ) -> None:
     """Rolling-origin backtest of the champion selection on any series: MAPE, sMAPE, MAE, MASE of
-    every candidate and of the champion it chooses."""
+    every candidate and of the champion it chooses. With ``--walk-forward DAYS``: the champion's
+    out-of-sample errors, chosen at each origin on the past only, beside seasonal naive and every
+    candidate (see ``kernels.forecasting.walkforward``)."""
     import zoneinfo
 
     import pandas as pd
@@ -100,7 +121,13 @@ def eval_forecast(
             zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             _fail(f"--tz {tz!r} is not a time zone name such as America/Chicago or UTC")
+    if kind not in ("auto", "level", "price"):
+        _fail(f"--kind {kind!r}: use auto, level or price")
     frame = _read_csv(csv, time_col, value_col)
+    if walk_forward:
+        _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, last, country, tz,
+                           walk_forward, reselect_every, kind, as_json)  # fmt: skip
+        return
     try:
         y, step = regularize(frame, time_col, value_col, freq)
         if last:
@@ -140,6 +167,75 @@ def eval_forecast(
         )
     Console().print(table)
     typer.echo(f"champion: {selection.champion}")
+
+
+def _is_price(y, value_col: str, kind: str) -> bool:
+    if kind != "auto":
+        return kind == "price"
+    name = value_col.lower()
+    return bool((y <= 0).any()) or "price" in name or "lmp" in name
+
+
+def _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, last, country, tz, days,
+                       reselect_every, kind, as_json) -> None:  # fmt: skip
+    """``hcp eval forecast --walk-forward DAYS``: see ``kernels.forecasting.walkforward``."""
+    import pandas as pd
+
+    from kernels.forecasting import SeriesError, default_candidates, profile_floor, regularize, walk_forward
+    from kernels.forecasting.series import has_utc_offset
+
+    try:
+        y, step = regularize(frame, time_col, value_col, freq)
+        per_day = max(1, int(pd.Timedelta("1D") / step))
+        # training window before each origin: --last points, else 90 days of sub-daily data
+        history = last or (90 * per_day if step < pd.Timedelta("1D") else len(y))
+        keep = history + (days + folds + horizon // per_day + 1) * per_day + horizon
+        y = y.iloc[-keep:]
+        calendar = tz if tz and has_utc_offset(frame[time_col]) else None
+        candidates = default_candidates(step, min(history, len(y)), country or None, calendar)
+        echo = None if as_json else (lambda text: typer.echo(text, err=True))
+        walk = walk_forward(y, candidates, horizon, days, folds, reselect_every, history, progress=echo)
+    except SeriesError as err:
+        _fail(f"{csv}: {err}")
+    price = _is_price(y, value_col, kind)
+    summary = walk.summary()
+    floor = None
+    if not price and step < pd.Timedelta("1D"):
+        # oracle noise floor on the scored targets: the daily/weekly shape known from every other day
+        floor = profile_floor(y, days * per_day + horizon - per_day, calendar)
+    rows = [("champion (walk-forward)", summary["champion"]), ("seasonal naive", summary["seasonal_naive"]),
+            ("hindsight selection (oracle)", summary["oracle_selection"]),
+            *((f"  {name}", m) for name, m in summary["candidates"].items())]  # fmt: skip
+    shown = ("mae", "mase") if price else ("mape", "mae", "mase")
+    if price:
+        for block in (summary["champion"], summary["seasonal_naive"], summary["oracle_selection"],
+                      *summary["candidates"].values()):  # fmt: skip
+            block.pop("mape", None)
+            block.pop("smape", None)
+    result = {
+        "file": str(csv),
+        "points": len(y),
+        "freq": str(step),
+        "kind": "price" if price else "level",
+        "walk_forward": summary,
+        "noise_floor_mape": floor,
+        "champions": [{"origin": str(k), "champion": v} for k, v in walk.champions.items()],
+    }
+    if as_json:
+        _emit(result)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    title = (f"{csv.name}: walk-forward over {summary['origins']} daily origins, horizon {horizon}, champion "
+             f"re-selected every {reselect_every} on the last {folds} out-of-sample origins")  # fmt: skip
+    table = Table("forecast", *(m.upper() + (" %" if m == "mape" else "") for m in shown), title=title)
+    for name, metrics in rows:
+        table.add_row(name, *(_fmt(metrics.get(m)) for m in shown))
+    Console().print(table)
+    ratio = summary["champion_mae_vs_naive"]
+    typer.echo(f"champion MAE vs seasonal naive: {_fmt((ratio - 1) * 100)} %   champions used: "
+               f"{summary['champions_used']}" + (f"   noise floor MAPE {_fmt(floor)} %" if floor else ""))  # fmt: skip
 
 
 def ml_rollback(

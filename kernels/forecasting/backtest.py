@@ -105,19 +105,32 @@ def backtest(
         started = time.perf_counter()
         per_fold, error = [], None
         for origin in origins:
-            train, test = y.iloc[:origin], y.iloc[origin : origin + horizon]
-            try:
-                pred = fit_predict(candidate, train, horizon)
-            except Exception as err:  # noqa: BLE001 - a failing candidate loses, it does not abort
-                error = f"{type(err).__name__}: {err}"
+            metrics, error = score_origin(
+                candidate, y.iloc[:origin], y.iloc[origin : origin + horizon], season
+            )
+            if error:
                 break
-            per_fold.append(all_metrics(test.to_numpy(), pred["yhat"].to_numpy(), train.to_numpy(), season))
+            per_fold.append(metrics)
         if error:
             means = {m: float("nan") for m in METRICS}
         else:
             means = {m: _finite_mean([f[m] for f in per_fold]) for m in METRICS}
         results.append(CandidateResult(candidate, means, per_fold, time.perf_counter() - started, error))
     return results
+
+
+def score_origin(
+    candidate: Candidate, train: pd.Series, test: pd.Series, season: int
+) -> tuple[dict[str, float], str | None]:
+    """Out-of-sample errors of ``candidate`` fitted on ``train`` and forecasting ``test``'s steps:
+    MAPE, sMAPE, MAE, and MASE scaled by ``train``'s in-sample seasonal-naive error; with the
+    error text (and NaN metrics) when the candidate fails. The one place where a forecast is scored,
+    for the backtest, the walk-forward and hence the registry's A/B rule."""
+    try:
+        pred = fit_predict(candidate, train, len(test))
+    except Exception as err:  # noqa: BLE001 - a failing candidate loses, it does not abort
+        return {m: float("nan") for m in METRICS}, f"{type(err).__name__}: {err}"
+    return all_metrics(test.to_numpy(), pred["yhat"].to_numpy(), train.to_numpy(), season), None
 
 
 def choose_champion(results: Sequence[CandidateResult], margin: float = 0.02) -> str:
@@ -157,6 +170,18 @@ def wins_ab(challenger: CandidateResult, champion: CandidateResult, margin: floa
     if not np.isfinite(a):
         return False
     return not np.isfinite(b) or a < b * (1 - margin)
+
+
+def next_champion(results: Sequence[CandidateResult], current: str | None, best: str) -> str:
+    """The registry's decision after a backtest: ``best`` (from ``choose_champion``) replaces the
+    ``current`` champion when there is none, when it is the same configuration, when the current one
+    was not backtested, or when it wins the A/B rule on the same out-of-sample folds (``wins_ab``)."""
+    if current is None or current == best:
+        return best
+    by_name = {r.candidate.name: r for r in results}
+    if current not in by_name:
+        return best
+    return best if wins_ab(by_name[best], by_name[current]) else current
 
 
 def profile_floor(y: pd.Series, points: int, tz: str | None = None) -> float:

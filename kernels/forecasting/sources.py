@@ -89,3 +89,21 @@ def pool_demand(events: pd.DataFrame, customer_tz: dict[str, str]) -> tuple[pd.D
     demand = split.T.groupby(pools).sum().T
     top = split.sum().groupby(pools).idxmax()
     return demand, {pool: str(col).split("\t")[1] for pool, col in top.items()}
+
+
+def hashprice_from_revenue(revenue_usd_per_day: pd.Series, hashrate_ths: pd.Series) -> pd.Series:
+    """Daily hashprice (USD per TH/s per day) by UTC day from miners' revenue (subsidy and fees, USD
+    per day) and the network hash rate (TH/s), both observed every few days (any UTC times): each is
+    interpolated in time onto every day between the first and last day both cover, then divided.
+    Days with no hash rate (the network's first days) are left out."""
+
+    def daily(series: pd.Series) -> pd.Series:
+        s = series.dropna().sort_index()
+        s = s[~s.index.duplicated(keep="last")]
+        days = pd.date_range(s.index.min().ceil("D"), s.index.max().floor("D"), freq="D", tz=s.index.tz)
+        return s.reindex(s.index.union(days)).interpolate(method="time").reindex(days)
+
+    revenue, rate = daily(revenue_usd_per_day), daily(hashrate_ths)
+    both = revenue.index.intersection(rate.index)
+    value = revenue.reindex(both) / rate.reindex(both).where(rate.reindex(both) > 0)
+    return value.dropna().rename("hashprice_usd_per_th_day")

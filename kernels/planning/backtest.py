@@ -103,7 +103,9 @@ def make_feasible(problem: AllocationProblem, x: np.ndarray, priority: np.ndarra
 
 def score(problem: AllocationProblem, x: np.ndarray) -> dict[str, float]:
     """Realized figures of plan x: profit (the evaluate objective), revenue, energy cost, restart
-    cost, shortfall penalty (USD), energy at the meter (MWh), device-hours and feasibility."""
+    cost, shortfall penalty (USD), energy at the meter (MWh), device-hours, device-hours off and
+    hours with any device off (curtailment: no GPU demand is left unserved in the replays), devices
+    switched on, and feasibility."""
     p, on = problem, x.astype(bool)
     objective, feasible, _ = evaluate(p, x)
     kw = load_kw(p)
@@ -117,6 +119,9 @@ def score(problem: AllocationProblem, x: np.ndarray) -> dict[str, float]:
         "penalty_usd": float(np.sum(p.penalty_usd_per_gpu_h[:, None] * p.dt * shortfall(p, x))),
         "energy_mwh": float(np.sum(kw[:, None] * on) * p.dt / 1000.0),
         "device_hours": float(on.sum() * p.dt),
+        "curtailed_device_hours": float((~on).sum() * p.dt),
+        "curtailed_hours": float((~on).any(axis=0).sum() * p.dt),
+        "restarts": int(restarts(p, x).sum()),
         "feasible": bool(feasible),
     }
 
@@ -147,14 +152,18 @@ def backtest(
     penalty_usd_per_gpu_h: Mapping[str, float] | None = None,
     config: PlanningConfig = DEFAULT_PLANNING,
     solver: Callable[[AllocationProblem], AllocationResult] = solve,
+    progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Replay every day of `history` (realized hourly inputs) with a full previous day under the four
-    POLICIES; returns realized figures per day and policy, and the kernel statistics."""
+    POLICIES; returns realized figures per day and policy, and the kernel statistics. `progress`
+    hears of each day replayed."""
     steps = round(24 / config.dt_hours)
     daily, solves = [], []
     state: dict[str, np.ndarray] = {}
     initial_on = initial_on if initial_on is not None else dict.fromkeys(fleet.devices["device_id"], True)
     for day in backtest_days(history, steps):
+        if progress:
+            progress(str(day.date()))
         intervals = pd.date_range(day, periods=steps, freq=pd.Timedelta(hours=config.dt_hours))
         known = history.between(day - pd.Timedelta(days=1), day)
         today = history.between(day, day + pd.Timedelta(days=1))
