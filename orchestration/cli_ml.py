@@ -96,6 +96,10 @@ def eval_forecast(
     reselect_every: Annotated[
         int, typer.Option(min=1, help="with --walk-forward: re-select the champion every N daily origins")
     ] = 7,
+    only: Annotated[
+        str | None,
+        typer.Option("--candidates", help="comma-separated candidate names to keep (default: all)"),
+    ] = None,
     kind: Annotated[
         str,
         typer.Option(
@@ -126,7 +130,7 @@ def eval_forecast(
     frame = _read_csv(csv, time_col, value_col)
     if walk_forward:
         _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, last, country, tz,
-                           walk_forward, reselect_every, kind, as_json)  # fmt: skip
+                           walk_forward, reselect_every, kind, only, as_json)  # fmt: skip
         return
     try:
         y, step = regularize(frame, time_col, value_col, freq)
@@ -137,7 +141,8 @@ def eval_forecast(
             y = y[y.index > y.index[-1] - pd.Timedelta("90D")]
         # naive times are the file's wall clock already: only UTC ones need the zone's calendar
         calendar = tz if tz and has_utc_offset(frame[time_col]) else None
-        selection = select(y, default_candidates(step, len(y), country or None, calendar), horizon, folds)
+        candidates = _keep(default_candidates(step, len(y), country or None, calendar), only)
+        selection = select(y, candidates, horizon, folds)
     except SeriesError as err:
         _fail(f"{csv}: {err}")
     result = {
@@ -176,8 +181,23 @@ def _is_price(y, value_col: str, kind: str) -> bool:
     return bool((y <= 0).any()) or "price" in name or "lmp" in name
 
 
+def _keep(candidates: list, only: str | None) -> list:
+    """The candidates named in ``only`` (comma-separated; the baseline always stays), else all."""
+    if not only:
+        return candidates
+    from kernels.forecasting import BASELINE
+
+    names = {n.strip() for n in only.split(",") if n.strip()}
+    unknown = names - {c.name for c in candidates}
+    if unknown:
+        _fail(
+            f"--candidates: unknown {', '.join(sorted(unknown))}; known: {', '.join(c.name for c in candidates)}"
+        )
+    return [c for c in candidates if c.name in names or c.name == BASELINE]
+
+
 def _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, last, country, tz, days,
-                       reselect_every, kind, as_json) -> None:  # fmt: skip
+                       reselect_every, kind, only, as_json) -> None:  # fmt: skip
     """``hcp eval forecast --walk-forward DAYS``: see ``kernels.forecasting.walkforward``."""
     import pandas as pd
 
@@ -192,7 +212,7 @@ def _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, la
         keep = history + (days + folds + horizon // per_day + 1) * per_day + horizon
         y = y.iloc[-keep:]
         calendar = tz if tz and has_utc_offset(frame[time_col]) else None
-        candidates = default_candidates(step, min(history, len(y)), country or None, calendar)
+        candidates = _keep(default_candidates(step, min(history, len(y)), country or None, calendar), only)
         echo = None if as_json else (lambda text: typer.echo(text, err=True))
         walk = walk_forward(y, candidates, horizon, days, folds, reselect_every, history, progress=echo)
     except SeriesError as err:
