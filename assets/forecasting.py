@@ -25,6 +25,7 @@ from kernels.forecasting import (
     regularize,
     select,
 )
+from kernels.forecasting.backtest import SELECTION_FOLDS
 from kernels.forecasting.models import season_length
 from kernels.forecasting.sources import hashprice, pool_demand
 
@@ -118,8 +119,13 @@ def build_series(
 
 def backtest_plan(n_points: int, season: int, horizon: int, folds: int = 3) -> tuple[int, int]:
     """(horizon, folds) of the rolling-origin backtest that fit ``n_points`` observations: two
-    seasons of training before the first origin, the forecast horizon cut to what is left."""
+    seasons of training before the first origin; up to ``SELECTION_FOLDS`` folds of the whole
+    horizon when more than ``folds`` of them fit (the walk-forward's configuration), else ``folds``
+    with the forecast horizon cut to what is left."""
     room = n_points - 2 * season
+    whole = room // horizon if room > 0 else 0
+    if whole > folds:
+        return horizon, min(SELECTION_FOLDS, whole)
     h = min(horizon, room // folds) if room > 0 else 0
     while folds > 1 and h < max(1, season // 4):
         folds -= 1

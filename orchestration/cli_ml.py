@@ -70,7 +70,14 @@ def eval_forecast(
     freq: Annotated[
         str | None, typer.Option(help="pandas frequency (default: inferred), e.g. h, 15min, D")
     ] = None,
-    folds: Annotated[int, typer.Option(min=1, help="rolling-origin folds")] = 3,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="rolling-origin folds (default 3); with --walk-forward, the latest out-of-sample origins "
+            "the champion is chosen on (default 14, as the registry's weekly retrain)",
+        ),
+    ] = None,
     last: Annotated[
         int | None,
         typer.Option(help="use only the last N points (default: the last 90 days for sub-daily data)"),
@@ -129,7 +136,9 @@ def eval_forecast(
         _fail(f"--kind {kind!r}: use auto, level or price")
     frame = _read_csv(csv, time_col, value_col)
     if walk_forward:
-        _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds, last, country, tz,
+        from kernels.forecasting.backtest import SELECTION_FOLDS
+
+        _eval_walk_forward(csv, frame, horizon, time_col, value_col, freq, folds or SELECTION_FOLDS, last, country, tz,
                            walk_forward, reselect_every, kind, only, as_json)  # fmt: skip
         return
     try:
@@ -142,7 +151,7 @@ def eval_forecast(
         # naive times are the file's wall clock already: only UTC ones need the zone's calendar
         calendar = tz if tz and has_utc_offset(frame[time_col]) else None
         candidates = _keep(default_candidates(step, len(y), country or None, calendar), only)
-        selection = select(y, candidates, horizon, folds)
+        selection = select(y, candidates, horizon, folds or 3)
     except SeriesError as err:
         _fail(f"{csv}: {err}")
     result = {

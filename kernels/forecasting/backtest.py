@@ -20,6 +20,11 @@ from kernels.forecasting.models import BASELINE, Candidate, fit_predict, wall_cl
 from kernels.forecasting.series import SeriesError, season_length
 
 METRICS = ("mape", "smape", "mae", "mase")
+# Out-of-sample origins the champion is chosen on, by the registry's weekly retrain and by the
+# walk-forward evaluation alike. Measured on real hourly load (AEP, 14 daily origins walked forward):
+# with 1 or 3 the choice follows noise (champion MAE 13 % / 23 % below seasonal naive); from 7 on it
+# settles on the candidate that is best out of sample (36 % below).
+SELECTION_FOLDS = 14
 
 
 @dataclass

@@ -149,3 +149,12 @@ def test_walk_forward_on_real_aep_load():
     assert walk["last_origin"].startswith("2018-08-02") and walk["origins"] == 3
     # real load: any of these is within a few percent, and the figures are not the backtest's own
     assert 0 < walk["seasonal_naive"]["mape"] < 20 and 0 < walk["champion"]["mape"] < 20
+
+
+def test_registry_retrain_uses_the_walk_forward_selection_folds_when_history_allows():
+    from assets.forecasting import backtest_plan
+    from kernels.forecasting.backtest import SELECTION_FOLDS
+
+    assert backtest_plan(24 * 90, 24, 24) == (24, SELECTION_FOLDS)
+    assert backtest_plan(24 * 10, 24, 48) == (48, 4)  # as many whole horizons as fit
+    assert backtest_plan(24 * 7, 24, 48) == (40, 3)  # short history: three shorter folds as before
