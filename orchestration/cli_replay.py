@@ -133,7 +133,7 @@ def eval_allocation(
     from ingestion.errors import IngestError
     from ingestion.formats.series import read_hashprice, read_price_series
     from kernels.planning.replay import replay
-    from orchestration.cli import emit_json, fail
+    from orchestration.terminal import emit_json, fail
 
     try:
         series = read_price_series(prices, time_col, price_col)
