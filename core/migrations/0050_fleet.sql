@@ -33,7 +33,8 @@ create table if not exists ops.fleet_commands (
     mode           text        not null check (mode in ('dry_run', 'execute')),
     status         text        not null check (status in ('planned', 'skipped', 'pending', 'applied', 'failed')),
     result         text,
-    finished_at    timestamptz
+    finished_at    timestamptz,
+    checked_at     timestamptz              -- when commanded vs observed was compared (next poll)
 );
 create index if not exists fleet_commands_device on ops.fleet_commands (device_id, issued_at desc);
 

@@ -43,6 +43,7 @@ class FleetSettings(BaseSettings):
     min_dwell_minutes: float = Field(default=30.0, ge=0, description="time before a machine changes again")
     price_spike_usd_mwh: float = Field(default=1000.0, description="RT price that curtails a facility")
     gpu_hook: str | None = Field(default=None, description="command run for GPU drain / power cap")
+    gpu_idle_cap_w: float = Field(default=100.0, gt=0, description="power cap of a drained GPU (W)")
 
 
 class InventoryError(ValueError):

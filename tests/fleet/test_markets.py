@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import requests
 
+from core.dbt import run_dbt
 from ingestion.live.inventory import Market
 from ingestion.live.markets import PricesOff, load_market_prices
-from orchestration.bench_marts import run_dbt
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = {
