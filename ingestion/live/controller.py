@@ -256,7 +256,7 @@ def _send(todo, by_id, inventory: Inventory, settings: FleetSettings, pool, gpu_
             else:
                 drained = await asyncio.to_thread(gpu_adapter.drain, change.device_id)
                 capped = await asyncio.to_thread(
-                    gpu_adapter.power_cap, change.device_id, 0.1 * 1000 * machine.power_kw or 100
+                    gpu_adapter.power_cap, change.device_id, settings.gpu_idle_cap_w
                 )
             return Outcome(drained.ok and capped.ok, f"drain: {drained.result}; power cap: {capped.result}")
 

@@ -120,7 +120,7 @@ def from_data(target: MinerTarget, data, ts: float) -> MinerReading:
     return MinerReading(
         address=target.address,
         device_id=target.device_id or data.hostname,
-        ts=float(data.timestamp or ts),
+        ts=ts,  # our clock at the start of the read: miners report whole seconds, if at all
         state="mining" if data.is_mining else "sleeping",
         hashrate_ths=_finite(hashrate),
         power_w=_finite(data.wattage),

@@ -36,3 +36,13 @@ def fleet_db(conn: psycopg.Connection) -> psycopg.Connection:
     ingest_file(conn, "facilities", REFERENCE / "facilities.csv")
     ingest_file(conn, "devices", REFERENCE / "devices.csv")
     return conn
+
+
+@pytest.fixture(scope="session")
+def staging_views(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The staging views the controller reads, built once by real dbt."""
+    from core.dbt import run_dbt
+    from tests.fleet.helpers import STAGING_MODELS
+
+    run_dbt(database_url, "run", "--select", *STAGING_MODELS, target_path=tmp_path_factory.mktemp("dbt"))
+    return database_url

@@ -91,9 +91,16 @@ class FakeAntminer(_Device):
     added to the stats reply as ``chain_power`` (the capture has no power field) so power is read."""
 
     def __init__(
-        self, ip: str, *, sleeping: bool = False, power_w: float = 3300.0, hashrate_ghs: float | None = None
+        self,
+        ip: str,
+        *,
+        sleeping: bool = False,
+        power_w: float = 3300.0,
+        hashrate_ghs: float | None = None,
+        stubborn: bool = False,
     ):
         super().__init__(ip)
+        self.stubborn = stubborn  # accepts miner-mode changes but keeps doing what it did
         self.sleeping = sleeping
         self.power_w = power_w
         self.hashrate_ghs = hashrate_ghs
@@ -125,8 +132,9 @@ class FakeAntminer(_Device):
         if name == "set_miner_conf":
             conf = json.loads(body or b"{}")
             mode = str(conf.get("miner-mode", conf.get("bitmain-work-mode", self.conf["bitmain-work-mode"])))
-            self.conf["bitmain-work-mode"] = mode
-            self.sleeping = mode == "1"
+            if not self.stubborn:
+                self.conf["bitmain-work-mode"] = mode
+                self.sleeping = mode == "1"
             return _load("antminer_web_set_miner_conf.json")
         if name == "get_miner_conf":
             return copy.deepcopy(self.conf)
