@@ -50,3 +50,10 @@ create table if not exists ops.fleet_alerts (
     detail     text
 );
 create index if not exists fleet_alerts_raised on ops.fleet_alerts (raised_at desc);
+
+-- The latest status of each machine, for the ops page (the app reads ops, not raw).
+create or replace view ops.fleet_status_latest as
+select distinct on (device_id)
+    device_id, ts as polled_at, source, address, state, power_kw, fans_rpm, errors, pool, detail
+from raw.fleet_status
+order by device_id, ts desc, load_id desc;

@@ -52,3 +52,41 @@ def age_commands(conn: psycopg.Connection, minutes: float) -> None:
 
 def hour_ago() -> datetime:
     return datetime.now(UTC) - timedelta(hours=1)
+
+
+def solve_plan(
+    conn: psycopg.Connection,
+    asics: dict[str, tuple[float, float]],
+    price_usd_mwh: float,
+    hashprice_usd_per_th_h: float,
+    cap_kw: float = 20000.0,
+    pue: float = 1.12,
+) -> str:
+    """Build and solve a one-hour plan for ``asics`` (``id -> (power kW, hashrate TH/s)``) in one
+    facility with the real allocation kernel, and store it as the latest plan."""
+    import numpy as np
+
+    from kernels.allocation import AllocationProblem, solve
+
+    ids = list(asics)
+    d = len(ids)
+    problem = AllocationProblem(
+        dt=1.0,
+        device_facility=np.zeros(d, np.int32),
+        device_pool=np.full(d, -1, np.int32),
+        power_kw=np.array([asics[i][0] for i in ids], np.float64),
+        hashrate_ths=np.array([asics[i][1] for i in ids], np.float64),
+        restart_usd=np.zeros(d, np.float64),
+        initial_on=np.zeros(d, bool),
+        pue=np.array([pue], np.float64),
+        cap_kw=np.array([[cap_kw]], np.float64),
+        price_usd_mwh=np.array([[price_usd_mwh]], np.float64),
+        hashprice_usd_per_th_h=np.array([hashprice_usd_per_th_h], np.float64),
+        rate_usd_per_gpu_h=np.zeros((0, 1), np.float64),
+        demand_gpus=np.zeros((0, 1), np.int32),
+        committed_gpus=np.zeros((0, 1), np.int32),
+        penalty_usd_per_gpu_h=np.zeros(0, np.float64),
+    )
+    x = solve(problem).x[:, 0]
+    modes = {i: "mining" if on else "curtailed" for i, on in zip(ids, x, strict=True)}
+    return write_modes(conn, modes)
