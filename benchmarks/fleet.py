@@ -12,7 +12,7 @@ import asyncio
 import time
 
 
-def run_benchmark(url: str, miners: int, concurrency: int) -> dict:
+def run_benchmark(miners: int, concurrency: int) -> dict:
     from ingestion.live.inventory import MinerTarget
     from ingestion.live.miners import MinerPool, poll_miners
     from tests.fleet.fakes import FakeAntminer

@@ -135,11 +135,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Miners polled per second with the concurrency bound vs one at a time, on fake miners
-        (needs the source checkout: the fakes live in tests/fleet); and price-to-command latency."""
+        (needs the source checkout: the fakes live in tests/fleet)."""
         from benchmarks.fleet import format_table, run_benchmark
-        from orchestration.terminal import emit_json, ready_database
+        from orchestration.terminal import emit_json
 
-        result = run_benchmark(ready_database(), miners, concurrency)
+        result = run_benchmark(miners, concurrency)
         if as_json:
             emit_json(result)
         else:

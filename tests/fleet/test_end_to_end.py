@@ -79,6 +79,11 @@ def test_poll_plan_apply_then_price_spike_curtails(fleet_db, staging_views, tmp_
             ("asic-0002", "sleep", "curtail_price_spike"),
         ]  # at once, although both changed a moment ago (dwell) and the plan says mine
         assert a1.sleeping and a2.sleeping
+    latency = fleet_db.execute(
+        """select extract(epoch from max(c.finished_at) - max(l.finished_at)) from ops.fleet_commands c,
+           raw.load_log l where c.rule = 'curtail_price_spike' and l.source_file like '%%spike.csv'"""
+    ).fetchone()[0]
+    print(f"price loaded -> curtail applied: {latency:.2f} s (includes starting the hcp process)")
     audit = fleet_db.execute(
         "select count(*) from ops.audit_log where action = 'fleet.command.applied'"
     ).fetchone()[0]
