@@ -12,12 +12,12 @@ import asyncio
 import time
 
 
-def run_benchmark(miners: int, concurrency: int) -> dict:
+def run_benchmark(miners: int, concurrency: int, latency_s: float = 0.05) -> dict:
     from ingestion.live.inventory import MinerTarget
     from ingestion.live.miners import MinerPool, poll_miners
     from tests.fleet.fakes import FakeAntminer
 
-    fakes = [FakeAntminer(f"127.251.{i // 250}.{i % 250 + 2}") for i in range(miners)]
+    fakes = [FakeAntminer(f"127.251.{i // 250}.{i % 250 + 2}", latency_s=latency_s) for i in range(miners)]
     for fake in fakes:
         fake.start()
     try:
@@ -41,7 +41,7 @@ def run_benchmark(miners: int, concurrency: int) -> dict:
         for fake in fakes:
             fake.stop()
     base, fig = rows["one at a time"], rows[f"bound {concurrency}"]
-    return {"miners": miners, "rows": rows,
+    return {"miners": miners, "latency_s": latency_s, "rows": rows,
             "ratio_next": round(fig["miners_per_s_next"] / base["miners_per_s_next"], 2),
             "ratio_first": round(fig["miners_per_s_first"] / base["miners_per_s_first"], 2)}  # fmt: skip
 
@@ -53,5 +53,5 @@ def format_table(result: dict) -> str:
             f"{label:16} {row['miners_per_s_first']:>20.1f} miners/s {row['miners_per_s_next']:>12.1f} miners/s"
         )
     lines.append(f"ratio (bound / one at a time): first {result['ratio_first']}x, next {result['ratio_next']}x "
-                 f"on {result['miners']} fake miners")  # fmt: skip
+                 f"on {result['miners']} fake miners answering in {result['latency_s'] * 1000:g} ms per request")  # fmt: skip
     return "\n".join(lines)

@@ -132,6 +132,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def bench_fleet(
         miners: Annotated[int, typer.Option(help="fake miners to poll")] = 50,
         concurrency: Annotated[int, typer.Option(help="the poll's concurrency bound")] = 32,
+        latency_ms: Annotated[
+            float, typer.Option(help="each fake request's latency (network + miner)")
+        ] = 50.0,
         as_json: JsonFlag = False,
     ) -> None:
         """Miners polled per second with the concurrency bound vs one at a time, on fake miners
@@ -139,7 +142,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from benchmarks.fleet import format_table, run_benchmark
         from orchestration.terminal import emit_json
 
-        result = run_benchmark(miners, concurrency)
+        result = run_benchmark(miners, concurrency, latency_ms / 1000)
         if as_json:
             emit_json(result)
         else:

@@ -17,6 +17,7 @@ import json
 import re
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -98,9 +99,11 @@ class FakeAntminer(_Device):
         power_w: float = 3300.0,
         hashrate_ghs: float | None = None,
         stubborn: bool = False,
+        latency_s: float = 0.0,
     ):
         super().__init__(ip)
         self.stubborn = stubborn  # accepts miner-mode changes but keeps doing what it did
+        self.latency_s = latency_s  # network + miner CPU time per request (a real CGI takes 50-500 ms)
         self.sleeping = sleeping
         self.power_w = power_w
         self.hashrate_ghs = hashrate_ghs
@@ -159,6 +162,7 @@ class FakeAntminer(_Device):
                 except (ValueError, KeyError, TypeError):
                     command = ""
                 device.log(f"rpc {command}")
+                time.sleep(device.latency_s)
                 self.request.sendall(json.dumps(device.rpc_reply(command)).encode() + b"\x00")
 
         class Web(BaseHTTPRequestHandler):
@@ -176,6 +180,7 @@ class FakeAntminer(_Device):
                     return
                 match = re.fullmatch(r"/cgi-bin/(\w+)\.cgi", self.path.split("?")[0])
                 device.log(f"web {self.command} {self.path}")
+                time.sleep(device.latency_s)
                 reply = device.web_reply(match.group(1), body) if match else None
                 payload = json.dumps(reply).encode() if reply is not None else b""
                 self.send_response(200 if reply is not None else 404)
