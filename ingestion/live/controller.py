@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ class ApplyResult:
     applied: int = 0
     failed: int = 0
     commands: list[dict] = field(default_factory=list)
+    seconds: float = 0.0  # reading state, deciding, recording and sending, all told
 
     def to_dict(self) -> dict:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
@@ -177,6 +179,7 @@ def apply_plan(
     gpu_adapter: GpuAdapter | None = None,
 ) -> ApplyResult:
     """One controller run; dry-run unless ``execute``."""
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     mode = "execute" if execute else "dry_run"
     run_id = uuid.uuid4().hex[:12]
@@ -233,6 +236,7 @@ def apply_plan(
             }
             for _, c in todo
         ]
+    result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 

@@ -83,7 +83,9 @@ def test_poll_plan_apply_then_price_spike_curtails(fleet_db, staging_views, tmp_
         """select extract(epoch from max(c.finished_at) - max(l.finished_at)) from ops.fleet_commands c,
            raw.load_log l where c.rule = 'curtail_price_spike' and l.source_file like '%%spike.csv'"""
     ).fetchone()[0]
-    print(f"price loaded -> curtail applied: {latency:.2f} s (includes starting the hcp process)")
+    print(
+        f"price loaded -> curtail applied: {latency:.2f} s, of which the controller run {curtailed['seconds']:.2f} s"
+    )
     audit = fleet_db.execute(
         "select count(*) from ops.audit_log where action = 'fleet.command.applied'"
     ).fetchone()[0]
