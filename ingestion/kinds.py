@@ -18,6 +18,8 @@ KINDS: dict[str, str] = {
     "telemetry": "normalized device telemetry CSV or Parquet",
     "dcgm": "NVIDIA DCGM exporter text exposition",
     "miner": "cgminer API summary + stats polls, JSON lines",
+    "miner-poll": "live miner poll (asic-rs readings), JSON lines",
+    "fleet-status": "live machine status per poll (reachable, state, fans, errors, pool), JSON lines",
     "site-meter": "facility power at the utility meter, CSV",
     "events": "workload lifecycle events, JSON lines",
     "facilities": "facilities: market, price node, power cap, PUE",
@@ -30,7 +32,8 @@ KINDS: dict[str, str] = {
 # Kind -> raw table it loads into.
 TABLE_OF = {
     **dict.fromkeys(["ercot-rt", "ercot-dam", "pjm-lmp", "caiso-lmp", "prices"], "energy_prices"),
-    **dict.fromkeys(["telemetry", "dcgm", "miner"], "device_telemetry"),
+    **dict.fromkeys(["telemetry", "dcgm", "miner", "miner-poll"], "device_telemetry"),
+    "fleet-status": "fleet_status",
     "bitcoin": "btc_economics",
     "site-meter": "site_meter",
     "events": "workload_events",
@@ -45,7 +48,7 @@ TABLE_OF = {
 LOAD_ORDER = [
     "facilities", "devices", "customers", "rate-cards", "demand-response",
     "ercot-rt", "ercot-dam", "pjm-lmp", "caiso-lmp", "prices", "bitcoin",
-    "telemetry", "dcgm", "miner", "site-meter", "events",
+    "telemetry", "dcgm", "miner", "miner-poll", "fleet-status", "site-meter", "events",
 ]  # fmt: skip
 
 _FOLDERS = {
@@ -58,6 +61,8 @@ _FOLDERS = {
     "dcgm": "dcgm",
     "site_meter": "site-meter",
     "workloads": "events",
+    "miner_poll": "miner-poll",
+    "fleet_status": "fleet-status",
 }
 _REFERENCE = {
     "facilities": "facilities",

@@ -79,6 +79,12 @@ TABLES: dict[str, Table] = {
             ("device_id", "text"), ("ts", "timestamptz"), ("power_kw", "real", False),
             ("hashrate_ths", "real", False), ("gpu_util_pct", "real", False), ("temperature_c", "real", False),
         ),
+        _t(
+            "fleet_status", "ts",
+            ("device_id", "text"), ("ts", "timestamptz"), ("source", "text"), ("address", "text", False),
+            ("state", "text"), ("power_kw", "real", False), ("fans_rpm", "text[]", False),
+            ("errors", "text[]", False), ("pool", "text", False), ("detail", "text", False),
+        ),
         _t("site_meter", "ts", ("facility_id", "text"), ("ts", "timestamptz"), ("power_kw", "numeric:3")),
         _t(
             "demand_response_events", None,

@@ -29,12 +29,17 @@ RANGES: dict[str, list[tuple[str, float, float]]] = {
         ("power_kw", 0, 100), ("hashrate_ths", 0, 10_000), ("gpu_util_pct", 0, 100), ("temperature_c", -40, 150),
     ],
     "site_meter": [("power_kw", 0, 1e7)],
+    "fleet_status": [("power_kw", 0, 100)],
     "demand_response_events": [("curtail_kw", 0, 1e7), ("credit_usd_per_mwh", -10_000, 100_000)],
 }  # fmt: skip
 
 ENUMS: dict[str, list[tuple[str, set[str]]]] = {
     "energy_prices": [("price_kind", {"rt", "da"})],
     "devices": [("kind", {"asic", "gpu"})],
+    "fleet_status": [
+        ("state", {"mining", "sleeping", "serving", "idle", "unreachable", "error"}),
+        ("source", {"miner", "gpu"}),
+    ],
     "customers": [("customer_type", {"inference", "colocation"})],
     "workload_events": [
         ("event_type", {"submitted", "started", "paused", "resumed", "completed", "cancelled", "failed"})
@@ -50,6 +55,7 @@ FUTURE_TOLERANCE = {
     "btc_economics": ("observed_at", timedelta(days=1)),
     "device_telemetry": ("ts", timedelta(hours=1)),
     "site_meter": ("ts", timedelta(hours=1)),
+    "fleet_status": ("ts", timedelta(hours=1)),
     "workload_events": ("event_at", timedelta(hours=1)),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import allocation, billing, ingestion, marts, ml, quality
+from assets import allocation, billing, fleet, ingestion, marts, ml, quality
 from assets.groups import INTERMEDIATE, MARTS, STAGING
 from assets.resources import default_resources
 from orchestration.sensors import landing_folder_sensor
@@ -49,5 +49,6 @@ defs = dg.Definitions.merge(
     ml.defs,
     allocation.defs,
     billing.defs,
+    fleet.defs,
     dg.Definitions(resources=default_resources()),
 )

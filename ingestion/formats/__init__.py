@@ -9,6 +9,7 @@ from ingestion.formats.base import Parsed
 from ingestion.formats.caiso import read_caiso_lmp
 from ingestion.formats.dcgm import read_dcgm
 from ingestion.formats.ercot import read_ercot_dam, read_ercot_rt
+from ingestion.formats.fleet import read_fleet_status, read_miner_poll
 from ingestion.formats.jsonlines import read_events, read_miner
 from ingestion.formats.pjm import read_pjm_lmp
 from ingestion.formats.prices import read_prices
@@ -33,6 +34,8 @@ READERS: dict[str, Callable[[str | Path], Parsed]] = {
     "telemetry": read_telemetry,
     "dcgm": read_dcgm,
     "miner": read_miner,
+    "miner-poll": read_miner_poll,
+    "fleet-status": read_fleet_status,
     "site-meter": read_site_meter,
     "events": read_events,
     "facilities": read_facilities,

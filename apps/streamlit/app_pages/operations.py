@@ -78,3 +78,43 @@ if plan.empty:
     st.info("No allocation plan yet: it appears once the optimizer asset has run (`hcp materialize`).")
 else:
     st.plotly_chart(charts.plan_timeline(plan, float(facility["power_cap_kw"]) / 1000), width="stretch")
+
+
+@st.fragment(run_every="15s")
+def live_fleet() -> None:
+    """Last poll, unreachable machines, commands and commanded vs observed."""
+    from apps.streamlit.lib import fleet_queries
+
+    st.subheader("Live fleet")
+    status = fleet_queries.last_poll(facility_id)
+    if status.empty:
+        st.info("No live poll yet: point the platform at the fleet (`hcp fleet poll`, see docs/fleet.md).")
+        return
+    unreachable = status[status["state"] == "unreachable"]
+    counts = status["state"].value_counts()
+    cols = st.columns(4)
+    cols[0].metric("Last poll (UTC)", f"{pd.Timestamp(status['polled_at'].max()):%H:%M:%S}")
+    cols[1].metric("Machines", len(status))
+    cols[2].metric("Unreachable", len(unreachable))
+    cols[3].metric("Mining / serving", int(counts.get("mining", 0) + counts.get("serving", 0)))
+    if not unreachable.empty:
+        st.warning(f"Unreachable: {', '.join(unreachable['device_id'])}", icon=":material/wifi_off:")
+    commands = fleet_queries.commands(facility_id)
+    if not commands.empty:
+        by_status = commands["status"].value_counts()
+        st.caption(
+            " · ".join(
+                f"{name}: {int(by_status.get(name, 0))}"
+                for name in ("pending", "failed", "applied", "planned", "skipped")
+            )
+        )
+        st.dataframe(commands, hide_index=True, width="stretch")
+    alerts = fleet_queries.alerts()
+    if alerts.empty:
+        st.caption("Commanded vs observed: every checked command matched the next poll.")
+    else:
+        st.error(f"Commanded vs observed: {len(alerts)} alerts", icon=":material/report:")
+        st.dataframe(alerts, hide_index=True, width="stretch")
+
+
+live_fleet()
