@@ -1,88 +1,173 @@
-"""Shared fixtures: one real PostgreSQL for the whole session.
+"""Shared fixtures: one PostgreSQL server per test session, a database of its own per test module.
 
-Without ``DATABASE_URL`` an embedded PostgreSQL server is started in a temporary data folder and
-stopped at the end; with it, a fresh database is created on that server and dropped at the end.
-Either way ``DATABASE_URL`` is set for the session, so subprocesses (the CLI, dbt, Dagster) use the
-same database.
+The server and the templates are described in :mod:`tests.databases`. Each test module works on
+its own copy of a template (``database_template``: the migrated schema unless a conftest or the
+module says otherwise); a module marked ``fresh_database`` gives every test a copy of its own.
+While a test runs, ``DATABASE_URL``, ``HCP_HOME`` and ``DAGSTER_HOME`` point at its database and a
+folder of its module (or test), so subprocesses (the CLI, dbt, Dagster) use the same database.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
+from filelock import FileLock
 
-from core import db
-from core.migrate import migrate
+from benchmarks.app_fleet import platform_at
 from core.settings import get_settings
+from tests import databases
+from tests.databases import Template, TestServer
+from tests.templates import SPECS, share
+
+NO_DATABASE = "postgresql:///no_database_fixture_requested?host=/nonexistent-hcp-test-socket"
+
+
+def _starts_the_session(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")  # the only process, or xdist's controller
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _starts_the_session(config):
+        # Not under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a
+        # session starts, which would lock the server's own system user out of its data folder.
+        databases.begin_session(Path(tempfile.mkdtemp(prefix="hcp-test-pg-")))
+    else:
+        # Every xdist worker imports assets.marts while collecting; on a fresh clone that runs `dbt
+        # parse` into dbt_project/target, which must happen once, not in two workers at a time.
+        with FileLock(Path(os.environ[databases.ROOT_ENV]) / "dbt-parse.lock"):
+            import assets.marts  # noqa: F401
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if _starts_the_session(config):
+        seconds = databases.server_cpu_seconds()
+        if seconds is not None:
+            terminalreporter.write_line(f"embedded PostgreSQL server CPU time: {seconds:.1f} s")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _starts_the_session(config) and databases.ROOT_ENV in os.environ:
+        databases.end_session()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test runs with the CI environment, a test PII key and a throwaway data folder."""
+    keys = ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY", "DAGSTER_HOME")
+    saved = {k: os.environ.get(k) for k in keys}
+    home = tmp_path_factory.mktemp("hcp-home")
+    os.environ.update({"HCP_HOME": str(home), "HCP_ENV": "ci", "DAGSTER_HOME": str(home / "dagster")})
+    os.environ.setdefault("HCP_PII_KEY", base64.b64encode(b"k" * 32).decode())
+    # A test that uses the database asks for it (``database_url``, ``conn``, a fleet fixture);
+    # one that does not gets this address, which fails at once and names the problem.
+    os.environ["DATABASE_URL"] = NO_DATABASE
+    get_settings.cache_clear()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("hcp-home")
-    external = os.environ.get("DATABASE_URL")
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY")}
-    os.environ["HCP_HOME"] = str(home)
-    os.environ["HCP_ENV"] = "ci"
-    os.environ.setdefault("HCP_PII_KEY", base64.b64encode(b"k" * 32).decode())
-    if external:
-        name = f"hcp_test_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(external, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        url = urlparse(external)._replace(path="/" + name).geturl()
-    else:
-        # Not under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a
-        # session starts, which would lock the server's own system user out of its data folder.
-        pgdata = Path(tempfile.mkdtemp(prefix="hcp-test-pg-")) / "pgdata"
-        url = db.start_embedded(pgdata)
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    migrate(url)
-    try:
+def pg(platform_env: None) -> TestServer:
+    """The session's PostgreSQL server (shared by the xdist workers)."""
+    return TestServer.for_session()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _share_template_builds(request: pytest.FixtureRequest, platform_env: None) -> None:
+    """Under xdist, each worker first builds its share of the templates the session's tests need,
+    so that no worker sits waiting on a lock while another builds what both need."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if workers < 2 or not worker.startswith("gw"):
+        return
+    needed = {
+        key for item in request.session.items for key in SPECS if f"{key}_template" in item.fixturenames
+    }
+    mine = share(needed, workers)[int(worker[2:])]
+    if mine:
+        pg: TestServer = request.getfixturevalue("pg")
+        for key in mine:
+            pg.template(key)
+
+
+# One fixture per template of tests.templates.SPECS, named <key>_template.
+@pytest.fixture(scope="session")
+def migrated_template(pg: TestServer) -> Template:
+    """Every migration applied, no data."""
+    return pg.template("migrated")
+
+
+@pytest.fixture(scope="session")
+def marts_fleet_template(pg: TestServer) -> Template:
+    return pg.template("marts_fleet")
+
+
+@pytest.fixture(scope="session")
+def app_fleet_template(pg: TestServer) -> Template:
+    return pg.template("app_fleet")
+
+
+@pytest.fixture(scope="session")
+def app_empty_template(pg: TestServer) -> Template:
+    return pg.template("app_empty")
+
+
+@pytest.fixture(scope="session")
+def allocation_fleet_template(pg: TestServer) -> Template:
+    return pg.template("allocation_fleet")
+
+
+@pytest.fixture(scope="session")
+def ml_fleet_template(pg: TestServer) -> Template:
+    return pg.template("ml_fleet")
+
+
+@pytest.fixture(scope="session")
+def billing_month_template(pg: TestServer) -> Template:
+    return pg.template("billing_month")
+
+
+@pytest.fixture(scope="module")
+def database_template(migrated_template: Template) -> Template:
+    """What the module's databases are copied from; conftests and modules override it."""
+    return migrated_template
+
+
+@pytest.fixture(scope="module")
+def module_url(
+    pg: TestServer, database_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The module's own database, a copy of ``database_template``, with the platform pointed at it."""
+    home = tmp_path_factory.mktemp("module-home")
+    with pg.clone(database_template.name, "mod") as url, platform_at(url, home):
         yield url
-    finally:
-        if external:
-            with psycopg.connect(external, autocommit=True) as conn:
-                conn.execute(f'drop database if exists "{name}" with (force)')
-        else:
-            db.stop_embedded(pgdata)
-            shutil.rmtree(pgdata.parent, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
+
+
+@pytest.fixture()
+def database_url(
+    request: pytest.FixtureRequest, pg: TestServer, database_template: Template, tmp_path: Path
+) -> Iterator[str]:
+    """The test's database: its module's, or under ``fresh_database`` a copy made for this test."""
+    if request.node.get_closest_marker("fresh_database") is None:
+        yield request.getfixturevalue("module_url")
+        return
+    with pg.clone(database_template.name, "test") as url, platform_at(url, tmp_path / "hcp-home"):
+        yield url
 
 
 @pytest.fixture()
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
-    """A connection in autocommit mode; tests that need a clean slate call ``truncate_raw``."""
+    """A connection to the test's database in autocommit mode."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
-
-
-def truncate_schema(conn: psycopg.Connection, schema: str) -> None:
-    """Empty every table of ``schema`` (identities restart)."""
-    tables = [
-        row[0]
-        for row in conn.execute(
-            "select format('%%I.%%I', schemaname, tablename) from pg_tables where schemaname = %s", (schema,)
-        )
-    ]
-    if tables:
-        # the billing and audit tables refuse TRUNCATE (triggers); a test reset is the superuser's
-        # maintenance path, which switches triggers off for this statement only
-        conn.execute("set session_replication_role = replica")
-        try:
-            conn.execute(f"truncate {', '.join(tables)} restart identity cascade")
-        finally:
-            conn.execute("set session_replication_role = default")

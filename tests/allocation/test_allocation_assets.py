@@ -6,42 +6,29 @@ from datetime import UTC, datetime
 import dagster as dg
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from assets import allocation_queries as q
 from assets.allocation import allocation_backtest, allocation_plan
-from assets.marts import defs as marts_defs
-from assets.marts import hcp_dbt_models
 from assets.resources import PostgresResource
 from kernels.allocation import evaluate
 from kernels.planning import DEFAULT_PLANNING, build_problem, naive_forecast
-from tests.conftest import truncate_schema
+from tests.databases import Template
 
 END = datetime(2026, 10, 8, tzinfo=UTC)
 START = "2026-10-08T00:00:00+00:00"
 
 
 @pytest.fixture(scope="module")
-def fleet_marts(database_url, tmp_path_factory):
-    """2 facilities x 30 devices x 3 days in raw, and every dbt model fully rebuilt on them."""
-    from ingestion.loader import ingest_folder
-    from ingestion.simulator import simulate
+def database_template(allocation_fleet_template: Template) -> Template:
+    """2 facilities x 60 devices x 3 days in raw, and every dbt model fully rebuilt on them."""
+    return allocation_fleet_template
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        truncate_schema(conn, "raw")
-    landing = tmp_path_factory.mktemp("allocation-landing")
-    simulate(landing, seed=5, facilities=2, devices=60, days=3, end=END, customers=3, workers=1)
-    ingest_folder(database_url, landing)
-    result = dg.materialize(
-        [hcp_dbt_models],
-        resources={"dbt": marts_defs.resources["dbt"]},
-        run_config={"ops": {"hcp_dbt_models": {"config": {"full_refresh": True}}}},
-        raise_on_error=False,
-    )
-    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["marts", "fct_device_hourly"]) in materialized
-    return database_url
+
+@pytest.fixture(scope="module")
+def fleet_marts(module_url: str) -> str:
+    """The module's copy of the fleet with its marts built."""
+    return module_url
 
 
 @pytest.fixture(scope="module")

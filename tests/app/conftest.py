@@ -1,31 +1,22 @@
-"""App fixtures: scratch databases on the session's server, with a user per role: one holding a small
-fleet built by the real pipeline (simulator, loader, dbt, ML, allocation and billing assets through
-``hcp materialize``'s code), built once per session, and one migrated but empty."""
+"""App fixtures: databases with a user per role, copied per test module from two templates built once
+per session (tests/templates.py): ``app_fleet``, a small fleet built by the real pipeline
+(simulator, loader, dbt, ML, allocation and billing assets through ``hcp materialize``'s code), and
+``app_empty``, migrated but empty."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
-from benchmarks import app_fleet as fleet
-from core.db import scratch_database
-from tests.app.helpers import add_role_users, using
-
-END = datetime(2026, 11, 20, tzinfo=UTC)
-# Small enough to build in about a minute and a half on 2 cores; 3 days so that the 24-hour KPI
-# period has a previous period, and the forecasters have more than two daily seasons.
-FLEET = {"facilities": 2, "devices": 30, "days": 3, "customers": 3, "end": END, "seed": 7}
+from tests.app.helpers import using
+from tests.databases import Template, TestServer
 
 
-@pytest.fixture(scope="session")
-def pipeline_fleet(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a scratch database holding the simulated fleet after every asset ran, with role users."""
-    with scratch_database(database_url, "hcp_app_fleet") as url:
-        fleet.build(url, tmp_path_factory.mktemp("app-fleet"), **FLEET)
-        with using(url):
-            add_role_users()
+@pytest.fixture(scope="module")
+def pipeline_fleet(pg: TestServer, app_fleet_template: Template) -> Iterator[str]:
+    """URL of the module's copy of the simulated fleet after every asset ran, with role users."""
+    with pg.clone(app_fleet_template.name, "app_fleet") as url:
         yield url
 
 
@@ -37,8 +28,7 @@ def fleet_url(pipeline_fleet: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def empty_url(database_url: str) -> Iterator[str]:
-    """A migrated scratch database with users and no data at all."""
-    with scratch_database(database_url, "hcp_app_empty") as url, using(url):
-        add_role_users()
+def empty_url(pg: TestServer, app_empty_template: Template) -> Iterator[str]:
+    """The module's migrated database with users and no data at all."""
+    with pg.clone(app_empty_template.name, "app_empty") as url, using(url):
         yield url

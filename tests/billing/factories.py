@@ -12,26 +12,10 @@ from pathlib import Path
 import psycopg
 
 from core.pii import encrypt_pii, load_key
-from tests.conftest import truncate_schema
 
 _event_ids = itertools.count(1)
 H100 = "NVIDIA H100 80GB HBM3"
 L40S = "NVIDIA L40S"
-
-
-def reset(conn: psycopg.Connection) -> None:
-    """Empty the billing schema and the raw tables billing reads; counters start at 1 again."""
-    truncate_schema(conn, "billing")
-    conn.execute(
-        """truncate raw.customers, raw.rate_cards, raw.workload_events, raw.devices, raw.device_telemetry,
-                    raw.energy_prices, raw.facilities"""
-    )
-    conn.execute(
-        "insert into billing.invoice_counters (series) values ('INV'), ('CN') on conflict do nothing"
-    )
-    # dbt's incremental models (telemetry intervals, metered usage) still hold what the emptied raw
-    # rows gave them, e.g. another module's watermark: the next build starts them over.
-    _state["full_refresh"] = True
 
 
 def customer(
@@ -98,18 +82,17 @@ def data_until(conn, at: datetime) -> None:
 
 
 _DBT_TARGET = Path(tempfile.mkdtemp(prefix="hcp-billing-dbt-"))
-_state = {"full_refresh": True}  # the session may start on tables left by another test module
 
 
-def build_usage(conn=None) -> None:
-    """Rebuild marts.fct_usage (and what it depends on) with dbt: invoices read usage from the mart;
-    after a :func:`reset` the incremental models are rebuilt from scratch (``--full-refresh``)."""
+def build_usage(conn: psycopg.Connection) -> None:
+    """Rebuild marts.fct_usage (and what it depends on) with dbt on the test's database: invoices
+    read usage from the mart. The first build of a database builds every model from scratch
+    (``--full-refresh``), later ones run incrementally, as the scheduled refresh does."""
     from billing.usage import refresh_usage_marts
     from core.dbt import run_dbt
 
     url = os.environ["DATABASE_URL"]
-    if _state["full_refresh"]:
+    if conn.execute("select to_regclass('marts.fct_usage')").fetchone()[0] is None:
         run_dbt(url, "run", "--select", "+fct_usage", "--full-refresh", target_path=_DBT_TARGET)
-        _state["full_refresh"] = False
     else:
         refresh_usage_marts(url, target_path=_DBT_TARGET)

@@ -18,6 +18,8 @@ from core.settings import get_settings
 from tests.billing import factories as f
 from tests.billing.hooks import SENT
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 D = Decimal
 
@@ -25,7 +27,6 @@ D = Decimal
 @pytest.fixture()
 def usage(conn):
     """c1 runs 1 GPU at 2.00/h for 10 h on 1 Oct and 10 h on 11 Oct: 20.00 then 40.00 USD to date."""
-    f.reset(conn)
     f.customer(conn, "c1")
     devices = f.gpus(conn, "h100", f.H100, 1)
     f.card(conn, "rc-1", None, f.H100, "inference", "2.00", 1, T(2026, 1, 1))

@@ -6,17 +6,19 @@ import json
 from datetime import UTC, datetime
 
 import dagster as dg
+import pytest
 from typer.testing import CliRunner
 
 from assets.resources import PostgresResource
 from orchestration.cli import app
 from tests.billing import factories as f
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 
 
 def _month(conn) -> None:
-    f.reset(conn)
     f.customer(conn, "c1", tax="0.07")
     f.customer(conn, "c2", tz="America/New_York")
     devices = f.gpus(conn, "h100", f.H100, 2)

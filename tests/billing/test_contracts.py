@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from billing import invoices as inv
 from billing.reconcile import reconcile
 from tests.billing import factories as f
+
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 D = Decimal
 
 
 def test_commitment_tiers_discount_credit_tax(conn):
-    f.reset(conn)
     f.customer(conn, "c1", tax="0.05")
     h100 = f.gpus(conn, "h100", f.H100, 2)
     l40s = f.gpus(conn, "l40s", f.L40S, 1)

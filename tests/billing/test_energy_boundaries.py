@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from billing import invoices as inv
 from billing.catalog import load_catalog
 from billing.periods import period_bounds
@@ -16,12 +18,13 @@ from billing.reconcile_energy import energy_lines as recomputed_lines
 from billing.usage import load_energy
 from tests.billing import factories as f
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 TZ = "Asia/Kolkata"
 UTC0 = datetime(2026, 10, 31, 0, tzinfo=UTC)
 
 
 def _setup(conn) -> None:
-    f.reset(conn)
     f.customer(conn, "k1", tz=TZ)
     conn.execute(
         """insert into raw.facilities values ('fac-1', 'Site', 'ERCOT', 'HB_WEST', 'America/Chicago',

@@ -14,6 +14,8 @@ from billing import invoices as inv
 from billing.reconcile import marts_crosscheck, reconcile
 from tests.billing import factories as f
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 D = Decimal
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 PERIOD = "2026-10"
@@ -24,7 +26,6 @@ AFTER_GRACE = T(2026, 11, 5)
 def month(conn):
     """c1 (UTC, 8.25 % tax): 2 GPUs x 2.5 h inference at 2.49 = 12.45; a batch job 630 s + 1 s at
     60 s increments = 720 s at 1.99 = 0.398 -> 0.40. Subtotal 12.85, tax 1.060125 -> 1.06, total 13.91."""
-    f.reset(conn)
     f.customer(conn, "c1", tax="0.0825")
     devices = f.gpus(conn, "h100", f.H100, 4)
     f.card(conn, "rc-1", None, f.H100, "inference", "2.49", 1, T(2026, 1, 1))
@@ -128,7 +129,6 @@ def test_finalized_invoice_is_immutable(conn, month):
 
 
 def test_gapless_numbers_under_concurrent_finalization(conn, database_url):
-    f.reset(conn)
     f.card(conn, "rc-1", None, f.H100, "inference", "2.49", 1, T(2026, 1, 1))
     devices = f.gpus(conn, "h100", f.H100, 1)
     customers = [f"k{i:02d}" for i in range(12)]

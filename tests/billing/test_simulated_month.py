@@ -4,68 +4,32 @@
 from __future__ import annotations
 
 import csv
-import json
-import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from billing import invoices as inv
 from billing.reconcile import reconcile
 from billing.reports import write_period_reports
-from billing.seed import seed_defaults
-from ingestion.loader import ingest_folder
-from ingestion.simulator import simulate
 from tests.billing import factories as f
+from tests.databases import Template
+from tests.templates import BILLING_NOW as NOW
+from tests.templates import BILLING_PERIOD as PERIOD
 
-PERIOD = "2026-10"
-NOW = datetime(2026, 11, 10, tzinfo=UTC)
-
-
-def _keep_few_miners(landing: Path, per_rack: int) -> None:
-    """Keep the telemetry of a few ASICs per rack: colocation energy is metered from what is measured."""
-    racks: dict[str, list[str]] = {}
-    with (landing / "reference/devices.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            if row["kind"] == "asic":
-                racks.setdefault(row["rack"], []).append(row["device_id"])
-    keep = {d for ids in racks.values() for d in ids[:per_rack]}
-    for path in (landing / "telemetry/miner").glob("*.jsonl"):
-        lines = [line for line in path.read_text().splitlines() if json.loads(line)["device_id"] in keep]
-        path.write_text("\n".join(lines) + "\n")
+pytestmark = pytest.mark.fresh_database  # every test starts on its own copy of the month
 
 
 @pytest.fixture(scope="module")
-def month(database_url, tmp_path_factory):
-    """October 2026 in every customer's time zone: 33 days of data ending 2 Nov 00:00 UTC."""
-    landing = tmp_path_factory.mktemp("landing")
-    simulate(
-        landing,
-        seed=11,
-        facilities=1,
-        devices=64,
-        days=33,
-        interval_minutes=60,
-        end=datetime(2026, 11, 2, tzinfo=UTC),
-        customers=6,
-    )
-    # Billing reads reference data, workload events, the facility's real-time prices and the ASIC
-    # telemetry of colocation racks; the rest is left out to keep the test fast.
-    for sub in ("prices/ercot_dam", "prices/pjm", "site_meter", "bitcoin", "telemetry/dcgm", "labels"):
-        shutil.rmtree(landing / sub, ignore_errors=True)
-    _keep_few_miners(landing, per_rack=3)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        f.reset(conn)
-        conn.execute("truncate raw.load_log cascade")
-    ingest_folder(database_url, landing)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        seed_defaults(conn, actor="test")
-        f.build_usage(conn)
-        result = inv.finalize_period(conn, PERIOD, now=NOW, actor="test")
-    return result
+def database_template(billing_month_template: Template) -> Template:
+    """Each test starts on its own copy of the finalized month (they plant differences)."""
+    return billing_month_template
+
+
+@pytest.fixture(scope="module")
+def month(billing_month_template: Template) -> dict:
+    """October 2026 (tests/templates.py) as finalizing it returned: invoice numbers finalized and refused."""
+    return billing_month_template.meta
 
 
 def test_month_finalizes_and_reconciles(conn, month):

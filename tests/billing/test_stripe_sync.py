@@ -20,13 +20,14 @@ from kernels.billing import to_cents
 from tests.billing import factories as f
 from tests.billing.fake_stripe import FakeStripe
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 FAST = {"backoff_s": 0.01}
 
 
 @pytest.fixture()
 def finalized(conn):
-    f.reset(conn)
     f.customer(conn, "c1", tax="0.0825")
     devices = f.gpus(conn, "h100", f.H100, 2)
     f.card(conn, "rc-1", None, f.H100, "inference", "2.49", 1, T(2026, 1, 1))

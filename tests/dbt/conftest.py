@@ -1,41 +1,38 @@
 """A small fleet in raw and the dbt project built on it, shared by the dbt tests.
 
-The fleet comes from the simulator through the loader (2 facilities x 30 devices x 2 days); dbt
-runs as a subprocess with the PG* variables of the test database and its artifacts in a temporary
-target folder (the developer's dbt_project/target is left alone).
+The fleet comes from the simulator through the loader (2 facilities x 30 devices x 2 days) and
+``dbt build --full-refresh`` runs on it once per session, into the ``marts_fleet`` template
+(tests/templates.py); every dbt test module works on its own copy of it, with its own copy of the
+dbt artifacts (target folder).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
+import shutil
 
-import psycopg
 import pytest
 
-from core.dbt import run_dbt
-from tests.conftest import truncate_schema
-
-END = datetime(2026, 3, 9, tzinfo=UTC)  # the fleet spans the US spring-forward day, 2026-03-08
+from tests.databases import Template, completed_process
 
 
-@pytest.fixture(scope="session")
-def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dbt-target")
+@pytest.fixture(scope="module")
+def database_template(marts_fleet_template: Template) -> Template:
+    return marts_fleet_template
 
 
-@pytest.fixture(scope="session")
-def marts_fleet(database_url: str, dbt_target: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Raw tables loaded with a simulated fleet and ``dbt build --full-refresh`` run once on it."""
-    from ingestion.loader import ingest_folder
-    from ingestion.simulator import simulate
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        truncate_schema(conn, "raw")
-    landing = tmp_path_factory.mktemp("dbt-landing")
-    simulate(landing, seed=11, facilities=2, devices=30, days=2, end=END, customers=4)
-    ingest_folder(database_url, landing)
-    build = run_dbt(database_url, "build", "--full-refresh", target_path=dbt_target, check=False)
-    results = json.loads((dbt_target / "run_results.json").read_text())
-    return {"url": database_url, "build": build, "results": results, "target": dbt_target}
+@pytest.fixture(scope="module")
+def marts_fleet(
+    module_url: str, marts_fleet_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """The module's copy of the fleet after ``dbt build --full-refresh``: its URL, the build's
+    process and run results, and a target folder of its own with the build's artifacts."""
+    target = tmp_path_factory.mktemp("dbt-target")
+    shutil.copytree(marts_fleet_template.folder / "dbt-target", target, dirs_exist_ok=True)
+    results = json.loads((target / "run_results.json").read_text())
+    return {
+        "url": module_url,
+        "build": completed_process(marts_fleet_template.meta),
+        "results": results,
+        "target": target,
+    }

@@ -15,6 +15,8 @@ from benchmarks.ingestion import write_telemetry_csv
 from ingestion.loader import ingest_file
 from tests.ingestion.test_loader import snapshot
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 ROWS = 600_000
 _LOADER = (
     "import sys; from ingestion.loader import ingest_file; ingest_file(sys.argv[1], 'telemetry', sys.argv[2])"
@@ -37,7 +39,8 @@ def _wait_for_copy(conn, process: subprocess.Popen, timeout: float = 60) -> bool
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         active = conn.execute(
-            "select count(*) from pg_stat_activity where state = 'active' and query ilike 'copy%%device_telemetry%%'"
+            """select count(*) from pg_stat_activity where state = 'active' and query ilike 'copy%%device_telemetry%%'
+               and datname = current_database()"""
         ).fetchone()[0]
         if active:
             return True
@@ -62,7 +65,8 @@ def test_kill_during_copy_leaves_previous_state(raw, database_url, tmp_path):
     # the server notices the dead client and rolls its transaction back
     deadline = time.monotonic() + 30
     while raw.execute(
-        "select count(*) from pg_stat_activity where query ilike 'copy%%device_telemetry%%' and pid <> pg_backend_pid()"
+        """select count(*) from pg_stat_activity where query ilike 'copy%%device_telemetry%%'
+           and pid <> pg_backend_pid() and datname = current_database()"""
     ).fetchone()[0]:
         assert time.monotonic() < deadline
         time.sleep(0.05)

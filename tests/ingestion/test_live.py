@@ -10,6 +10,8 @@ import pytest
 from ingestion import live
 from tests.ingestion.conftest import FIXTURES
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 RECORDED = FIXTURES / "gridstatus_ercot_spp.csv"
 
 

@@ -13,6 +13,8 @@ from ingestion.errors import IngestError
 from ingestion.loader import ingest_file, ingest_folder, landing_files
 from tests.ingestion.conftest import FIXTURES
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 DATA_TABLES = [
     "energy_prices", "price_nodes", "btc_economics", "facilities", "devices", "customers", "rate_cards",
     "workload_events", "device_telemetry", "site_meter", "demand_response_events", "quarantine",

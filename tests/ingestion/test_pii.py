@@ -15,6 +15,8 @@ from core.settings import get_settings
 from ingestion.loader import ingest_file
 from tests.ingestion.conftest import FIXTURES
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 
 def test_pii_is_encrypted_and_decrypts_with_the_key(raw):
     result = ingest_file(raw, "customers", FIXTURES / "customers.csv")

@@ -2,36 +2,29 @@
 anomaly assets materialize into the ml.* tables of the real database."""
 
 import shutil
-from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from core.settings import get_settings
-from ingestion.simulator import simulate
 from orchestration.materialize import materialize
-from tests.conftest import truncate_schema
+from tests.databases import Template
 
-END = datetime(2026, 11, 20, tzinfo=UTC)
 ML_TABLES = ("forecasts", "forecast_metrics", "models", "anomalies", "anomaly_metrics")
 
 
 @pytest.fixture(scope="module")
-def ingested_fleet(database_url):
+def database_template(ml_fleet_template: Template) -> Template:
+    return ml_fleet_template
+
+
+@pytest.fixture(scope="module")
+def ingested_fleet(module_url: str, ml_fleet_template: Template) -> Path:
+    """The module's copy of the ingested fleet, its landing files in the module's landing folder."""
     landing = get_settings().landing
-    shutil.rmtree(landing, ignore_errors=True)  # other tests simulate other fleets into the same folder
-    simulate(landing, seed=11, facilities=1, devices=40, days=3, end=END, customers=3)
-    with __import__("psycopg").connect(database_url, autocommit=True) as conn:
-        truncate_schema(conn, "raw")
-        truncate_schema(conn, "ml")
-        # dbt-built staging tables left by earlier tests would hold another fleet (the telemetry
-        # model is incremental); without them the ML loaders read raw with the same dedup rule.
-        conn.execute("drop schema if exists staging cascade")
-        conn.execute("create schema staging")
-    stages = materialize("group:ingestion")
-    assert all(stage.success for stage in stages), stages
-    yield landing
-    shutil.rmtree(landing, ignore_errors=True)
+    shutil.copytree(ml_fleet_template.folder / "landing", landing)
+    return landing
 
 
 def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):

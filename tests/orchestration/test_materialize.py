@@ -7,13 +7,13 @@ import pytest
 from core.settings import get_settings
 from ingestion.simulator import simulate
 from orchestration.materialize import landing_days, materialize
-from tests.conftest import truncate_schema
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def small_fleet(database_url):
+def small_fleet(module_url):
+    """The simulated fleet's files in the module's landing folder; its database is still empty."""
     landing = get_settings().landing
     simulate(landing, seed=7, facilities=2, devices=40, days=2, end=END, customers=3)
     return landing
@@ -30,7 +30,6 @@ def test_landing_days_found(small_fleet):
 
 
 def test_materialize_ingestion_twice_is_idempotent(small_fleet, conn):
-    truncate_schema(conn, "raw")
     first = materialize("group:ingestion")
     assert [stage.name for stage in first] == ["reference", "daily"]
     assert all(stage.success for stage in first)

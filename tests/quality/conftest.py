@@ -1,30 +1,17 @@
-"""A database of its own for the quality tests: they truncate raw tables and create mart tables."""
+"""The quality tests work on a database of their own per test (their modules are marked
+``fresh_database``): each test loads a few clean rows and injects one defect."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
 
-from core.migrate import migrate
 
-
-@pytest.fixture(scope="session")
-def quality_url(database_url: str) -> Iterator[str]:
-    name = "hcp_quality_tests"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.execute(f'create database "{name}"')
-    url = urlparse(database_url)._replace(path="/" + name).geturl()
-    migrate(url)
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+@pytest.fixture()
+def quality_url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture()
-def qconn(quality_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(quality_url, autocommit=True) as connection:
-        yield connection
+def qconn(conn: psycopg.Connection) -> psycopg.Connection:
+    return conn

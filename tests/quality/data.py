@@ -7,18 +7,20 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from tests.conftest import truncate_schema
-
 DAY = "2026-03-10"  # a closed day (CDT, no DST change)
 CHICAGO = ZoneInfo("America/Chicago")
 DEVICES = [("asic-001", "asic", 3.5, 200.0), ("asic-002", "asic", 3.5, 200.0), ("gpu-001", "gpu", 0.7, None)]
 
 
-def reset(conn: psycopg.Connection) -> None:
-    """Empty raw and the quality tables, and open load 1 (for tables with a load_log reference)."""
-    truncate_schema(conn, "raw")
-    conn.execute("truncate ops.check_results, ops.alerts restart identity")
+def open_load(conn: psycopg.Connection) -> None:
+    """Open load 1 (for tables with a load_log reference) in the test's fresh database."""
     conn.execute("insert into raw.load_log (kind, source_file) values ('test', 'test')")
+
+
+def forget_readings(conn: psycopg.Connection) -> None:
+    """Delete the telemetry and prices a test inserted, to insert others in their place."""
+    conn.execute("delete from raw.device_telemetry")
+    conn.execute("delete from raw.energy_prices")
 
 
 def price_rows(day: str = DAY, node: str = "HB_NORTH", load_id: int = 1) -> list[tuple]:

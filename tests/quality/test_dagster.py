@@ -11,6 +11,8 @@ from assets.ingestion import daily_partitions, raw_assets
 from assets.resources import LandingResource, PostgresResource
 from tests.quality import data
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 RAW_PRICES = next(a for a in raw_assets if dg.AssetKey(["raw", "energy_prices"]) in a.keys)
 PRICES_CHECK = next(c for c in quality.suite_checks if "energy_prices_suite" in str(c.check_keys))
 downstream_runs: list[str] = []
@@ -48,7 +50,7 @@ def materialize_day(quality_url: str, landing) -> dg.ExecuteInProcessResult:
 
 @pytest.mark.parametrize("bad_price", [None, 6000.0])
 def test_bad_price_day_blocks_downstream(qconn, quality_url, tmp_path, bad_price):
-    data.reset(qconn)
+    data.open_load(qconn)
     write_ercot_day(tmp_path, bad_price)
     downstream_runs.clear()
     result = materialize_day(quality_url, tmp_path)
@@ -95,12 +97,12 @@ def freshness(instance, quality_url) -> dict[str, dg.AssetCheckEvaluation]:
 
 
 def test_freshness_fresh_and_stale(qconn, quality_url):
-    data.reset(qconn)
+    data.open_load(qconn)
     insert_reading(qconn, timedelta(minutes=5))
     with dg.DagsterInstance.ephemeral() as instance:
         fresh = freshness(instance, quality_url)
         assert fresh["device_telemetry_freshness"].passed and fresh["energy_prices_freshness"].passed
-        data.reset(qconn)
+        data.forget_readings(qconn)
         insert_reading(qconn, timedelta(hours=2))
         stale = freshness(instance, quality_url)
     for name in ("device_telemetry_freshness", "energy_prices_freshness"):
@@ -113,7 +115,7 @@ def test_check_failure_sensor_writes_alert_and_runs_command(qconn, quality_url, 
     out = tmp_path / "alert.json"
     monkeypatch.setenv("HCP_ALERT_COMMAND", f"cat > {out}")
     monkeypatch.delenv("HCP_ALERT_WEBHOOK", raising=False)
-    data.reset(qconn)
+    data.open_load(qconn)
     insert_reading(qconn, timedelta(hours=3))
     resources = {"postgres": PostgresResource(url=quality_url)}
     with dg.DagsterInstance.ephemeral() as instance:
@@ -139,7 +141,7 @@ def test_check_failure_sensor_writes_alert_and_runs_command(qconn, quality_url, 
 def test_run_failure_sensor_writes_alert(qconn, quality_url, monkeypatch):
     monkeypatch.delenv("HCP_ALERT_COMMAND", raising=False)
     monkeypatch.delenv("HCP_ALERT_WEBHOOK", raising=False)
-    data.reset(qconn)
+    data.open_load(qconn)
 
     @dg.op
     def explode() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from expectations.context import SUITES_DIR
@@ -11,6 +12,8 @@ from expectations.docs import build_docs, suite_json
 from expectations.suites import all_frames
 from orchestration.cli import app
 from tests.quality import data
+
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
 
 def test_committed_suite_json_matches_the_code():
@@ -28,7 +31,7 @@ def test_context_config_has_analytics_off():
 
 
 def test_data_docs_rendered(qconn, quality_url, tmp_path):
-    data.reset(qconn)
+    data.open_load(qconn)
     data.insert_prices(qconn, data.price_rows())
     data.insert_devices(qconn)
     data.insert_telemetry(qconn, data.telemetry_rows())
@@ -46,7 +49,7 @@ def test_cli_quality_run_fails_on_a_defect(qconn, quality_url, monkeypatch):
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    data.reset(qconn)
+    data.open_load(qconn)
     data.insert_customers(qconn)
     data.insert_events(qconn, [*data.CLEAN_EVENTS, ("e9", "w1", "cust-1", "started", 55)])
     try:

@@ -10,6 +10,8 @@ from expectations.runner import run_check
 from expectations.suites import CHECKS, MART_CHECKS
 from tests.quality import data
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 SPECS = {spec.name: spec for spec in CHECKS + MART_CHECKS}
 
 
@@ -19,7 +21,7 @@ def failing_expectations(outcome) -> set[str]:
 
 @pytest.fixture()
 def raw(qconn):
-    data.reset(qconn)
+    data.open_load(qconn)
     return qconn
 
 

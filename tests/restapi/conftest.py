@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlparse
 
 import httpx
 import psycopg
@@ -22,7 +21,7 @@ from api.keys import create_key, revoke_key
 from billing.invoices import finalize_invoice
 from core.migrate import migrate
 from core.settings import PROJECT_ROOT
-from tests.app.conftest import pipeline_fleet  # noqa: F401 - the session's fleet, built once
+from tests.databases import Template, TestServer
 
 KEY_SECRET = "test-api-key-secret-0123456789abcdef"
 WEBHOOK_SECRET = "whsec_test_0123456789abcdefghijklmnop"
@@ -61,25 +60,15 @@ def _credit_note(conn: psycopg.Connection, invoice_id: int) -> int:
 
 
 @pytest.fixture(scope="session")
-def fleet_database(request: pytest.FixtureRequest, database_url: str) -> Iterator[str]:
-    """The app tests' pipeline-built fleet; or, when ``HCP_TEST_FLEET_TEMPLATE`` names a database
-    on the same server that holds such a fleet (built by the same code), a copy of it: this
-    skips the minutes of the build while iterating on the API alone."""
+def fleet_database(pg: TestServer, app_fleet_template: Template) -> Iterator[str]:
+    """A copy of the app tests' pipeline-built fleet (the ``app_fleet`` template); or, when
+    ``HCP_TEST_FLEET_TEMPLATE`` names a database on the same server that holds such a fleet (built
+    by the same code), a copy of that one, migrated."""
     template = os.environ.get("HCP_TEST_FLEET_TEMPLATE")
-    if not template:
-        yield request.getfixturevalue("pipeline_fleet")
-        return
-    admin = urlparse(database_url)._replace(path="/postgres").geturl()
-    copy = urlparse(database_url)._replace(path="/hcp_api_fleet_copy").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop database if exists hcp_api_fleet_copy with (force)")
-        conn.execute(f'create database hcp_api_fleet_copy template "{template}"')
-    migrate(copy)
-    try:
-        yield copy
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("drop database if exists hcp_api_fleet_copy with (force)")
+    with pg.clone(template or app_fleet_template.name, "api_fleet") as url:
+        if template:
+            migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

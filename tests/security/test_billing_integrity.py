@@ -14,6 +14,8 @@ import pytest
 from billing import invoices as inv
 from tests.billing import factories as f
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 AFTER_GRACE = T(2026, 11, 5)
 
@@ -21,7 +23,6 @@ AFTER_GRACE = T(2026, 11, 5)
 @pytest.fixture()
 def two_months(conn):
     """c1: one GPU-hour of inference at 2.49 in September and in October, and one 3.00 credit."""
-    f.reset(conn)
     f.customer(conn, "c1")
     devices = f.gpus(conn, "h100", f.H100, 2)
     f.card(conn, "rc-1", None, f.H100, "inference", "2.49", 1, T(2026, 1, 1))
