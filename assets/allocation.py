@@ -14,6 +14,7 @@ import pandas as pd
 import psycopg
 
 from assets import allocation_queries as q
+from assets.automation import schedule_status
 from assets.groups import OPTIMIZATION
 from assets.marts import mart_key
 from assets.resources import PostgresResource
@@ -179,10 +180,13 @@ allocation_backtest_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[allocation_plan, allocation_backtest],
     jobs=[allocation_plan_job, allocation_backtest_job],
+    # The plan follows the forecasts (orchestration.automation); the backtest runs nightly.
     schedules=[
-        dg.ScheduleDefinition(job=allocation_plan_job, cron_schedule="5 * * * *", execution_timezone="UTC"),
         dg.ScheduleDefinition(
-            job=allocation_backtest_job, cron_schedule="30 1 * * *", execution_timezone="UTC"
+            job=allocation_backtest_job,
+            cron_schedule="30 1 * * *",
+            execution_timezone="UTC",
+            default_status=schedule_status(),
         ),
     ],
 )

@@ -179,8 +179,5 @@ anomaly_assets = [anomalies, anomaly_metrics]
 anomalies_job = dg.define_asset_job("ml_anomalies_hourly", selection=dg.AssetSelection.assets(anomalies))
 defs = dg.Definitions(
     assets=anomaly_assets,
-    jobs=[anomalies_job],
-    schedules=[
-        dg.ScheduleDefinition(job=anomalies_job, cron_schedule="10 * * * *", name="ml_anomalies_hourly")
-    ],
+    jobs=[anomalies_job],  # anomalies follow telemetry (orchestration.automation); the job is manual
 )

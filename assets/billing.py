@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import psycopg
 
+from assets.automation import schedule_status, sensor_status
 from assets.groups import BILLING
 from assets.resources import PostgresResource
 from billing.resources import StripeResource, stripe_resource
@@ -126,7 +127,7 @@ def stripe_sync(
 @dg.sensor(
     name="budget_alert_sensor",
     minimum_interval_seconds=900,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=sensor_status(),
     description="Budget alerts at 50/80/100 % of monthly budgets; sent to HCP_BUDGET_ALERT_HOOK (email, Slack).",
 )
 def budget_alert_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
@@ -142,11 +143,17 @@ billing_monthly_job = dg.define_asset_job(
     "billing_monthly",
     selection=dg.AssetSelection.groups(BILLING),
     partitions_def=MONTHLY,
+    tags={"hcp/billing": "run"},  # one billing run at a time (dagster.yaml tag concurrency)
     description="The monthly billing run: drafts, finalization, reports, Stripe.",
 )
 
 
-@dg.schedule(job=billing_monthly_job, cron_schedule="0 6 4 * *", execution_timezone="UTC")
+@dg.schedule(
+    job=billing_monthly_job,
+    cron_schedule="0 6 4 * *",
+    execution_timezone="UTC",
+    default_status=schedule_status(),
+)
 def billing_monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """On the 4th, the previous month's run (the running month is a partition too, for drafts)."""
     tick = context.scheduled_execution_time

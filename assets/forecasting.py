@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from assets import ml_queries as q
+from assets.automation import schedule_status
 from assets.groups import FORECASTING
 from assets.resources import PostgresResource
 from core import db
@@ -202,7 +203,12 @@ defs = dg.Definitions(
     assets=[forecast_models, forecasts],
     jobs=[retrain_job, scoring_job],
     schedules=[
-        dg.ScheduleDefinition(job=retrain_job, cron_schedule="0 3 * * 1", name="ml_forecast_retrain_weekly"),
-        dg.ScheduleDefinition(job=scoring_job, cron_schedule="5 * * * *", name="ml_forecast_scoring_hourly"),
+        # forecasts follow the marts (orchestration.automation); model selection is weekly
+        dg.ScheduleDefinition(
+            job=retrain_job,
+            cron_schedule="0 3 * * 1",
+            name="ml_forecast_retrain_weekly",
+            default_status=schedule_status(),
+        ),
     ],
 )

@@ -107,26 +107,67 @@ def landing_files(root: Path, source: RawSource, days: Sequence[str] = ()) -> li
     return sorted(found)
 
 
-def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) -> dict:
-    """Ingest ``files``; returns the summed load log figures as asset metadata."""
+class RawLoadConfig(dg.Config):
+    """Which landing files a run loads: ``files`` (absolute paths, as the landing sensor lists them),
+    or, when empty, every landing file of the source (of the run's days when it is daily)."""
+
+    files: list[str] = []
+
+
+def raw_load_run_config(table: str, files: Sequence[str]) -> dict:
+    """Run config that loads exactly ``files`` into ``raw.<table>``."""
+    return {"ops": {f"raw_{table}": {"config": {"files": list(files)}}}}
+
+
+def listed_files(root: Path, source: RawSource, files: Sequence[str]) -> list[Path]:
+    """The files a run was given, checked: inside the landing folder, not symlinks, of this source."""
+    from ingestion.kinds import TABLE_OF, detect_kind
+
+    root = root.resolve()
+    checked = []
+    for name in files:
+        path = Path(name)
+        if path.is_symlink():
+            raise dg.Failure(f"{path}: symlink refused", allow_retries=False)
+        if not path.resolve().is_relative_to(root):
+            raise dg.Failure(f"{path}: outside the landing folder {root}", allow_retries=False)
+        try:
+            table = TABLE_OF[detect_kind(path)]
+        except Exception:  # an unknown or unreadable file is reported by its load, on its own
+            table = source.table
+        if table != source.table and table not in source.also:
+            raise dg.Failure(f"{path}: not a {source.table} file", allow_retries=False)
+        checked.append(path)
+    return checked
+
+
+def _load(context: dg.AssetExecutionContext, url: str, files: Iterable[Path]) -> tuple[dict, dict]:
+    """Ingest ``files``; returns the summed load log figures as asset metadata, and the files that
+    failed with their errors (each bad file is reported on its own; the others still load)."""
+    from ingestion.errors import IngestError
     from ingestion.kinds import detect_kind
     from ingestion.loader import ingest_file
 
     totals = {"files": 0, "rows_in": 0, "loaded": 0, "quarantined": 0, "duplicates_skipped": 0}
     load_ids = []
+    failed = {}
     for path in files:
         try:
             result = ingest_file(url, detect_kind(path), path)
         except psycopg.OperationalError as err:  # connection dropped, server restarting: try again
             raise dg.RetryRequested(max_retries=3, seconds_to_wait=5) from err
+        except IngestError as err:
+            context.log.error(f"{path}: {err}")
+            failed[str(path)] = str(err)
+            continue
         context.log.info(f"{path.name}: {result.to_dict()}")
         totals["files"] += 1
         for key in ("rows_in", "loaded", "quarantined", "duplicates_skipped"):
             totals[key] += getattr(result, key)
         load_ids.append(result.load_id)
-    if totals["files"] == 0:
+    if totals["files"] == 0 and not failed:
         context.log.warning("no landing files for this asset/partition")
-    return {**totals, "load_ids": dg.MetadataValue.json(load_ids)}
+    return {**totals, "load_ids": dg.MetadataValue.json(load_ids), "failed_files": len(failed)}, failed
 
 
 def _raw_asset(source: RawSource) -> dg.AssetsDefinition:
@@ -152,11 +193,27 @@ def _raw_asset(source: RawSource) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run() if source.daily else None,
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     )
-    def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource, landing: LandingResource):
-        days = list(context.partition_keys) if source.daily else []
-        metadata = _load(context, postgres.get_url(), landing_files(landing.path(), source, days))
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: RawLoadConfig,
+        postgres: PostgresResource,
+        landing: LandingResource,
+    ):
+        if config.files:
+            files = listed_files(landing.path(), source, config.files)
+        else:
+            files = landing_files(
+                landing.path(), source, list(context.partition_keys) if source.daily else []
+            )
+        metadata, failed = _load(context, postgres.get_url(), files)
         for spec in specs:
             yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata)
+        if failed:  # after the good files' materializations, so downstream work still follows them
+            raise dg.Failure(
+                f"{len(failed)} of {len(files)} landing files failed to load",
+                metadata={"failed": dg.MetadataValue.json(failed)},
+                allow_retries=False,
+            )
 
     return _asset
 
@@ -164,3 +221,15 @@ def _raw_asset(source: RawSource) -> dg.AssetsDefinition:
 raw_assets = [_raw_asset(source) for source in RAW_SOURCES]
 daily_raw_keys = [dg.AssetKey(["raw", s.table]) for s in DAILY_SOURCES]
 reference_raw_keys = [dg.AssetKey(["raw", s.table]) for s in REFERENCE_SOURCES]
+
+ingest_daily_job = dg.define_asset_job(
+    "ingest_daily",
+    selection=dg.AssetSelection.assets(*daily_raw_keys),
+    partitions_def=daily_partitions(),
+    description="Load one day of prices, telemetry, site meters and workload events (or the listed files).",
+)
+ingest_reference_job = dg.define_asset_job(
+    "ingest_reference",
+    selection=dg.AssetSelection.assets(*reference_raw_keys),
+    description="Load reference data: facilities, devices, customers, rate cards, Bitcoin economics.",
+)

@@ -10,6 +10,7 @@ subprocess environment.
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ from assets import groups
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 _FOLDER_GROUPS = {"staging": groups.STAGING, "intermediate": groups.INTERMEDIATE, "marts": groups.MARTS}
 
+# The environment's own dbt, however the code location is started (PATH may lack the venv's bin/).
+DBT_EXECUTABLE = os.fspath(Path(sys.executable).parent / "dbt")
+
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
@@ -43,10 +48,13 @@ def _manifest_is_stale() -> bool:
     return any(path.stat().st_mtime > built for path in sources if path.exists())
 
 
-dbt_project.prepare_if_dev()
-if _manifest_is_stale():
+# What ``dbt_project.prepare_if_dev()`` does, with this environment's dbt (its preparer takes dbt
+# from PATH): re-parse under ``dagster dev``, else only when the manifest is missing or stale.
+if dbt_project.preparer.using_dagster_dev() or _manifest_is_stale():
     with contextlib.redirect_stdout(None):
-        dbt_project.preparer.prepare(dbt_project)
+        DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=dbt_project.target_path
+        ).wait()
 
 
 class HcpDbtTranslator(DagsterDbtTranslator):
@@ -132,5 +140,9 @@ def hcp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, confi
 
 defs = dg.Definitions(
     assets=[hcp_dbt_models],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=os.fspath(DBT_PROJECT_DIR))},
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, profiles_dir=os.fspath(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+        )
+    },
 )

@@ -17,6 +17,7 @@ import dagster as dg
 import psycopg
 
 from assets import billing, marts
+from assets.automation import schedule_status, sensor_status
 from assets.ingestion import daily_partitions
 from assets.resources import PostgresResource
 from expectations.alerts import CHECK_ALERT_QUIET, Alert, raise_alert
@@ -148,7 +149,7 @@ freshness_job = dg.define_asset_job(
 freshness_schedule = dg.ScheduleDefinition(
     job=freshness_job,
     cron_schedule="*/15 * * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,  # demo data is a day old: turn on for live feeds
+    default_status=schedule_status(),  # on demo data (a day old) the checks fail, as they should
 )
 
 # --- alerts ---------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ freshness_schedule = dg.ScheduleDefinition(
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     monitor_all_code_locations=True,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     description="Writes an ops.alerts row and calls the configured hook for every failed run.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, postgres: PostgresResource) -> None:
@@ -213,7 +214,7 @@ def _alerts_for(records: Iterable) -> list[Alert]:
 @dg.sensor(
     name="alert_on_check_failure",
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     description="Writes an ops.alerts row and calls the configured hook for every failed asset check.",
 )
 def alert_on_check_failure(context: dg.SensorEvaluationContext, postgres: PostgresResource) -> dg.SkipReason:

@@ -28,17 +28,29 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
+class MissingKeyError(RuntimeError):
+    """No PII key: the platform stops rather than encrypt under (or fail to read with) a new key."""
+
+
+def key_path() -> Path:
+    return get_settings().home / "secrets" / "pii.key"
+
+
 def load_key() -> PiiKey:
-    """The PII key: ``HCP_PII_KEY`` (base64 of 32 bytes), else ``$HCP_HOME/secrets/pii.key``,
-    generated there (mode 0600) on first use."""
+    """The PII key: ``HCP_PII_KEY`` (base64 of 32 bytes), else ``$HCP_HOME/secrets/pii.key``.
+    A missing key is an error, never silently replaced: creating one is ``hcp keys create``."""
     settings = get_settings()
     if settings.pii_key:
         encoded = settings.pii_key
         source = "HCP_PII_KEY"
     else:
-        path = settings.home / "secrets" / "pii.key"
+        path = key_path()
         if not path.exists():
-            _write_new_key(path)
+            raise MissingKeyError(
+                f"no PII key: neither HCP_PII_KEY nor {path} is set. Restore the key of this platform "
+                "(`hcp db restore BACKUP` with its passphrase, or the key from your secret store); "
+                "only for a new platform, create one with `hcp keys create`."
+            )
         encoded = path.read_text().strip()
         source = str(path)
     try:
@@ -50,14 +62,21 @@ def load_key() -> PiiKey:
     return PiiKey(key, key_id(key))
 
 
-def _write_new_key(path: Path) -> None:
+def create_key(path: Path | None = None) -> PiiKey:
+    """Write a new random key to ``path`` (default: ``$HCP_HOME/secrets/pii.key``, mode 0600);
+    refuses to overwrite an existing key (that would make every encrypted record unreadable)."""
+    return write_key(base64.b64encode(os.urandom(32)).decode(), path)
+
+
+def write_key(encoded: str, path: Path | None = None) -> PiiKey:
+    """Store a base64 key at ``path`` (mode 0600); FileExistsError when a key is already there."""
+    path = path or key_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+        handle.write(encoded.strip() + "\n")
+    key = base64.b64decode(encoded, validate=True)
+    return PiiKey(key, key_id(key))
 
 
 def encrypt_pii(fields: dict[str, str | None], customer_id: str, key: PiiKey) -> bytes:

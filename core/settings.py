@@ -40,6 +40,18 @@ class Settings(BaseSettings):
         default=None, alias="STRIPE_API_BASE", description="another Stripe endpoint (tests' local server)"
     )
     partitions_start: str = Field(default="2025-01-01", description="first day of the daily partitions")
+    automation: bool = Field(default=True, description="schedules and sensors run when served (off: stopped)")
+    landing_settle_seconds: float = Field(
+        default=5.0, description="a landing file is taken once unmodified for this long"
+    )
+    grpc_port: int = Field(default=4266, description="the Dagster code server (hcp serve)")
+    max_runs: int = Field(default=6, description="Dagster runs at once on this machine (-1: no cap)")
+    backup_passphrase: str | None = Field(default=None, description="seals the PII key inside backups")
+    backup_keep_days: int = Field(default=14, description="nightly backups older than this are deleted")
+
+    @property
+    def backups(self) -> Path:
+        return self.home / "backups"
 
     @property
     def pgdata(self) -> Path:

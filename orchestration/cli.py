@@ -283,19 +283,23 @@ def materialize(
 # --- serve / demo ---------------------------------------------------------------------------------
 
 
-def _serve(open_streamlit: bool = True) -> None:
+def _serve(open_streamlit: bool = True, dev: bool = False) -> None:
     from orchestration.serve import serve_forever
 
     url = ready_database()
-    serve_forever(url, with_streamlit=open_streamlit, console=console)
+    serve_forever(url, with_streamlit=open_streamlit, console=console, dev=dev)
 
 
 @app.command()
 def serve(
     streamlit: Annotated[bool, typer.Option(help="also serve the Streamlit app")] = True,
+    dev: Annotated[
+        bool, typer.Option(help="`dagster dev` instead of code server + webserver + daemon")
+    ] = False,
 ) -> None:
-    """Serve the Dagster UI (with its daemon: schedules and sensors) and the Streamlit app; Ctrl-C stops all."""
-    _serve(streamlit)
+    """Serve the platform: code server, Dagster UI, daemon (schedules, sensors, automation) and the
+    Streamlit app, as separate processes; Ctrl-C stops all."""
+    _serve(streamlit, dev)
 
 
 def _ensure_demo_admin(url: str) -> None:
@@ -327,6 +331,9 @@ def demo(
     settings = get_settings()
     url = ready_database()
     console.print(f"[bold]1/4 database[/] {url}")
+    from orchestration.cli_ops import ensure_demo_key
+
+    ensure_demo_key()  # the demo creates its PII key explicitly (a served platform never does)
     if fresh or not any(settings.landing.glob("reference/*.csv")):
         console.print(f"[bold]2/4 simulate[/] {devices} devices x {days} days into {settings.landing}")
         simulate(

@@ -1,31 +1,100 @@
-"""Dagster's instance folder (DAGSTER_HOME) under the data folder, with usage telemetry off."""
+"""Dagster's instance: DAGSTER_HOME under the data folder, its storage in the platform's PostgreSQL.
+
+Runs, event logs and schedule/sensor state live in their own database next to the platform's
+(``<db>_dagster`` on the same server, created on first use), through dagster-postgres. The URL is
+handed to Dagster's processes in ``HCP_DAGSTER_PG_URL``, so no password is written to dagster.yaml.
+Run concurrency is limited by tags (one load per raw table, one billing run, one dbt/automation run
+of each kind) rather than by a global count. Usage telemetry is off.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
 
 from core.settings import get_settings
 
+DAGSTER_URL_VARIABLE = "HCP_DAGSTER_PG_URL"
+
 DAGSTER_YAML = """\
-# Written by hcp: Dagster's own storage (runs, event log, schedules) in this folder.
+# Written by hcp (orchestration/instance.py) on every start: edit that file, not this one.
 telemetry:
   enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: HCP_DAGSTER_PG_URL
 run_coordinator:
   module: dagster._core.run_coordinator.queued_run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 2
+    max_concurrent_runs: {max_runs}
+    tag_concurrency_limits:
+      - key: hcp/raw_table
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+      - key: hcp/billing
+        limit: 1
+      - key: hcp/automation
+        limit: 2
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  poll_interval_seconds: 60
 """
 
 
-def ensure_dagster_home() -> Path:
-    """Create ``$HCP_HOME/dagster`` with its dagster.yaml and point DAGSTER_HOME at it."""
+def dagster_yaml(max_runs: int | None = None) -> str:
+    """dagster.yaml; ``max_runs`` (``HCP_MAX_RUNS``) caps runs at once to what the machine holds,
+    the tag limits above it say what may run together."""
+    return DAGSTER_YAML.format(max_runs=get_settings().max_runs if max_runs is None else max_runs)
+
+
+def dagster_database_url(platform_url: str) -> str:
+    """The URL of Dagster's database on the platform's server: the platform database's name + ``_dagster``."""
+    parsed = urlparse(platform_url)
+    name = (parsed.path or "/hcp").lstrip("/") or "hcp"
+    return parsed._replace(path=f"/{name}_dagster").geturl()
+
+
+def ensure_dagster_database(platform_url: str) -> str:
+    """Create Dagster's database when missing; returns its SQLAlchemy URL for dagster-postgres.
+
+    The driver is named (``postgresql+psycopg2``): SQLAlchemy 2.1 defaults to psycopg 3, whose
+    server-side parameters break dagster-postgres' ``NOTIFY run_events, %(id)s``."""
+    url = dagster_database_url(platform_url)
+    name = urlparse(url).path.lstrip("/")
+    with psycopg.connect(platform_url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            conn.execute(f'create database "{name}"')
+    return urlparse(url)._replace(scheme="postgresql+psycopg2").geturl()
+
+
+def ensure_dagster_home(platform_url: str | None = None) -> Path:
+    """Create ``$HCP_HOME/dagster`` with its dagster.yaml and point DAGSTER_HOME at it; with
+    ``platform_url``, also Dagster's database and ``HCP_DAGSTER_PG_URL``."""
     home = Path(os.environ.get("DAGSTER_HOME") or get_settings().home / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    if platform_url is not None:
+        os.environ[DAGSTER_URL_VARIABLE] = ensure_dagster_database(platform_url)
+        config.write_text(dagster_yaml())
+    elif not config.exists():  # no database at hand (e.g. `hcp materialize` in-process): local files
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     return home
+
+
+def grpc_workspace(home: Path, port: int, location: str = "hcp") -> Path:
+    """A workspace file that points at the code server (``dagster api grpc``) on ``port``."""
+    path = home / "workspace.yaml"
+    path.write_text(
+        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n"
+        f"      location_name: {location}\n"
+    )
+    return path

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from core import db
 from orchestration.instance import ensure_dagster_home
 
 _DAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
@@ -100,7 +101,7 @@ def materialize(
     days fall in. Stops at the first failed run; returns each run's outcome."""
     from orchestration.definitions import defs
 
-    ensure_dagster_home()
+    ensure_dagster_home(db.database_url())  # runs land in the same Dagster storage as the daemon's
     instance = dg.DagsterInstance.get()
     graph = defs.resolve_asset_graph()
     days = days or landing_days()

@@ -1,15 +1,44 @@
-"""Sensors: the landing-folder watcher that starts ingestion for new or changed files."""
+"""The landing-folder sensor: asks for one ingestion run per raw table and day with exactly the files
+it found, once per file content.
 
+- A file is taken once it has settled: not a temporary name (``.name``, ``*.tmp``, ``*.part``;
+  writers write under such a name and rename) and not modified for ``HCP_LANDING_SETTLE_SECONDS``.
+- Idempotent by checksum: a file whose SHA-256 already has a succeeded load (``raw.load_log``) or was
+  already requested is skipped; a changed file is requested again (the loader dedups its rows).
+- Symlinks (files or folders) are refused, and a file no source claims is reported, each once, in the
+  tick's log; neither stops the other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
 import json
+import os
 import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 
-from assets.ingestion import RAW_SOURCES, RawSource
-from assets.resources import LandingResource
+from assets.automation import sensor_status
+from assets.ingestion import (
+    RAW_SOURCES,
+    RawSource,
+    ingest_daily_job,
+    ingest_reference_job,
+    raw_load_run_config,
+)
+from assets.resources import LandingResource, PostgresResource
+from core.settings import get_settings
 
 _DAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", ".swp")
+NOT_INGESTED = ("labels/",)  # ground truth of the simulator, never loaded
+PENDING_SECONDS = 900
+SOURCE_OF = {source.table: source for source in RAW_SOURCES}
 
 
 def route(root: Path, path: Path) -> tuple[RawSource, str | None] | None:
@@ -30,35 +59,165 @@ def route(root: Path, path: Path) -> tuple[RawSource, str | None] | None:
     return None
 
 
-@dg.sensor(
-    name="landing_folder_sensor",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts ingestion of new or changed files in the landing folder, one run per file.",
-)
-def landing_folder_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
-    root = landing.path()
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    if not root.exists():
-        return dg.SkipReason(f"landing folder {root} does not exist yet")
-    requests = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+def is_temporary(name: str) -> bool:
+    """A name writers use while a file is incomplete."""
+    return name.startswith(".") or name.endswith(TEMPORARY_SUFFIXES)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan(root: Path) -> tuple[list[Path], dict[str, str]]:
+    """Regular files under ``root`` (temporary names left out) and the refused paths with reasons."""
+    files, refused = [], {}
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        for name in list(dirs):
+            if (Path(folder) / name).is_symlink():
+                refused[str(Path(folder) / name)] = "symlinked folder refused"
+                dirs.remove(name)
+            elif name.startswith("."):
+                dirs.remove(name)
+        for name in names:
+            path = Path(folder) / name
+            if is_temporary(name):
+                continue
+            if path.is_symlink():
+                refused[str(path)] = "symlink refused"
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), refused
+
+
+def _loaded_checksums(url: str, paths: list[str]) -> set[tuple[str, str]]:
+    """(source_file, sha256) pairs among ``paths`` with a succeeded load."""
+    if not paths:
+        return set()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select source_file, file_sha256 from raw.load_log"
+            " where status = 'succeeded' and source_file = any(%s)",
+            (paths,),
+        ).fetchall()
+    return {(row[0], row[1]) for row in rows}
+
+
+def landing_requests(
+    root: Path,
+    cursor: dict,
+    loaded: Callable[[list[str]], set[tuple[str, str]]],
+    settle_seconds: float,
+    now: float,
+) -> tuple[list[dg.RunRequest], dict, dict[str, str]]:
+    """The run requests for new or changed settled files; returns (requests, new cursor, reports).
+
+    ``cursor``: ``{"files": {path: [stamp, sha256]}, "requested": {path: [sha256, table, time]},
+    "reported": {path: reason}}``. ``loaded`` maps a list of paths to their loaded (path, sha256)
+    pairs. A table is requested only once the tables it references have no load outstanding.
+    """
+    known: dict[str, list[str]] = cursor.get("files", {})
+    reported: dict[str, str] = cursor.get("reported", {})
+    files, refused = scan(root)
+    candidates: dict[str, tuple[Path, str, str, RawSource, str | None]] = {}
+    reports = {}
+    for path in files:
         stat = path.stat()
         stamp = f"{stat.st_mtime_ns}:{stat.st_size}"  # size too: coarse mtimes miss quick rewrites
-        if seen.get(str(path)) == stamp:
+        previous = known.get(str(path))
+        if previous and previous[0] == stamp:
             continue
+        if now - stat.st_mtime < settle_seconds:
+            continue  # may still be written; taken on a later tick
+        relative = path.relative_to(root).as_posix()
         routed = route(root, path)
-        seen[str(path)] = stamp
         if routed is None:
+            if not relative.startswith(NOT_INGESTED):
+                refused[str(path)] = "no raw source takes this file name"
             continue
-        source, day = routed
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{path}:{stamp}",
-                asset_selection=[dg.AssetKey(["raw", source.table])],
-                partition_key=day,
-                tags={"hcp/landing_file": str(path)},
-            )
-        )
-    context.update_cursor(json.dumps(seen))
+        digest = sha256(path)
+        if previous and previous[1] == digest:
+            known[str(path)] = [stamp, digest]  # touched, same content
+            continue
+        candidates[str(path)] = (path, stamp, digest, *routed)
+    requested: dict[str, list] = cursor.get("requested", {})  # path -> [sha256, table, requested at]
+    done = loaded(sorted(set(candidates) | set(requested)))
+    # Loads still outstanding (requested, not loaded yet, for at most PENDING_SECONDS: a failed
+    # load must not hold its dependents for ever).
+    requested = {
+        name: entry
+        for name, entry in requested.items()
+        if (name, entry[0]) not in done and now - entry[2] < PENDING_SECONDS
+    }
+    busy = {entry[1] for entry in requested.values()}
+    batches: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
+    for name, (_, _, digest, source, day) in candidates.items():
+        if (name, digest) not in done:
+            batches[(source.table, day)].append((name, digest))
+    waiting = busy | {table for table, _ in batches}
+    for (table, day), batch in list(batches.items()):
+        # A table waits for the tables it references (devices after facilities, telemetry after
+        # devices, ...), as a batch load orders them: its files are taken again on a later tick.
+        if set(SOURCE_OF[table].deps) & waiting:
+            del batches[(table, day)]
+            for name, _ in batch:
+                candidates.pop(name)
+    for name, (_, stamp, digest, source, _) in candidates.items():
+        known[name] = [stamp, digest]
+        if (name, digest) not in done:
+            requested[name] = [digest, source.table, now]
+    requests = [_request(table, day, batch) for (table, day), batch in sorted(batches.items(), key=str)]
+    for name, reason in refused.items():
+        if reported.get(name) != reason:
+            reports[name] = reason
+    present = {str(p) for p in files}
+    new_cursor = {
+        "files": {name: value for name, value in known.items() if name in present},
+        "requested": requested,
+        "reported": {name: reason for name, reason in {**reported, **refused}.items() if name in refused},
+    }
+    return requests, new_cursor, reports
+
+
+def _request(table: str, day: str | None, batch: list[tuple[str, str]]) -> dg.RunRequest:
+    files = sorted(name for name, _ in batch)
+    key = hashlib.sha256(json.dumps(sorted(batch)).encode()).hexdigest()[:16]
+    return dg.RunRequest(
+        run_key=f"{table}:{day or '-'}:{key}",
+        job_name=(ingest_daily_job if day else ingest_reference_job).name,
+        asset_selection=[dg.AssetKey(["raw", table])],
+        partition_key=day,
+        run_config=raw_load_run_config(table, files),
+        tags={"hcp/raw_table": table, "hcp/landing_files": str(len(files))},
+    )
+
+
+@dg.sensor(
+    name="landing_folder_sensor",
+    minimum_interval_seconds=15,
+    default_status=sensor_status(),
+    jobs=[ingest_daily_job, ingest_reference_job],
+    description="Loads new or changed landing files: one run per raw table and day, with exactly those files.",
+)
+def landing_folder_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingResource, postgres: PostgresResource
+):
+    root = landing.path()
+    if not root.exists():
+        return dg.SkipReason(f"landing folder {root} does not exist yet")
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    url = postgres.get_url()
+    requests, new_cursor, reports = landing_requests(
+        root,
+        cursor,
+        lambda paths: _loaded_checksums(url, paths),
+        get_settings().landing_settle_seconds,
+        time.time(),
+    )
+    for name, reason in reports.items():
+        context.log.warning(f"{name}: {reason}")
+    context.update_cursor(json.dumps(new_cursor))
     return requests or dg.SkipReason("no new landing files")

@@ -10,7 +10,7 @@ import stat
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from core.pii import PiiKey, decrypt_pii, key_id, load_key
+from core.pii import MissingKeyError, PiiKey, create_key, decrypt_pii, key_id, load_key
 from core.settings import get_settings
 from ingestion.loader import ingest_file
 from tests.ingestion.conftest import FIXTURES
@@ -51,16 +51,21 @@ def test_reloading_customers_skips_them_despite_fresh_nonces(raw):
     assert (again.loaded, again.duplicates_skipped) == (0, 2)
 
 
-def test_key_is_generated_once_with_mode_0600(tmp_path, monkeypatch):
+def test_missing_key_stops_with_a_clear_error_and_creating_one_is_explicit(tmp_path, monkeypatch):
     monkeypatch.setenv("HCP_HOME", str(tmp_path))
     monkeypatch.delenv("HCP_PII_KEY", raising=False)
     get_settings.cache_clear()
     try:
-        first = load_key()
+        with pytest.raises(MissingKeyError, match="hcp keys create"):
+            load_key()
         path = tmp_path / "secrets" / "pii.key"
+        assert not path.exists()  # never created silently
+        first = create_key()
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert len(base64.b64decode(path.read_text())) == 32
         assert load_key() == first and len(first.key_id) == 8
+        with pytest.raises(FileExistsError):
+            create_key()  # an existing key is never overwritten
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -1,42 +1,113 @@
-"""The landing sensor asks for one run per new or changed file, routed to its asset and day."""
+"""The landing sensor: one run per raw table and day listing exactly the new files; settled files only,
+by checksum, symlinks refused, unknown files reported on their own."""
 
-import dagster as dg
+import json
+import os
+import time
 
-from assets.resources import LandingResource
-from orchestration.sensors import landing_folder_sensor
+from orchestration.sensors import landing_requests
 
 
-def write(root, relative: str, text: str = "x\n"):
+def write(root, relative: str, text: str = "x\n", age: float = 3600):
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    then = time.time() - age
+    os.utime(path, (then, then))
     return path
 
 
-def evaluate(root, cursor=None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"landing": LandingResource(root=str(root))})
-    result = landing_folder_sensor(context)
-    return (result if isinstance(result, list) else []), context.cursor
+def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0):
+    requests, new_cursor, reports = landing_requests(
+        root,
+        json.loads(cursor) if cursor else {},
+        lambda paths: {pair for pair in loaded if pair[0] in paths},
+        settle,
+        time.time(),
+    )
+    return requests, json.dumps(new_cursor), reports
 
 
-def test_routes_files_to_assets_and_days(tmp_path):
-    write(tmp_path, "reference/devices.csv")
+def files_of(request) -> list[str]:
+    (op,) = request.run_config["ops"].values()
+    return op["config"]["files"]
+
+
+def routed(requests) -> set:
+    return {(r.job_name, r.tags["hcp/raw_table"], r.partition_key, len(files_of(r))) for r in requests}
+
+
+def test_one_run_per_table_and_day_with_exactly_the_new_files(tmp_path):
+    devices = write(tmp_path, "reference/devices.csv")
     write(tmp_path, "prices/ercot_rt/rtm_spp_20261118.csv")
     write(tmp_path, "telemetry/dcgm/2026-11-18.prom")
+    write(tmp_path, "telemetry/miner/2026-11-18T01.jsonl")
     write(tmp_path, "labels/faults.csv")  # ground truth, never ingested
-    requests, cursor = evaluate(tmp_path)
-    routed = {(r.asset_selection[0].to_user_string(), r.partition_key) for r in requests}
-    assert routed == {
-        ("raw/devices", None),
-        ("raw/energy_prices", "2026-11-18"),
-        ("raw/device_telemetry", "2026-11-18"),
+    requests, cursor, reports = evaluate(tmp_path)
+    # telemetry references devices: it waits until the devices load is done
+    assert routed(requests) == {
+        ("ingest_reference", "devices", None, 1),
+        ("ingest_daily", "energy_prices", "2026-11-18", 1),
     }
+    assert reports == {}
+    assert evaluate(tmp_path, cursor)[0] == []  # devices still loading: nothing new to ask
 
-    again, _ = evaluate(tmp_path, cursor)
+    from orchestration.sensors import sha256
+
+    requests, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
+    assert routed(requests) == {("ingest_daily", "device_telemetry", "2026-11-18", 2)}
+
+    again, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
     assert again == []  # nothing new
 
-    write(tmp_path, "telemetry/dcgm/2026-11-18.prom", "changed\n")
-    changed, _ = evaluate(tmp_path, cursor)
-    assert [(r.asset_selection[0].to_user_string(), r.partition_key) for r in changed] == [
-        ("raw/device_telemetry", "2026-11-18")
-    ]
+    write(tmp_path, "telemetry/miner/2026-11-18T02.jsonl")  # a new file of the same day: only it
+    (new,), cursor, _ = evaluate(tmp_path, cursor)
+    assert files_of(new) == [str(tmp_path / "telemetry/miner/2026-11-18T02.jsonl")]
+
+    write(tmp_path, "telemetry/dcgm/2026-11-18.prom", "changed\n")  # changed content: loaded again
+    (changed,), cursor, _ = evaluate(tmp_path, cursor)
+    assert files_of(changed) == [str(tmp_path / "telemetry/dcgm/2026-11-18.prom")]
+
+    write(tmp_path, "telemetry/dcgm/2026-11-18.prom", "changed\n", age=60)  # touched, same content
+    assert evaluate(tmp_path, cursor)[0] == []
+
+
+def test_files_already_loaded_by_checksum_are_skipped(tmp_path):
+    """A lost cursor does not reload what raw.load_log says was loaded with the same checksum."""
+    from orchestration.sensors import sha256
+
+    path = write(tmp_path, "site_meter/2026-11-18.csv")
+    other = write(tmp_path, "site_meter/2026-11-19.csv", "y\n")
+    requests, _, _ = evaluate(tmp_path, loaded={(str(path), sha256(path)), (str(other), "stale")})
+    assert [files_of(r) for r in requests] == [[str(other)]]
+
+
+def test_files_being_written_are_left_for_later(tmp_path):
+    write(tmp_path, "site_meter/2026-11-18.csv.part")  # temporary name
+    write(tmp_path, "site_meter/.2026-11-18.csv")  # hidden name
+    fresh = write(tmp_path, "site_meter/2026-11-19.csv", age=0)  # modified just now
+    requests, cursor, _ = evaluate(tmp_path, settle=30)
+    assert requests == []
+    then = time.time() - 60
+    os.utime(fresh, (then, then))
+    (request,), _, _ = evaluate(tmp_path, cursor, settle=30)
+    assert files_of(request) == [str(fresh)]
+
+
+def test_symlinks_refused_and_unknown_files_reported_once_without_blocking(tmp_path, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    secret = write(outside, "2026-11-18.csv")
+    (tmp_path / "site_meter").mkdir()
+    (tmp_path / "site_meter" / "2026-11-18.csv").symlink_to(secret)
+    (tmp_path / "telemetry").mkdir()
+    (tmp_path / "telemetry" / "linked").symlink_to(outside, target_is_directory=True)
+    write(tmp_path, "mystery/notes.txt")
+    good = write(tmp_path, "site_meter/2026-11-19.csv")
+    requests, cursor, reports = evaluate(tmp_path)
+    assert [files_of(r) for r in requests] == [[str(good)]]
+    assert reports == {
+        str(tmp_path / "site_meter" / "2026-11-18.csv"): "symlink refused",
+        str(tmp_path / "telemetry" / "linked"): "symlinked folder refused",
+        str(tmp_path / "mystery" / "notes.txt"): "no raw source takes this file name",
+    }
+    assert evaluate(tmp_path, cursor)[2] == {}  # reported once, not on every tick
