@@ -37,7 +37,8 @@ from core.settings import get_settings
 _DAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", ".swp")
 NOT_INGESTED = ("labels/",)  # ground truth of the simulator, never loaded
-PENDING_SECONDS = 900
+PENDING_SECONDS = 900  # a requested file not loaded by then is asked again, MAX_RETRIES times
+MAX_RETRIES = 1
 SOURCE_OF = {source.table: source for source in RAW_SOURCES}
 
 
@@ -144,14 +145,18 @@ def landing_requests(
             continue
         candidates[str(path)] = (path, stamp, digest, *routed)
     requested: dict[str, list] = cursor.get("requested", {})  # path -> [sha256, table, requested at]
+    retries: dict[str, int] = cursor.get("retries", {})
     done = loaded(sorted(set(candidates) | set(requested)))
     # Loads still outstanding (requested, not loaded yet, for at most PENDING_SECONDS: a failed
     # load must not hold its dependents for ever).
-    requested = {
-        name: entry
-        for name, entry in requested.items()
-        if (name, entry[0]) not in done and now - entry[2] < PENDING_SECONDS
-    }
+    for name, entry in list(requested.items()):
+        if (name, entry[0]) in done:
+            del requested[name]
+        elif now - entry[2] >= PENDING_SECONDS:
+            del requested[name]
+            if retries.get(name, 0) < MAX_RETRIES:  # its run failed or never ran: asked again next tick
+                known.pop(name, None)
+                retries[name] = retries.get(name, 0) + 1
     busy = {entry[1] for entry in requested.values()}
     batches: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
     for name, (_, _, digest, source, day) in candidates.items():
@@ -169,7 +174,10 @@ def landing_requests(
         known[name] = [stamp, digest]
         if (name, digest) not in done:
             requested[name] = [digest, source.table, now]
-    requests = [_request(table, day, batch) for (table, day), batch in sorted(batches.items(), key=str)]
+    requests = [
+        _request(table, day, [(name, f"{digest}:{retries.get(name, 0)}") for name, digest in batch])
+        for (table, day), batch in sorted(batches.items(), key=str)
+    ]
     for name, reason in refused.items():
         if reported.get(name) != reason:
             reports[name] = reason
@@ -177,6 +185,7 @@ def landing_requests(
     new_cursor = {
         "files": {name: value for name, value in known.items() if name in present},
         "requested": requested,
+        "retries": {name: count for name, count in retries.items() if name in present},
         "reported": {name: reason for name, reason in {**reported, **refused}.items() if name in refused},
     }
     return requests, new_cursor, reports

@@ -48,6 +48,11 @@ def _child_env(url: str) -> dict[str, str]:
     env["DATABASE_URL"] = url
     env["DO_NOT_TRACK"] = "1"
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    # Dagster's 60 s gRPC deadline fails run launches on a busy machine (the code server starts
+    # each run's process): a slow launch is better than a failed run.
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
+    env.setdefault("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "300")
+    env.setdefault("DAGSTER_SCHEDULE_GRPC_TIMEOUT_SECONDS", "300")
     return env
 
 

@@ -111,3 +111,20 @@ def test_symlinks_refused_and_unknown_files_reported_once_without_blocking(tmp_p
         str(tmp_path / "mystery" / "notes.txt"): "no raw source takes this file name",
     }
     assert evaluate(tmp_path, cursor)[2] == {}  # reported once, not on every tick
+
+
+def test_a_file_whose_run_never_loaded_it_is_asked_again_once(tmp_path):
+    from orchestration import sensors
+
+    path = write(tmp_path, "site_meter/2026-11-18.csv")
+    (first,), cursor, _ = evaluate(tmp_path)
+    later = json.loads(cursor)
+    later["requested"][str(path)][2] -= sensors.PENDING_SECONDS  # its run failed long ago
+    assert evaluate(tmp_path, json.dumps(later))[0] == []  # this tick forgets it ...
+    again, cursor, _ = evaluate(tmp_path, evaluate(tmp_path, json.dumps(later))[1])
+    (retry,) = again  # ... and the next asks for it again, under a new run key
+    assert files_of(retry) == [str(path)] and retry.run_key != first.run_key
+    expired = json.loads(cursor)
+    expired["requested"][str(path)][2] -= sensors.PENDING_SECONDS
+    cursor = evaluate(tmp_path, json.dumps(expired))[1]
+    assert evaluate(tmp_path, cursor)[0] == []  # once only: then it is the alerts' business
