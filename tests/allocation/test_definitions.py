@@ -18,8 +18,10 @@ def test_allocation_assets_are_in_the_optimization_group_downstream_of_the_marts
     assert all(parent in graph.get_all_asset_keys() for parent in parents)
 
 
-def test_plan_is_scheduled_hourly():
+def test_plan_follows_the_forecasts_not_a_cron_offset():
     repo = defs.get_repository_def()
-    schedule = repo.get_schedule_def("allocation_plan_hourly_schedule")
-    assert schedule.cron_schedule == "5 * * * *"
-    assert repo.get_job("allocation_plan_hourly")
+    plan = defs.resolve_asset_graph().get(PLAN)
+    assert plan.automation_condition is not None and plan.automation_condition.get_label() == "eager"
+    assert plan.freshness_policy is not None
+    assert "allocation_plan_hourly" not in {s.job_name for s in repo.schedule_defs}
+    assert repo.get_job("allocation_plan_hourly")  # still there for a manual re-plan
