@@ -43,7 +43,7 @@ run_coordinator:
         limit: 2
 run_monitoring:
   enabled: true
-  start_timeout_seconds: 300
+  start_timeout_seconds: 900
   poll_interval_seconds: 60
 """
 
