@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.automation import schedule_status
 from assets.groups import FLEET
 from assets.resources import LandingResource, PostgresResource
 from ingestion.live.inventory import FleetSettings, load_inventory
@@ -94,8 +95,8 @@ defs = dg.Definitions(
     assets=[fleet_poll, market_prices, fleet_commands],
     jobs=[fleet_poll_job, market_prices_job, fleet_apply_job],
     schedules=[
-        dg.ScheduleDefinition(job=fleet_poll_job, cron_schedule="* * * * *", default_status=dg.DefaultScheduleStatus.RUNNING),
-        dg.ScheduleDefinition(job=market_prices_job, cron_schedule="*/15 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING),
+        dg.ScheduleDefinition(job=fleet_poll_job, cron_schedule="* * * * *", default_status=schedule_status()),
+        dg.ScheduleDefinition(job=market_prices_job, cron_schedule="*/15 * * * *", default_status=schedule_status()),
         # Sending commands is an operator's decision: this schedule starts stopped, and runs dry unless configured.
         dg.ScheduleDefinition(job=fleet_apply_job, cron_schedule="2-59/5 * * * *"),
     ],

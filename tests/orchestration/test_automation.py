@@ -30,7 +30,9 @@ def test_no_hourly_cron_chain_and_everything_on_by_default():
     chained = {"refresh_marts", "ml_forecast_scoring_hourly", "allocation_plan_hourly", "ml_anomalies_hourly"}
     assert chained & {s.job_name for s in repo.schedule_defs} == set()
     assert "backup_nightly" in {s.job_name for s in repo.schedule_defs}
-    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in repo.schedule_defs)
+    # the fleet controller's apply schedule stays off until an operator turns it on (real machines)
+    on = [s for s in repo.schedule_defs if s.job_name != "fleet_apply"]
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in on)
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in repo.sensor_defs)
     assert "automation_sensor" in {s.name for s in repo.sensor_defs}
 
