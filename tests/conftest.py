@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from core import db
+from core.dbt import build_staging
 from core.migrate import migrate
 from core.settings import get_settings
 
@@ -46,6 +47,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     migrate(url)
+    # Python reads dbt staging, never raw: its views must exist before a test loads raw rows.
+    build_staging(url, target_path=Path(tempfile.mkdtemp(prefix="hcp-test-dbt-")))
     try:
         yield url
     finally:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from core.dbt import build_staging
 from core.settings import get_settings
 from ingestion.simulator import simulate
 from orchestration.materialize import materialize
@@ -24,12 +25,11 @@ def ingested_fleet(database_url):
     with __import__("psycopg").connect(database_url, autocommit=True) as conn:
         truncate_schema(conn, "raw")
         truncate_schema(conn, "ml")
-        # dbt-built staging tables left by earlier tests would hold another fleet (the telemetry
-        # model is incremental); without them the ML loaders read raw with the same dedup rule.
-        conn.execute("drop schema if exists staging cascade")
-        conn.execute("create schema staging")
     stages = materialize("group:ingestion")
     assert all(stage.success for stage in stages), stages
+    # the ML loaders read dbt staging; its telemetry table is incremental and may hold another
+    # test's fleet: rebuild it from this fleet's raw rows
+    build_staging(database_url, full_refresh=True)
     yield landing
     shutil.rmtree(landing, ignore_errors=True)
 
