@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from core.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
 from ingestion.simulator.clock import Clock
 from ingestion.simulator.spec import (
     BLOCK_SUBSIDY_BTC,
@@ -172,8 +173,8 @@ def make_bitcoin(clock: Clock, rng: np.random.Generator) -> Bitcoin:
     growth = np.cumprod(1 + adjust)
     difficulty = 1.49e14 * growth / growth[start]
     fees = rng.uniform(0.02, 0.07, n)
-    hashrate_ths = difficulty * 2**32 / 600 / 1e12
-    hashprice = (BLOCK_SUBSIDY_BTC + fees) * 144 * price / hashrate_ths
+    hashrate_ths = network_hashrate_ths(difficulty)
+    hashprice = (BLOCK_SUBSIDY_BTC + fees) * BLOCKS_PER_DAY * price / hashrate_ths
     table = pd.DataFrame(
         {
             "date": [d.isoformat() for d in days],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.hashprice import per_th_hour
 from ingestion.simulator.clock import Clock, iso_z
 from ingestion.simulator.demand import PEAK_LOCAL_HOUR, customer_clock
 from ingestion.simulator.faults import Fault
@@ -72,7 +73,7 @@ def _asic_readings(fleet, prices, clock, hashprice_day, amb, rng, power, hashrat
     f = dev["facility_idx"].to_numpy()[a]
     pue = fac["pue"].to_numpy()[f][:, None]
     node_price = np.stack([prices.at(node, clock.epochs) for node in fac["price_node"]])
-    hp_h = (hashprice_day[clock.day_of(np.arange(clock.n))] / 24)[None, :]
+    hp_h = per_th_hour(hashprice_day[clock.day_of(np.arange(clock.n))])[None, :]
     # The operator's policy: stop mining while power costs more than the hashes earn.
     run = nominal_h * hp_h >= nominal_p * pue * node_price[f] / 1000
     shape = (len(a), clock.n)
