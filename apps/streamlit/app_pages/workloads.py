@@ -81,7 +81,7 @@ if workload_id:
         )
         st.caption("Running span per day (first start to last stop); sessions appear once invoiced.")
     elif events.empty:
-        st.info("Sessions appear once the workload has been invoiced (or a sessions mart exists).")
+        st.info("Sessions appear once the workload has been invoiced.")
     if not usage.empty:
         st.markdown("**Billed usage by day**")
         st.dataframe(usage, hide_index=True, width="stretch")
