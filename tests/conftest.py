@@ -15,7 +15,6 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
@@ -38,7 +37,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         name = f"hcp_test_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(external, autocommit=True) as conn:
             conn.execute(f'create database "{name}"')
-        url = urlparse(external)._replace(path="/" + name).geturl()
+        url = db.with_database(external, name)
     else:
         # Not under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 whenever a
         # session starts, which would lock the server's own system user out of its data folder.

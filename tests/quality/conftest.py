@@ -5,11 +5,11 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
 
+from core.db import with_database
 from core.dbt import build_staging
 from core.migrate import migrate
 
@@ -20,7 +20,7 @@ def quality_url(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
         admin.execute(f'create database "{name}"')
-    url = urlparse(database_url)._replace(path="/" + name).geturl()
+    url = with_database(database_url, name)
     migrate(url)
     build_staging(url, target_path=Path(tempfile.mkdtemp(prefix="hcp-quality-dbt-")))
     yield url
