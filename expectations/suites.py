@@ -154,9 +154,9 @@ def _price_series() -> list[Any]:
 
 # --- telemetry ------------------------------------------------------------------------------------
 
-# The registry as dbt staging deduplicates it (latest load wins, applied once there).
 _DEVICES_LATEST = """
-    select device_id, facility_id, nominal_power_kw, nominal_hashrate_ths from staging.stg_raw__devices
+    select distinct on (device_id) device_id, facility_id, nominal_power_kw, nominal_hashrate_ths
+    from raw.devices order by device_id, load_id desc
 """
 
 # One set-based pass per day: the latest version of each reading, aggregated per device and hour
