@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from core.hashprice import per_th_hour
+from kernels.hashprice import per_th_hour
 from kernels.planning import Fleet, Forecast
 
 

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from core.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
 from ingestion.simulator.clock import Clock
 from ingestion.simulator.spec import (
     BLOCK_SUBSIDY_BTC,
@@ -17,6 +16,7 @@ from ingestion.simulator.spec import (
     PJM_NODES,
     PRICE_INTERVAL_MINUTES,
 )
+from kernels.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
 
 STEP = PRICE_INTERVAL_MINUTES * 60
 

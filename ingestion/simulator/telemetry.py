@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.hashprice import per_th_hour
 from ingestion.simulator.clock import Clock, iso_z
 from ingestion.simulator.demand import PEAK_LOCAL_HOUR, customer_clock
 from ingestion.simulator.faults import Fault
 from ingestion.simulator.fleet import Fleet
 from ingestion.simulator.prices import PriceBook
 from ingestion.simulator.spec import GPU_MODELS
+from kernels.hashprice import per_th_hour
 
 CAP_QUANTILE = 0.95  # the cap sits below the busiest 5% of intervals, so it binds sometimes
 

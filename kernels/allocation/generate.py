@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.hashprice import per_th_day_from_ph_day, per_th_hour
 from kernels.allocation.problem import AllocationProblem
+from kernels.hashprice import per_th_day_from_ph_day, per_th_hour
 
 # Hashprice around 50 USD per PH/s per day, in USD per TH/s per hour.
 _HASHPRICE_USD_PER_TH_H = per_th_hour(per_th_day_from_ph_day(50.0))

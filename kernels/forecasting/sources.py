@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
+from kernels.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
 
 RUN_START = {"started", "resumed"}
 RUN_STOP = {"paused", "completed", "cancelled", "failed"}

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.hashprice import per_th_hour
 from kernels.allocation import AllocationProblem, AllocationResult
 from kernels.allocation.evaluate import restarts
 from kernels.allocation.problem import load_kw, margins
+from kernels.hashprice import per_th_hour
 from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
 
 KINDS = ("asic", "gpu")

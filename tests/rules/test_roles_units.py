@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from apps.streamlit.lib import auth
-from core.hashprice import network_hashrate_ths, per_th_day_from_ph_day, per_th_hour, ph_day_from_th_hour
 from core.roles import APP_ROLES
 from kernels.forecasting.sources import hashprice
+from kernels.hashprice import network_hashrate_ths, per_th_day_from_ph_day, per_th_hour, ph_day_from_th_hour
 from orchestration import cli_app
 from tests.app import helpers
 

@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from apps.streamlit.lib import queries
-from core.hashprice import ph_day_from_th_hour
 from kernels.allocation import AllocationProblem, solve
 from kernels.config import AllocationConfig
+from kernels.hashprice import ph_day_from_th_hour
 from kernels.planning import Fleet, Forecast, build_problem
 from kernels.planning.builder import device_pools
 from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
