@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlparse
 
 import httpx
 import psycopg
@@ -20,6 +19,7 @@ import pytest
 from api.db import api_database_url, enable_login
 from api.keys import create_key, revoke_key
 from billing.invoices import finalize_invoice
+from core.db import with_database
 from core.migrate import migrate
 from core.settings import PROJECT_ROOT
 from tests.app.conftest import pipeline_fleet  # noqa: F401 - the session's fleet, built once
@@ -69,8 +69,8 @@ def fleet_database(request: pytest.FixtureRequest, database_url: str) -> Iterato
     if not template:
         yield request.getfixturevalue("pipeline_fleet")
         return
-    admin = urlparse(database_url)._replace(path="/postgres").geturl()
-    copy = urlparse(database_url)._replace(path="/hcp_api_fleet_copy").geturl()
+    admin = with_database(database_url, "postgres")
+    copy = with_database(database_url, "hcp_api_fleet_copy")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("drop database if exists hcp_api_fleet_copy with (force)")
         conn.execute(f'create database hcp_api_fleet_copy template "{template}"')

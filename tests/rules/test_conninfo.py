@@ -77,3 +77,20 @@ def test_a_password_with_percent_40_reaches_postgres_and_dbt(pct_url):
         assert connection.execute("select current_user").fetchone()[0] == ROLE
     done = run_dbt(pct_url, "debug", check=False)  # dbt connects with the PG* variables of libpq_env
     assert done.returncode == 0 and "OK connection ok" in done.stdout, done.stdout[-3000:]
+
+
+def test_api_login_is_derived_from_either_form():
+    from api.db import api_database_url
+
+    for platform in (
+        "postgresql://postgres:own%40er@db.example:5433/hcp",
+        "user=postgres password=own@er host=db.example port=5433 dbname=hcp",
+    ):
+        assert conninfo_to_dict(api_database_url(platform, "api p@ss")) == {
+            "user": "hcp_api",
+            "password": "api p@ss",
+            "host": "db.example",
+            "port": "5433",
+            "dbname": "hcp",
+        }
+        assert "password" not in conninfo_to_dict(api_database_url(platform))
