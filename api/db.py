@@ -7,25 +7,23 @@ credentials, so the server process itself only ever holds the least-privilege lo
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlparse
-
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 API_ROLE = "hcp_api"
 
 
 def api_database_url(platform_url: str, password: str | None = None) -> str:
-    """``platform_url`` with the user replaced by ``hcp_api`` (and its password, if any)."""
-    parsed = urlparse(platform_url)
-    host = parsed.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = API_ROLE + (f":{quote(password, safe='')}" if password else "") + "@" + host
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return parsed._replace(netloc=netloc).geturl()
+    """``platform_url`` (a URL or key=value conninfo) with the user replaced by ``hcp_api`` (and its
+    password, if any; the platform's own password is never carried over)."""
+    params = conninfo_to_dict(platform_url)
+    params.pop("password", None)
+    params["user"] = API_ROLE
+    if password:
+        params["password"] = password
+    return make_conninfo(**params)
 
 
 def enable_login(platform_url: str, password: str | None) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 
+from kernels.hashprice import per_th_hour
 from kernels.planning import Fleet, Forecast
 
 
@@ -61,7 +62,7 @@ def load_history(conn: psycopg.Connection, since: datetime, until: datetime) -> 
     hashprice = _frame(
         conn,
         """
-        select hour_start_at as at, (hashprice_usd_per_th_day / 24)::float8 as value
+        select hour_start_at as at, hashprice_usd_per_th_day::float8 as value
         from intermediate.int_hashprices_computed
         where hour_start_at >= %(since)s and hour_start_at < %(until)s and hashprice_usd_per_th_day is not null
         order by 1
@@ -98,7 +99,9 @@ def load_history(conn: psycopg.Connection, since: datetime, until: datetime) -> 
     return Forecast(
         prices_usd_mwh=_wide(prices, "facility_id", "price"),
         day_ahead_usd_mwh=_wide(prices.dropna(subset=["da"]), "facility_id", "da"),
-        hashprice_usd_per_th_h=series.astype(float) if series is not None else pd.Series(dtype=float),
+        hashprice_usd_per_th_h=per_th_hour(series.astype(float))
+        if series is not None
+        else pd.Series(dtype=float),
         gpu_rate_usd_per_h=_with_card_rates(_wide(rates, "pool", "rate"), card_rates(conn)),
         demand_gpus=_wide(demand, "pool", "gpus"),
         committed_gpus=committed_gpus(conn, since, until),
@@ -245,7 +248,7 @@ def load_champion(
     hp = _wide(hashprice.assign(k="h"), "k", "yhat")
     return Forecast(
         prices_usd_mwh=_wide(prices, "facility_id", "yhat"),
-        hashprice_usd_per_th_h=(hp["h"] / 24.0) if "h" in hp else pd.Series(dtype=float),
+        hashprice_usd_per_th_h=per_th_hour(hp["h"]) if "h" in hp else pd.Series(dtype=float),
         demand_gpus=_wide(demand, "pool", "yhat"),
     )
 

@@ -117,7 +117,7 @@ def _scored_until(context: dg.AssetExecutionContext) -> datetime | None:
 def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
     with db.connect(url) as conn:
-        earliest, latest = conn.execute("select min(ts), max(ts) from raw.device_telemetry").fetchone()
+        earliest, latest = q.telemetry_range(conn)
     if latest is None:
         context.log.warning("no telemetry yet")
         return dg.MaterializeResult(metadata={"alert_events": 0})

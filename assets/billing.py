@@ -15,9 +15,17 @@ from assets.resources import PostgresResource
 from billing.resources import StripeResource, stripe_resource
 from core.settings import get_settings
 
-# Invoices read GPU usage from the usage mart (dbt); raw inputs left: prices, customers, colocation energy.
+# Invoices read GPU usage from the usage mart (dbt) and the rest (customers, rate cards, devices, prices,
+# colocation energy) from dbt staging, where "latest load wins" is applied.
 USAGE_MART = dg.AssetKey(["marts", "fct_usage"])
-RAW_INPUTS = ["workload_events", "rate_cards", "customers", "devices", "energy_prices", "device_telemetry"]
+STAGING_INPUTS = [
+    "stg_raw__rate_cards",
+    "stg_raw__customers",
+    "stg_raw__devices",
+    "stg_raw__facilities",
+    "stg_raw__energy_prices",
+    "stg_raw__device_power_live",
+]
 
 
 def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
@@ -39,7 +47,7 @@ def _period(context: dg.AssetExecutionContext) -> str:
     key=["billing", "invoice_drafts"],
     group_name=BILLING,
     partitions_def=MONTHLY,
-    deps=[USAGE_MART] + [dg.AssetKey(["raw", name]) for name in RAW_INPUTS if name != "workload_events"],
+    deps=[USAGE_MART] + [dg.AssetKey(["staging", name]) for name in STAGING_INPUTS],
     description="Draft invoices of the month for every customer, rebuilt from marts.fct_usage and current prices.",
 )
 def invoice_drafts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:

@@ -1,6 +1,6 @@
-"""All SQL of the forecasting and anomaly assets: loaders (raw tables with the dedup rule: the
-latest load_id per natural key, the same rule staging applies) and writers of the ml.* tables,
-including the model registry and its rollback.
+"""All SQL of the forecasting and anomaly assets: loaders (dbt staging, where the "latest load
+wins" rule is applied once) and writers of the ml.* tables, including the model registry and its
+rollback.
 
 Reading champion forecasts (what the allocation plan does)::
 
@@ -35,44 +35,18 @@ def _frame(conn: psycopg.Connection, sql: str, params: Any = None) -> pd.DataFra
     return pd.DataFrame(cur.fetchall(), columns=columns)
 
 
-STAGING = {
-    "device_telemetry": "staging.stg_raw__device_telemetry",
-    "devices": "staging.stg_raw__devices",
-    "energy_prices": "staging.stg_raw__energy_prices",
-    "btc_economics": "staging.stg_raw__btc_economics",
-    "workload_events": "staging.stg_raw__workload_events",
-}
-
-
-def _staged(conn: psycopg.Connection, table: str) -> bool:
-    """Whether dbt has built the staging model of ``raw.<table>`` (a view: always as fresh as raw)."""
-    return conn.execute("select to_regclass(%s) is not null", (STAGING[table],)).fetchone()[0]
-
-
 def load_prices(conn: psycopg.Connection, since: datetime | None = None) -> pd.DataFrame:
     """Real-time prices (day-ahead where a node has no real-time price): market, node_name,
     price_kind, interval_start_utc, interval_minutes, price_usd_per_mwh (float)."""
-    latest = (
+    return _frame(
+        conn,
         """
+        with latest as (
             select market, price_node_name as node_name, price_kind, interval_start_at as interval_start_utc,
                 interval_minutes, price_usd_per_mwh::float8 as price_usd_per_mwh
             from staging.stg_raw__energy_prices
             where %(since)s::timestamptz is null or interval_start_at >= %(since)s
-        """
-        if _staged(conn, "energy_prices")
-        else """
-            select distinct on (market, node_name, price_kind, interval_start_utc)
-                market, node_name, price_kind, interval_start_utc, interval_minutes,
-                price_usd_per_mwh::float8 as price_usd_per_mwh
-            from raw.energy_prices
-            where %(since)s::timestamptz is null or interval_start_utc >= %(since)s
-            order by market, node_name, price_kind, interval_start_utc, load_id desc
-        """
-    )
-    return _frame(
-        conn,
-        f"""
-        with latest as ({latest}),
+        ),
         kinds as (
             select market, node_name, min(price_kind) filter (where price_kind = 'rt') as rt
             from latest group by market, node_name
@@ -87,44 +61,24 @@ def load_prices(conn: psycopg.Connection, since: datetime | None = None) -> pd.D
 
 def load_btc(conn: psycopg.Connection) -> pd.DataFrame:
     """Bitcoin economics, one row per observation time (latest load)."""
-    if _staged(conn, "btc_economics"):
-        return _frame(
-            conn,
-            """
-            select observed_at, btc_price_usd::float8 as btc_price_usd, network_difficulty::float8 as difficulty,
-                network_hashrate_ths::float8 as hashrate_ths, block_subsidy_btc::float8 as block_subsidy_btc,
-                fees_btc_per_block::float8 as fees_btc_per_block
-            from staging.stg_raw__btc_economics order by observed_at
-            """,
-        )
     return _frame(
         conn,
         """
-        select distinct on (observed_at) observed_at, btc_price_usd::float8 as btc_price_usd,
-            difficulty::float8 as difficulty, hashrate_ths::float8 as hashrate_ths,
-            block_subsidy_btc::float8 as block_subsidy_btc, fees_btc_per_block::float8 as fees_btc_per_block
-        from raw.btc_economics order by observed_at, load_id desc
+        select observed_at, btc_price_usd::float8 as btc_price_usd, network_difficulty::float8 as difficulty,
+            network_hashrate_ths::float8 as hashrate_ths, block_subsidy_btc::float8 as block_subsidy_btc,
+            fees_btc_per_block::float8 as fees_btc_per_block
+        from staging.stg_raw__btc_economics order by observed_at
         """,
     )
 
 
 def load_workload_events(conn: psycopg.Connection) -> pd.DataFrame:
     """Workload lifecycle events (latest load per event_id)."""
-    if _staged(conn, "workload_events"):
-        return _frame(
-            conn,
-            """
-            select event_id, workload_id, customer_id, event_type, event_at, gpu_pool, gpus_requested,
-                device_ids
-            from staging.stg_raw__workload_events order by event_id
-            """,
-        )
     return _frame(
         conn,
         """
-        select distinct on (event_id) event_id, workload_id, customer_id, event_type, event_at, gpu_pool,
-            gpus_requested, device_ids
-        from raw.workload_events order by event_id, load_id desc
+        select event_id, workload_id, customer_id, event_type, event_at, gpu_pool, gpus_requested, device_ids
+        from staging.stg_raw__workload_events order by event_id
         """,
     )
 
@@ -133,67 +87,46 @@ def facility_nodes(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
     """(market, price node) of every facility -> the facility's time zone: the nodes whose prices
     the allocation plan needs, and the local calendar their prices follow."""
     rows = conn.execute(
-        """select distinct on (market, price_node) market, price_node, timezone from (
-               select distinct on (facility_id) market, price_node, timezone from raw.facilities
-               order by facility_id, load_id desc) f
-           order by market, price_node, timezone"""
+        """select distinct on (market, price_node_name) market, price_node_name, timezone
+           from staging.stg_raw__facilities order by market, price_node_name, timezone"""
     ).fetchall()
     return {(row[0], row[1]): row[2] for row in rows}
 
 
 def customer_timezones(conn: psycopg.Connection) -> dict[str, str]:
     """customer_id -> the customer's time zone (latest load)."""
-    rows = conn.execute(
-        """select distinct on (customer_id) customer_id, timezone from raw.customers
-           order by customer_id, load_id desc"""
-    ).fetchall()
+    rows = conn.execute("select customer_id, timezone from staging.stg_raw__customers").fetchall()
     return {row[0]: row[1] for row in rows}
 
 
 def market_countries(conn: psycopg.Connection) -> dict[str, str]:
     """Country code (for holidays) per market; every market the platform reads today is in the US."""
-    rows = conn.execute("select distinct market from raw.price_nodes").fetchall()
+    rows = conn.execute("select distinct market from staging.stg_raw__price_nodes").fetchall()
     return {row[0]: "US" for row in rows}
+
+
+def telemetry_range(conn: psycopg.Connection) -> tuple[datetime | None, datetime | None]:
+    """The first and last sample time of the deduplicated telemetry."""
+    return conn.execute(
+        "select min(measured_at), max(measured_at) from staging.stg_raw__device_telemetry"
+    ).fetchone()
 
 
 def load_telemetry(
     conn: psycopg.Connection, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
     """Telemetry joined to devices: device_id, facility_id, kind, model, ts, power_kw, hashrate_ths,
-    gpu_util_pct, temperature_c (latest load per device and time; from dbt staging when built)."""
-    if _staged(conn, "device_telemetry") and _staged(conn, "devices"):
-        return _frame(
-            conn,
-            """
-            select t.device_id, d.facility_id, d.device_kind as kind, d.hardware_model as model,
-                t.measured_at as ts, t.power_kw::float8 as power_kw, t.hashrate_ths::float8 as hashrate_ths,
-                t.gpu_util_pct, t.temperature_c
-            from staging.stg_raw__device_telemetry t join staging.stg_raw__devices d using (device_id)
-            where (%(since)s::timestamptz is null or t.measured_at >= %(since)s)
-              and (%(until)s::timestamptz is null or t.measured_at < %(until)s)
-            order by t.device_id, t.measured_at
-            """,
-            {"since": since, "until": until},
-        )
+    gpu_util_pct, temperature_c (dbt staging: the latest load per device and time)."""
     return _frame(
         conn,
         """
-        with devices as (
-            select distinct on (device_id) device_id, facility_id, kind, model
-            from raw.devices order by device_id, load_id desc
-        ),
-        telemetry as (
-            select distinct on (device_id, ts) device_id, ts, power_kw, hashrate_ths, gpu_util_pct,
-                temperature_c
-            from raw.device_telemetry
-            where (%(since)s::timestamptz is null or ts >= %(since)s)
-              and (%(until)s::timestamptz is null or ts < %(until)s)
-            order by device_id, ts, load_id desc
-        )
-        select t.device_id, d.facility_id, d.kind, d.model, t.ts, t.power_kw, t.hashrate_ths,
+        select t.device_id, d.facility_id, d.device_kind as kind, d.hardware_model as model,
+            t.measured_at as ts, t.power_kw::float8 as power_kw, t.hashrate_ths::float8 as hashrate_ths,
             t.gpu_util_pct, t.temperature_c
-        from telemetry t join devices d using (device_id)
-        order by t.device_id, t.ts
+        from staging.stg_raw__device_telemetry t join staging.stg_raw__devices d using (device_id)
+        where (%(since)s::timestamptz is null or t.measured_at >= %(since)s)
+          and (%(until)s::timestamptz is null or t.measured_at < %(until)s)
+        order by t.device_id, t.measured_at
         """,
         {"since": since, "until": until},
     )

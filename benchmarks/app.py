@@ -189,7 +189,7 @@ def _whatif(url: str) -> dict:
 
     st.cache_data.clear()
     start = time.perf_counter()
-    base = whatif.build_with_planner(queries.whatif_devices(), queries.facilities(), queries.whatif_hours(24))
+    base = whatif.build(queries.whatif_devices(), queries.facilities(), queries.whatif_hours(24))
     build = time.perf_counter() - start
     whatif.run(base, base.problem)  # warm the kernel (numba) once
     scenario = whatif.apply(base, whatif.Scenario(price_multiplier=1.5, gpu_demand_multiplier=0.8))

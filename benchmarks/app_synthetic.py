@@ -4,57 +4,61 @@ For ``hcp bench app`` only (the app's tests use a fleet built by the real pipeli
 apps/streamlit/fleet.py): the benchmark renders pages at the default fleet (1,000 devices) with 7 and
 28 days of history, and building those through the simulator, loader, dbt and every downstream asset
 takes longer than the benchmark itself (about 9 minutes for 7 days alone, README "Two commands"),
-while this writes them in seconds. Column names and types follow the dbt marts
-(dbt_project/models/marts); the ml, ops and billing tables come from the migrations of the scratch
-database. Deterministic: ``setseed`` fixes PostgreSQL's random().
+while this writes them in seconds. The marts tables are created from the dbt contracts
+(dbt_project/models/marts, :func:`marts_ddl`) and fct_device_status_current is built by dbt itself;
+the ml, ops and billing tables come from the migrations of the scratch database. Deterministic: ``setseed`` fixes PostgreSQL's random().
 """
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
+import yaml
 
-MARTS_DDL = """
-create table if not exists marts.dim_facilities (
-    facility_id text primary key, facility_name text, market text, price_node_name text, timezone text,
-    power_cap_kw numeric(14, 3), pue numeric(6, 3), asic_count integer, gpu_count integer,
-    nominal_it_power_kw numeric(14, 3));
-create table if not exists marts.dim_devices (
-    device_id text primary key, facility_id text, device_kind text, hardware_model text, gpu_pool text,
-    nominal_power_kw numeric(10, 3), nominal_hashrate_ths numeric(12, 3), nominal_efficiency_j_per_th numeric(10, 3),
-    rack text, rack_row integer, rack_slot integer);
-create table if not exists marts.dim_customers (
-    customer_id text primary key, customer_type text, timezone text, tax_rate numeric(6, 5));
-create table if not exists marts.fct_device_hourly (
-    device_id text, hour_start_at timestamptz, facility_id text, device_kind text, hardware_model text,
-    energy_kwh numeric(18, 6), facility_energy_kwh numeric(18, 6), energy_cost_usd numeric(18, 6),
-    mining_revenue_usd numeric(18, 6), inference_revenue_usd numeric(18, 6), margin_usd numeric(18, 6),
-    uptime_seconds integer, uptime_pct numeric(7, 3), inference_gpu_seconds integer, avg_power_kw numeric(12, 4),
-    avg_temperature_c double precision, avg_gpu_util_pct double precision, avg_hashrate_ths numeric(12, 4),
-    efficiency_j_per_th numeric(10, 3), sample_count integer);
+from core.dbt import DBT_PROJECT_DIR, run_dbt
+
+# The marts this writer fills; their tables are created from the dbt contracts (column names and
+# data types of dbt_project/models/marts/**/_*.yml), so they cannot drift from what dbt builds.
+MARTS = (
+    "dim_facilities",
+    "dim_devices",
+    "dim_customers",
+    "fct_device_hourly",
+    "fct_facility_hourly",
+    "fct_usage",
+)
+MARTS_INDEXES = """
 create unique index if not exists fct_device_hourly_key on marts.fct_device_hourly (device_id, hour_start_at);
 create index if not exists fct_device_hourly_hour on marts.fct_device_hourly (hour_start_at);
-create table if not exists marts.fct_facility_hourly (
-    facility_id text, hour_start_at timestamptz, hour_start_local timestamp, local_date date,
-    energy_mwh numeric(18, 6), it_energy_mwh numeric(18, 6), site_meter_mwh numeric(18, 6),
-    measured_pue numeric(8, 4), avg_price_usd_per_mwh numeric(12, 4), energy_cost_usd numeric(18, 6),
-    mining_revenue_usd numeric(18, 6), inference_revenue_usd numeric(18, 6),
-    demand_response_credit_usd numeric(18, 6), total_revenue_usd numeric(18, 6), margin_usd numeric(18, 6),
-    margin_usd_per_mwh numeric(18, 6), curtailed_mwh numeric(18, 6), avoided_energy_cost_usd numeric(18, 6),
-    gpu_utilization_pct double precision, asic_uptime_pct numeric(7, 3), power_cap_utilization_pct numeric(7, 3),
-    asic_count integer, gpu_count integer);
 create unique index if not exists fct_facility_hourly_key on marts.fct_facility_hourly (facility_id, hour_start_at);
-create table if not exists marts.fct_usage (
-    usage_id text, usage_date date, customer_id text, workload_id text, workload_type text, gpu_pool text,
-    gpu_model text, rate_card_id text, rate_card_effective_at timestamptz, price_usd_per_gpu_hour numeric(12, 6),
-    min_increment_seconds integer, device_count integer, first_piece_start_at timestamptz,
-    last_piece_end_at timestamptz, gpu_seconds bigint, billable_gpu_seconds bigint,
-    measured_gpu_seconds bigint, avg_gpu_util_pct double precision, amount_usd numeric(18, 6));
 """
 
+
+def contract_columns() -> dict[str, list[tuple[str, str]]]:
+    """(column, data type) of every contracted mart, in the order of its contract."""
+    models: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted((DBT_PROJECT_DIR / "models" / "marts").rglob("_*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            models[model["name"]] = [(c["name"], c["data_type"]) for c in model.get("columns", [])]
+    return models
+
+
+def marts_ddl(names: tuple[str, ...] = MARTS) -> str:
+    """``create table if not exists`` statements of the ``names`` marts, from their dbt contracts."""
+    contracts = contract_columns()
+    tables = []
+    for name in names:
+        columns = ", ".join(f"{column} {data_type}" for column, data_type in contracts[name])
+        tables.append(f"create table if not exists marts.{name} ({columns})")
+    return ";\n".join(tables) + ";\n" + MARTS_INDEXES
+
+
 _FACILITIES = """
-insert into marts.dim_facilities
+insert into marts.dim_facilities (facility_id, facility_name, market, price_node_name, timezone, power_cap_kw,
+                                  pue, asic_count, gpu_count, nominal_it_power_kw)
 select 'F' || f, (array['Abilene', 'Odessa', 'Midland', 'Pecos', 'Sweetwater'])[1 + (f - 1) %% 5] || ' ' || f,
        'ERCOT', 'HB_WEST', 'America/Chicago', 0, 1.10 + 0.05 * ((f - 1) %% 3), 0, 0, 0
 from generate_series(1, %(facilities)s) as f
@@ -62,7 +66,8 @@ from generate_series(1, %(facilities)s) as f
 
 # 85% ASICs in two models, GPUs in two pools; 40 slots per rack.
 _DEVICES = """
-insert into marts.dim_devices
+insert into marts.dim_devices (device_id, facility_id, device_kind, hardware_model, gpu_pool, nominal_power_kw,
+                               nominal_hashrate_ths, nominal_efficiency_j_per_th, rack, rack_row, rack_slot)
 select 'D' || lpad(i::text, 6, '0'), 'F' || (1 + i %% %(facilities)s),
        case when i %% 20 < 17 then 'asic' else 'gpu' end,
        case when i %% 20 < 10 then 'S19j Pro' when i %% 20 < 17 then 'S21' when i %% 20 < 19 then 'H100' else 'L40S' end,
@@ -85,7 +90,11 @@ where c.facility_id = f.facility_id
 """
 
 _DEVICE_HOURS = """
-insert into marts.fct_device_hourly
+insert into marts.fct_device_hourly (
+    device_id, hour_start_at, facility_id, device_kind, hardware_model, energy_kwh, facility_energy_kwh,
+    energy_cost_usd, mining_revenue_usd, inference_revenue_usd, margin_usd, uptime_seconds, uptime_pct,
+    inference_gpu_seconds, avg_power_kw, avg_temperature_c, avg_gpu_util_pct, avg_hashrate_ths,
+    efficiency_j_per_th, sample_count, utilization_pct, device_status)
 with hours as (
     select h as hour_start_at,
            40 + 20 * sin(extract(epoch from h) / 3600.0 / 24 * 2 * pi()) as base_price
@@ -119,12 +128,17 @@ select device_id, hour_start_at, facility_id, device_kind, hardware_model,
        round((hashrate * 0.0021)::numeric, 6) + round(gpu_seconds / 3600.0 * 2.5, 6) - round(power * pue / 1000 * price, 6),
        case when up then 3600 else 0 end, case when up then 100 else 0 end, gpu_seconds, power,
        case when up then 50 + 30 * r_temp else 30 end, util, hashrate,
-       case when hashrate > 0 then power * 1000 / hashrate end, case when up then 12 else 0 end
+       case when hashrate > 0 then power * 1000 / hashrate end, case when up then 12 else 0 end,
+       coalesce(util, hashrate / nullif(nominal_hashrate_ths, 0) * 100), case when up then 'running' else 'offline' end
 from powered
 """
 
 _FACILITY_HOURS = """
-insert into marts.fct_facility_hourly
+insert into marts.fct_facility_hourly (
+    facility_id, hour_start_at, hour_start_local, local_date, energy_mwh, it_energy_mwh, site_meter_mwh,
+    measured_pue, avg_price_usd_per_mwh, energy_cost_usd, mining_revenue_usd, inference_revenue_usd,
+    demand_response_credit_usd, total_revenue_usd, margin_usd, margin_usd_per_mwh, curtailed_mwh,
+    avoided_energy_cost_usd, gpu_utilization_pct, asic_uptime_pct, power_cap_utilization_pct, asic_count, gpu_count)
 select h.facility_id, h.hour_start_at, (h.hour_start_at at time zone 'America/Chicago'),
        (h.hour_start_at at time zone 'America/Chicago')::date,
        h.fkwh / 1000, h.kwh / 1000, h.fkwh / 1000 * 1.01, 1.01 * h.fkwh / nullif(h.kwh, 0),
@@ -146,10 +160,13 @@ join marts.dim_facilities as f on f.facility_id = h.facility_id
 """
 
 _USAGE = """
-insert into marts.dim_customers
+insert into marts.dim_customers (customer_id, customer_type, timezone, tax_rate)
 select 'C' || lpad(c::text, 3, '0'), case when c %% 2 = 0 then 'enterprise' else 'startup' end, 'UTC', 0.0825
 from generate_series(1, 6) as c;
-insert into marts.fct_usage
+insert into marts.fct_usage (
+    usage_id, usage_date, customer_id, workload_id, workload_type, gpu_pool, gpu_model, rate_card_id,
+    rate_card_effective_at, price_usd_per_gpu_hour, min_increment_seconds, device_count, first_piece_start_at,
+    last_piece_end_at, gpu_seconds, billable_gpu_seconds, measured_gpu_seconds, avg_gpu_util_pct, amount_usd)
 select md5(w::text || d::text), d::date, 'C' || lpad((1 + w %% 6)::text, 3, '0'), 'W' || lpad(w::text, 5, '0'),
        (array['inference', 'batch', 'fine-tune'])[1 + w %% 3], case when w %% 3 = 2 then 'l40s' else 'h100' end,
        case when w %% 3 = 2 then 'L40S' else 'H100' end, 'RC-' || (w %% 3), now() - interval '90 days',
@@ -243,7 +260,7 @@ def seed(
     params = {"facilities": facilities, "devices": devices, "start": start, "end": end}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select setseed(0.42)")
-        conn.execute(MARTS_DDL)
+        conn.execute(marts_ddl())
         blocks = [
             _FACILITIES,
             _DEVICES,
@@ -259,4 +276,8 @@ def seed(
             for statement in block.split(";\n"):
                 if statement.strip():
                     conn.execute(statement, params)
+    # the per-device status of the latest hour is dbt's own model, built on the tables written above
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-app-dbt-") as target:
+        run_dbt(url, "run", "--select", "fct_device_status_current", target_path=Path(target))
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("analyze")

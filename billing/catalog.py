@@ -129,16 +129,14 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
     customers = {
         row[0]: Customer(row[0], row[1], Decimal(row[2]), row[3])
         for row in conn.execute(
-            """select distinct on (customer_id) customer_id, timezone, tax_rate, customer_type
-               from raw.customers order by customer_id, load_id desc"""
+            "select customer_id, timezone, tax_rate, customer_type from staging.stg_raw__customers"
         )
     }
     cards: dict[tuple[str | None, str, str], list[RateCard]] = {}
     for row in conn.execute(
-        """select distinct on (rate_card_id, effective_from) rate_card_id, nullif(customer_id, ''),
-                  gpu_model, workload_type, price_usd_per_gpu_hour, greatest(min_increment_seconds, 1),
-                  effective_from
-           from raw.rate_cards order by rate_card_id, effective_from, load_id desc"""
+        """select rate_card_id, customer_id, gpu_model, workload_type, price_usd_per_gpu_hour,
+                  min_increment_seconds, effective_at
+           from staging.stg_raw__rate_cards order by rate_card_id, effective_at"""
     ):
         card = RateCard(row[0], row[1], row[2], row[3], Decimal(row[4]), int(row[5]), row[6])
         cards.setdefault((card.customer_id, card.gpu_model, card.workload_type), []).append(card)
@@ -178,10 +176,8 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
     ]
     pool_models = dict(
         conn.execute(
-            """select gpu_pool, min(model) from (
-                   select distinct on (device_id) gpu_pool, model from raw.devices
-                   where kind = 'gpu' order by device_id, load_id desc) d
-               where gpu_pool is not null group by gpu_pool"""
+            """select gpu_pool, min(hardware_model) from staging.stg_raw__devices
+               where device_kind = 'gpu' and gpu_pool is not null group by gpu_pool"""
         ).fetchall()
     )
     return Catalog(customers, cards, plans, commitments, discounts, colocation, pool_models)

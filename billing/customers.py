@@ -79,8 +79,7 @@ def invoice_bill_to(conn: psycopg.Connection, invoice_id: int) -> dict[str, str 
 def export_customer(conn: psycopg.Connection, customer_id: str, actor: str | None = None) -> dict:
     """Everything held about a customer (data-subject access request), PII decrypted."""
     record = conn.execute(
-        """select customer_id, timezone, tax_rate, customer_type from raw.customers
-           where customer_id = %s order by load_id desc limit 1""",
+        "select customer_id, timezone, tax_rate, customer_type from staging.stg_raw__customers where customer_id = %s",
         (customer_id,),
     ).fetchone()
     if record is None:

@@ -182,7 +182,7 @@ def period_problems(
     """Data-quality checks on a customer's period inputs: every piece priced, usage complete."""
     problems = list(priced.problems)
     tz = conn.execute(
-        "select timezone from raw.customers where customer_id = %s order by load_id desc limit 1",
+        "select timezone from staging.stg_raw__customers where customer_id = %s",
         (customer_id,),
     ).fetchone()
     _, end = period_bounds(period, tz[0] if tz else "UTC")

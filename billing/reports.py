@@ -7,6 +7,7 @@ Amounts are printed as stored (already rounded); nothing here computes money bey
 from __future__ import annotations
 
 import csv
+import importlib.resources
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -34,9 +35,23 @@ LINE_COLUMNS = (
 AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
-def _latin(text: object) -> str:
-    # fpdf2's core fonts are Latin-1: anything else is replaced rather than failing the report.
-    return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
+# A Unicode TrueType font embedded in every PDF (the core PDF fonts are Latin-1 only, so a Cyrillic
+# or Greek customer name would print as "?"): DejaVu Sans, shipped inside the matplotlib wheel.
+FONT = "DejaVuSans"
+_FONT_DIR = importlib.resources.files("matplotlib") / "mpl-data" / "fonts" / "ttf"
+FONT_FILES = {"": _FONT_DIR / "DejaVuSans.ttf", "B": _FONT_DIR / "DejaVuSans-Bold.ttf"}
+
+
+def _text(value: object) -> str:
+    return str(value if value is not None else "")
+
+
+def _pdf(orientation: str = "P") -> FPDF:
+    """An A4 document with the Unicode font registered (regular and bold)."""
+    pdf = FPDF(orientation=orientation, format="A4")
+    for style, path in FONT_FILES.items():
+        pdf.add_font(FONT, style, str(path))
+    return pdf
 
 
 def _invoice(conn, invoice_id: int) -> dict:
@@ -126,12 +141,12 @@ def render_invoice_pdf(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
     line items, totals."""
     invoice = _invoice(conn, invoice_id)
     bill_to = invoice_bill_to(conn, invoice_id)
-    pdf = FPDF(orientation="L", format="A4")
+    pdf = _pdf(orientation="L")
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
+    pdf.set_font(FONT, "B", 16)
     title = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}[invoice["kind"]]
-    pdf.cell(0, 10, _latin(f"{title} {_name(invoice)}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 10, f"{title} {_name(invoice)}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=10)
     details = [
         f"Customer: {invoice['customer_id']}   Period: {invoice['period']}   Status: {invoice['status']}",
         f"Issued: {invoice['issued_at'] or '-'}   Due: {invoice['due_at'] or '-'}",
@@ -142,30 +157,32 @@ def render_invoice_pdf(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
     if bill_to.get("tax_id"):
         details.append(f"Tax id: {bill_to['tax_id']}")
     for text in details:
-        pdf.cell(0, 6, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    widths = (10, 140, 30, 20, 32, 35)
-    pdf.set_font("Helvetica", "B", 9)
-    for width, head in zip(
-        widths, ("#", "Description", "Quantity", "Unit", "Unit price", "Amount USD"), strict=True
-    ):
-        pdf.cell(width, 7, head, border=1)
-    pdf.ln()
-    pdf.set_font("Helvetica", size=8)
-    for line in invoice["lines"]:
-        cells = (
-            line["line_no"],
-            line["description"][:95],
-            line["quantity"],
-            line["unit"],
-            line["unit_price_usd"],
-            line["amount_usd"],
-        )
-        for width, value in zip(widths, cells, strict=True):
-            pdf.cell(width, 6, _latin(value), border=1)
-        pdf.ln()
+    # fpdf2's table: descriptions wrap instead of being cut, and the heading row repeats on every page
+    pdf.set_font(FONT, size=8)
+    with pdf.table(
+        col_widths=(10, 140, 30, 20, 32, 35),
+        text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT"),
+        line_height=5,
+        padding=1,
+        repeat_headings=1,
+    ) as table:
+        table.row(("#", "Description", "Quantity", "Unit", "Unit price", "Amount USD"))
+        for line in invoice["lines"]:
+            table.row(
+                _text(value)
+                for value in (
+                    line["line_no"],
+                    line["description"],
+                    line["quantity"],
+                    line["unit"],
+                    line["unit_price_usd"],
+                    line["amount_usd"],
+                )
+            )
     pdf.ln(3)
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(FONT, size=10)
     for label, key in (
         ("Subtotal", "subtotal_usd"),
         ("Discounts", "discount_usd"),
@@ -174,7 +191,7 @@ def render_invoice_pdf(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
         ("Total", "total_usd"),
     ):
         pdf.cell(230, 6, label, align="R")
-        pdf.cell(35, 6, _latin(invoice[key]), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(35, 6, _text(invoice[key]), align="R", new_x="LMARGIN", new_y="NEXT")
     return f"{_name(invoice)}.pdf", bytes(pdf.output())
 
 
@@ -264,22 +281,23 @@ def summary_files(summary: dict, out_dir: Path) -> list[Path]:
     buffer = io.StringIO(newline="")
     csv.writer(buffer).writerows([[csv_cell(value) for value in row] for row in rows])
     write_private(csv_path, buffer.getvalue())
-    pdf = FPDF(format="A4")
+    pdf = _pdf()
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
+    pdf.set_font(FONT, "B", 14)
     pdf.cell(
         0,
         10,
-        _latin(f"Finance summary {summary['period']} (as of {summary['as_of'][:10]})"),
+        f"Finance summary {summary['period']} (as of {summary['as_of'][:10]})",
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    pdf.set_font("Helvetica", size=9)
-    for section, key, field, value in rows[1:]:
-        pdf.cell(40, 5, _latin(section))
-        pdf.cell(90, 5, _latin(key)[:60])
-        pdf.cell(25, 5, _latin(field))
-        pdf.cell(30, 5, _latin(value), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    with pdf.table(
+        col_widths=(40, 90, 25, 30), text_align=("LEFT", "LEFT", "LEFT", "RIGHT"), line_height=5, padding=1
+    ) as table:
+        table.row([_text(v) for v in rows[0]])
+        for row in rows[1:]:
+            table.row([_text(v) for v in row])
     pdf_path = out_dir / f"summary-{summary['period']}.pdf"
     write_private(pdf_path, bytes(pdf.output()))
     return [csv_path, pdf_path]

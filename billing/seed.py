@@ -38,11 +38,9 @@ def _insert(conn, table: str, row: dict, actor: str | None) -> bool:
 
 
 def seed_defaults(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """Write the defaults for the customers in raw.customers; returns rows added per table."""
+    """Write the defaults for the customers (staging.stg_raw__customers); returns rows added per table."""
     customers = conn.execute(
-        """select customer_id, customer_type from (
-               select distinct on (customer_id) customer_id, customer_type from raw.customers
-               order by customer_id, load_id desc) c order by customer_id"""
+        "select customer_id, customer_type from staging.stg_raw__customers order by customer_id"
     ).fetchall()
     gpu = [c for c, kind in customers if kind != "colocation"]
     colo = [c for c, kind in customers if kind == "colocation"]
@@ -135,9 +133,8 @@ def seed_defaults(conn: psycopg.Connection, actor: str | None = None) -> dict[st
         if len(gpu) > 4:
             add("discounts", {"customer_id": gpu[4], "percent": D("5.00"), "effective_from": SINCE})
         racks = conn.execute(
-            """select facility_id, rack from (select distinct on (device_id) facility_id, rack, kind
-                   from raw.devices order by device_id, load_id desc) d
-               where kind = 'asic' and rack is not null group by facility_id, rack order by facility_id, rack"""
+            """select facility_id, rack from staging.stg_raw__devices
+               where device_kind = 'asic' and rack is not null group by facility_id, rack order by facility_id, rack"""
         ).fetchall()
         for cid, (facility, rack) in zip(colo, racks, strict=False):
             add(

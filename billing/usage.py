@@ -6,9 +6,9 @@ dbt with the one metering rule, see :mod:`billing.engine`) and, for line-item
 lineage, the pieces of ``intermediate.int_workload_usage_billable`` behind each row.
 :func:`refresh_usage_marts` rebuilds them with dbt (Dagster does it through the asset graph).
 
-:func:`load_spans` (running spans in SQL from raw.workload_events) remains for month-to-date
-budgets. Span rules (the same as dbt's int_workload_sessions_built, so marts and invoices agree): events
-collapse on event_id (latest load); a span opens on started/resumed and closes on the next
+:func:`load_spans` (running spans in SQL from dbt staging's workload events, which collapse on
+event_id, latest load) remains for month-to-date budgets. Span rules (the same as dbt's
+int_workload_sessions_built, so marts and invoices agree): a span opens on started/resumed and closes on the next
 paused/completed/cancelled/failed, ordered by time to the second; repeated opens or closes are
 ignored, as is anything after the first terminal event; a span still open at the end of the data
 is cut at the watermark (the newest event). Each span runs on the devices of its opening event
@@ -41,12 +41,10 @@ USAGE_PIECES = "intermediate.int_workload_usage_billable"
 
 SPANS_SQL = """
 with ev as (
-    select distinct on (event_id)
-        event_id, workload_id, customer_id, event_type, date_trunc('second', event_at) as event_at,
-        workload_type, nullif(gpu_pool, '') as gpu_pool, device_ids
-    from raw.workload_events
+    select event_id, workload_id, customer_id, event_type, date_trunc('second', event_at) as event_at,
+        workload_type, gpu_pool, device_ids
+    from staging.stg_raw__workload_events
     where %(customers)s::text[] is null or customer_id = any(%(customers)s::text[])
-    order by event_id, load_id desc
 ),
 wl as (
     select workload_id, max(customer_id) as customer_id, max(workload_type) as workload_type,
@@ -87,13 +85,12 @@ spans as (
     window w as (partition by workload_id order by event_at, same_second_rank, event_id)
 ),
 devices as (
-    select distinct on (device_id) device_id, gpu_pool, model
-    from raw.devices order by device_id, load_id desc
+    select device_id, gpu_pool, hardware_model as model from staging.stg_raw__devices
 ),
 placed as (
     -- The watermark is an uncorrelated scalar subquery: evaluated once, not once per span.
     select spans.*,
-           coalesce(spans.closed_at, date_trunc('second', (select max(event_at) from raw.workload_events)))
+           coalesce(spans.closed_at, date_trunc('second', (select max(event_at) from staging.stg_raw__workload_events)))
                as ended_at,
            case when cardinality(spans.device_ids) > 0 then spans.device_ids
                 else first_placement.first_devices end as used_devices
@@ -121,7 +118,7 @@ def load_spans(
 
 def events_watermark(conn: psycopg.Connection) -> datetime | None:
     """The newest workload event time: usage is complete up to here."""
-    return conn.execute("select max(event_at) from raw.workload_events").fetchone()[0]
+    return conn.execute("select max(event_at) from staging.stg_raw__workload_events").fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -135,21 +132,17 @@ class EnergyInterval:
 
 ENERGY_SQL = """
 with dev as (
-    select device_id from (
-        select distinct on (device_id) device_id, facility_id, rack from raw.devices
-        order by device_id, load_id desc) d
-    where facility_id = %(facility)s and rack = %(rack)s
+    select device_id from staging.stg_raw__devices where facility_id = %(facility)s and rack = %(rack)s
 ),
 fac as (
-    select distinct on (facility_id) market, price_node from raw.facilities
-    where facility_id = %(facility)s order by facility_id, load_id desc
+    select market, price_node_name from staging.stg_raw__facilities where facility_id = %(facility)s
 ),
 prices as (
-    select distinct on (p.interval_start_utc) p.interval_start_utc, p.interval_minutes, p.price_usd_per_mwh
-    from raw.energy_prices p join fac on p.market = fac.market and p.node_name = fac.price_node
-    where p.price_kind = 'rt' and p.interval_start_utc >= %(start)s - interval '1 hour'
-      and p.interval_start_utc < %(end)s
-    order by p.interval_start_utc, p.load_id desc
+    select p.interval_start_at as interval_start_utc, p.interval_minutes, p.price_usd_per_mwh
+    from staging.stg_raw__energy_prices p
+    join fac on p.market = fac.market and p.price_node_name = fac.price_node_name
+    where p.price_kind = 'rt' and p.interval_start_at >= %(start)s - interval '1 hour'
+      and p.interval_start_at < %(end)s
 ),
 step as (
     select coalesce(min(interval_minutes), 15) as minutes from prices
@@ -158,11 +151,10 @@ step as (
 -- straddling a period or contract-version boundary is measured once, over all its samples, and
 -- each side bills only its overlap (the rule: billing.reconcile_energy).
 samples as (
-    select distinct on (t.device_id, t.ts) t.device_id, t.ts, t.power_kw
-    from raw.device_telemetry t join dev using (device_id)
-    where t.ts >= %(start)s - interval '1 hour' and t.ts < %(end)s + interval '1 hour'
+    select t.device_id, t.measured_at as ts, t.power_kw
+    from staging.stg_raw__device_power_live t join dev using (device_id)
+    where t.measured_at >= %(start)s - interval '1 hour' and t.measured_at < %(end)s + interval '1 hour'
       and t.power_kw is not null
-    order by t.device_id, t.ts, t.load_id desc
 ),
 -- A device's mean measured power over the interval (missing samples are filled by the mean of
 -- the others)

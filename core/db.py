@@ -14,9 +14,9 @@ import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.settings import get_settings
 
@@ -42,9 +42,14 @@ def _embedded_server(pgdata: Path):
         raise DatabaseError(f"embedded PostgreSQL in {pgdata} failed to start:\n{tail}") from err
 
 
-def _with_database(url: str, dbname: str) -> str:
-    parsed = urlparse(url)
-    return parsed._replace(path="/" + dbname).geturl()
+def with_database(url: str, dbname: str) -> str:
+    """The connection string of ``url`` (a URL or key=value conninfo) on database ``dbname``."""
+    return make_conninfo(url, dbname=dbname)
+
+
+def with_login(url: str, user: str, password: str) -> str:
+    """The connection string of ``url`` logging in as ``user`` with ``password``."""
+    return make_conninfo(url, user=user, password=password)
 
 
 def start_embedded(pgdata: Path | None = None) -> str:
@@ -56,7 +61,7 @@ def start_embedded(pgdata: Path | None = None) -> str:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
             conn.execute(f'create database "{DATABASE_NAME}"')
-    return _with_database(admin_url, DATABASE_NAME)
+    return with_database(admin_url, DATABASE_NAME)
 
 
 def embedded_status(pgdata: Path | None = None) -> dict:
@@ -103,18 +108,16 @@ def database_url() -> str:
 
 def libpq_env(url: str) -> dict[str, str]:
     """PG* environment variables for a URL, for dbt's profile and for psql."""
-    parsed = urlparse(url)
-    query = parse_qs(parsed.query)
-    host = query.get("host", [parsed.hostname or "localhost"])[0]
+    params = conninfo_to_dict(url)  # decodes percent-encoding, reads ?host= sockets and key=value strings
     env = {
-        "PGHOST": host,
-        "PGPORT": str(parsed.port or 5432),
-        "PGUSER": parsed.username or "postgres",
-        "PGPASSWORD": parsed.password or "",
-        "PGDATABASE": (parsed.path or "/postgres").lstrip("/") or "postgres",
+        "PGHOST": params.get("host") or "localhost",
+        "PGPORT": str(params.get("port") or 5432),
+        "PGUSER": params.get("user") or "postgres",
+        "PGPASSWORD": params.get("password") or "",
+        "PGDATABASE": params.get("dbname") or "postgres",
     }
-    if "sslmode" in query:
-        env["PGSSLMODE"] = query["sslmode"][0]
+    if "sslmode" in params:
+        env["PGSSLMODE"] = params["sslmode"]
     return env
 
 
@@ -137,11 +140,11 @@ def scratch_database(url: str, prefix: str = "hcp_scratch") -> Iterator[str]:
     from core.migrate import migrate
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = _with_database(url, "postgres")
+    admin = with_database(url, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:
-        scratch = _with_database(url, name)
+        scratch = with_database(url, name)
         migrate(scratch)
         yield scratch
     finally:

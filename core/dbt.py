@@ -65,3 +65,10 @@ def run_dbt(
     if check and done.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
     return done
+
+
+def build_staging(url: str, target_path: Path | None = None, full_refresh: bool = False) -> None:
+    """Build dbt staging on ``url`` (views, and the incremental telemetry table): what Python reads
+    instead of raw. A fresh database needs it once before anything reads staging."""
+    args = ["run", "--select", "staging"] + (["--full-refresh"] if full_refresh else [])
+    run_dbt(url, *args, target_path=target_path)

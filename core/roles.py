@@ -1,4 +1,4 @@
-"""Database roles managed by code: the analysts' read-only login (created by migration 0004)."""
+"""Roles: the analysts' read-only database login (created by migration 0004) and the app's user roles."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import psycopg
 from psycopg import sql
 
 ANALYST_ROLE = "hcp_analyst"
+
+# Roles of the app's users (ops.app_users.role; its check constraint lists the same names), from the
+# least to the most privileged. The one definition: the app, the CLI and the tests import it.
+APP_ROLES: tuple[str, ...] = ("viewer", "operator", "analyst", "finance", "admin")
 
 
 def set_analyst_password(conn: psycopg.Connection, password: str | None) -> bool:

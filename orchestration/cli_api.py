@@ -93,7 +93,7 @@ def keys_create(
         if (
             customer
             and not conn.execute(
-                "select 1 from raw.customers where customer_id = %s limit 1", (customer,)
+                "select 1 from staging.stg_raw__customers where customer_id = %s limit 1", (customer,)
             ).fetchone()
         ):
             fail(f"customer {customer} does not exist")

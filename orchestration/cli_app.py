@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
+from core.roles import APP_ROLES
 from core.settings import PROJECT_ROOT
 
 APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
-ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+ROLES = APP_ROLES
 
 users_app = typer.Typer(
     help="Users of the Streamlit app: roles and bcrypt-hashed passwords.", no_args_is_help=True

@@ -26,9 +26,12 @@ class Spec:
 
 
 def _migrated(url: str, folder: Path) -> None:
+    from core.dbt import build_staging
     from core.migrate import migrate
 
     migrate(url)
+    # Python reads dbt staging, never raw: its views must exist before a test loads raw rows.
+    build_staging(url, target_path=folder / "dbt-target")
 
 
 MARTS_FLEET_END = datetime(2026, 3, 9, tzinfo=UTC)  # the fleet spans the US spring-forward day
@@ -110,6 +113,7 @@ ML_FLEET_END = datetime(2026, 11, 20, tzinfo=UTC)
 def _ml_fleet(url: str, folder: Path) -> None:
     """1 facility x 40 devices x 3 days simulated into the template's landing folder and ingested
     through Dagster (``hcp materialize group:ingestion``)."""
+    from core.dbt import build_staging
     from core.settings import get_settings
     from ingestion.simulator import simulate
     from orchestration.materialize import materialize
@@ -117,6 +121,8 @@ def _ml_fleet(url: str, folder: Path) -> None:
     simulate(get_settings().landing, seed=11, facilities=1, devices=40, days=3, end=ML_FLEET_END, customers=3)
     stages = materialize("group:ingestion")
     assert all(stage.success for stage in stages), stages
+    # the ML loaders read dbt staging, whose telemetry table is incremental: bring it up to the raw rows
+    build_staging(url, target_path=folder / "dbt-target")
 
 
 BILLING_PERIOD = "2026-10"

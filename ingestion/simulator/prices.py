@@ -16,6 +16,7 @@ from ingestion.simulator.spec import (
     PJM_NODES,
     PRICE_INTERVAL_MINUTES,
 )
+from kernels.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
 
 STEP = PRICE_INTERVAL_MINUTES * 60
 
@@ -172,8 +173,8 @@ def make_bitcoin(clock: Clock, rng: np.random.Generator) -> Bitcoin:
     growth = np.cumprod(1 + adjust)
     difficulty = 1.49e14 * growth / growth[start]
     fees = rng.uniform(0.02, 0.07, n)
-    hashrate_ths = difficulty * 2**32 / 600 / 1e12
-    hashprice = (BLOCK_SUBSIDY_BTC + fees) * 144 * price / hashrate_ths
+    hashrate_ths = network_hashrate_ths(difficulty)
+    hashprice = (BLOCK_SUBSIDY_BTC + fees) * BLOCKS_PER_DAY * price / hashrate_ths
     table = pd.DataFrame(
         {
             "date": [d.isoformat() for d in days],

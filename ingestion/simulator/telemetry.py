@@ -13,6 +13,7 @@ from ingestion.simulator.faults import Fault
 from ingestion.simulator.fleet import Fleet
 from ingestion.simulator.prices import PriceBook
 from ingestion.simulator.spec import GPU_MODELS
+from kernels.hashprice import per_th_hour
 
 CAP_QUANTILE = 0.95  # the cap sits below the busiest 5% of intervals, so it binds sometimes
 
@@ -72,7 +73,7 @@ def _asic_readings(fleet, prices, clock, hashprice_day, amb, rng, power, hashrat
     f = dev["facility_idx"].to_numpy()[a]
     pue = fac["pue"].to_numpy()[f][:, None]
     node_price = np.stack([prices.at(node, clock.epochs) for node in fac["price_node"]])
-    hp_h = (hashprice_day[clock.day_of(np.arange(clock.n))] / 24)[None, :]
+    hp_h = per_th_hour(hashprice_day[clock.day_of(np.arange(clock.n))])[None, :]
     # The operator's policy: stop mining while power costs more than the hashes earn.
     run = nominal_h * hp_h >= nominal_p * pue * node_price[f] / 1000
     shape = (len(a), clock.n)

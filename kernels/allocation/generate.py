@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.allocation.problem import AllocationProblem
+from kernels.hashprice import per_th_day_from_ph_day, per_th_hour
 
 # Hashprice around 50 USD per PH/s per day, in USD per TH/s per hour.
-_HASHPRICE_USD_PER_TH_H = 50.0 / 1000.0 / 24.0
+_HASHPRICE_USD_PER_TH_H = per_th_hour(per_th_day_from_ph_day(50.0))
 
 
 def _daily_shape(rng: np.random.Generator, n_intervals: int, dt: float) -> np.ndarray:

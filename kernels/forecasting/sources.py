@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kernels.hashprice import BLOCKS_PER_DAY, network_hashrate_ths
+
 RUN_START = {"started", "resumed"}
 RUN_STOP = {"paused", "completed", "cancelled", "failed"}
 
@@ -19,12 +21,12 @@ def hashprice(btc: pd.DataFrame) -> pd.Series:
     """
     frame = btc.sort_values("observed_at")
     difficulty = pd.to_numeric(frame["difficulty"], errors="coerce")
-    network_ths = difficulty * 2.0**32 / 600.0 / 1e12
+    network_ths = network_hashrate_ths(difficulty)
     if "hashrate_ths" in frame:
         network_ths = network_ths.fillna(pd.to_numeric(frame["hashrate_ths"], errors="coerce"))
     fees = pd.to_numeric(frame["fees_btc_per_block"], errors="coerce").fillna(0.0)
     reward = pd.to_numeric(frame["block_subsidy_btc"], errors="coerce") + fees
-    value = reward * 144.0 * pd.to_numeric(frame["btc_price_usd"], errors="coerce") / network_ths
+    value = reward * BLOCKS_PER_DAY * pd.to_numeric(frame["btc_price_usd"], errors="coerce") / network_ths
     index = pd.DatetimeIndex(pd.to_datetime(frame["observed_at"], utc=True)).tz_localize(None)
     return pd.Series(value.to_numpy(float), index=index, name="hashprice").dropna()
 

@@ -17,6 +17,7 @@ import pandas as pd
 from kernels.allocation import AllocationProblem, AllocationResult
 from kernels.allocation.evaluate import restarts
 from kernels.allocation.problem import load_kw, margins
+from kernels.hashprice import per_th_hour
 from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
 
 KINDS = ("asic", "gpu")
@@ -230,9 +231,9 @@ def _pool_fields(
         rate.mean(axis=1) if len(intervals) else np.zeros(len(pools))
     )
     return {
-        "hashprice_usd_per_th_h": hashprice.fillna(config.default_hashprice_usd_per_th_day / 24).to_numpy(
-            np.float64
-        ),
+        "hashprice_usd_per_th_h": hashprice.fillna(
+            per_th_hour(config.default_hashprice_usd_per_th_day)
+        ).to_numpy(np.float64),
         "rate_usd_per_gpu_h": rate,
         "demand_gpus": np.maximum(demand, committed).astype(np.int32),
         "committed_gpus": committed.astype(np.int32),

@@ -7,11 +7,12 @@ import os
 from collections.abc import Iterator
 from unittest import mock
 
+from core.roles import APP_ROLES
 from core.settings import PROJECT_ROOT
 
 APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
 
-ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+ROLES = APP_ROLES
 PASSWORD = "correct horse battery"
 APP_FILE = str(APP_DIR / "streamlit_app.py")
 

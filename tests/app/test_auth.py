@@ -80,11 +80,10 @@ def test_cli_users_add_list_disable(empty_url):
 
 
 def test_missing_database_is_explained(database_url):
-    from urllib.parse import urlparse
-
+    from core.db import with_database
     from tests.app.helpers import using
 
-    missing = urlparse(database_url)._replace(path="/hcp_no_such_database").geturl()
+    missing = with_database(database_url, "hcp_no_such_database")
     with using(missing):
         at = signed_in("admin")
     assert not at.exception

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
 
+from core.db import with_login
 from tests.app.helpers import APP_DIR, ROLES, render_problems, signed_in, using
 
 FORBIDDEN = re.compile(r"\b(raw|staging|intermediate)\.[a-z_]+", re.IGNORECASE)
@@ -35,13 +35,10 @@ def restricted_url(fleet_url):
             conn.execute(f"grant select on all tables in schema {schema} to {role}")
         conn.execute(f"grant insert, update on ops.app_sessions, ops.app_users, ops.audit_log to {role}")
         conn.execute(f"grant usage on all sequences in schema ops to {role}")
-    parsed = urlparse(fleet_url)
-    url = parsed._replace(
-        netloc=f"{role}:ro-pass@{parsed.hostname or ''}{':' + str(parsed.port) if parsed.port else ''}"
-    )
+    url = with_login(fleet_url, role, "ro-pass")
     try:
-        with using(url.geturl()):
-            yield url.geturl()
+        with using(url):
+            yield url
     finally:
         with psycopg.connect(fleet_url, autocommit=True) as conn:
             conn.execute(f"drop owned by {role}")

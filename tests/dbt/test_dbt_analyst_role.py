@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import psycopg
 import pytest
 
+from core.db import with_login
 from core.roles import ANALYST_ROLE, set_analyst_password
 
 PASSWORD = "analyst-test-password"
@@ -15,9 +14,9 @@ PASSWORD = "analyst-test-password"
 @pytest.fixture()
 def analyst(marts_fleet, conn):
     set_analyst_password(conn, PASSWORD)
-    parsed = urlparse(marts_fleet["url"])
-    netloc = f"{ANALYST_ROLE}:{PASSWORD}@" + parsed.netloc.rsplit("@", 1)[-1]
-    with psycopg.connect(parsed._replace(netloc=netloc).geturl(), autocommit=True) as connection:
+    with psycopg.connect(
+        with_login(marts_fleet["url"], ANALYST_ROLE, PASSWORD), autocommit=True
+    ) as connection:
         yield connection
 
 

@@ -68,7 +68,7 @@ if workload_id:
     st.markdown("**Lifecycle**")
     if not events.empty:
         st.dataframe(events, hide_index=True, width="stretch")
-    if not sessions.empty and {"started_at", "ended_at"} <= set(sessions.columns):
+    if not sessions.empty:
         sessions = sessions.assign(span=[f"span {i + 1}" for i in range(len(sessions))])
         st.plotly_chart(charts.sessions_timeline(sessions, "started_at", "ended_at", "span"), width="stretch")
         st.markdown("**Sessions**")
@@ -81,7 +81,7 @@ if workload_id:
         )
         st.caption("Running span per day (first start to last stop); sessions appear once invoiced.")
     elif events.empty:
-        st.info("Sessions appear once the workload has been invoiced (or a sessions mart exists).")
+        st.info("Sessions appear once the workload has been invoiced.")
     if not usage.empty:
         st.markdown("**Billed usage by day**")
         st.dataframe(usage, hide_index=True, width="stretch")

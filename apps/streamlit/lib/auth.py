@@ -26,8 +26,9 @@ import bcrypt
 import pyotp
 
 from apps.streamlit.lib import db
+from core.roles import APP_ROLES
 
-ROLES = ("viewer", "operator", "analyst", "finance", "admin")
+ROLES = APP_ROLES
 MFA_ROLES = frozenset({"admin", "finance"})
 MAX_USERNAME = 64  # as ops.app_users' check constraint
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit: longer input is refused, never silently cut

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 MODE_COLORS = {"mine": "#f7931a", "serve": "#4c78a8", "off": "#bab0ac"}
 SOURCE_COLORS = {"mining": "#f7931a", "inference": "#4c78a8", "curtailment_credits": "#54a24b"}
@@ -43,23 +44,40 @@ def revenue_mix(df: pd.DataFrame) -> go.Figure:
     return _compact(fig)
 
 
+MEASURE_COLORS = {"revenue": "#4c78a8", "cost": "#e45756", "margin": "#54a24b"}
+KIND_TITLES = {"asic": "ASICs", "gpu": "GPUs"}
+
+
 def usd_per_mwh(df: pd.DataFrame) -> go.Figure:
-    """Revenue, cost and margin per MWh by hardware model (grouped bars)."""
-    long = df.melt(
-        id_vars="hardware_model",
-        value_vars=["revenue_usd_per_mwh", "cost_usd_per_mwh", "margin_usd_per_mwh"],
-        var_name="measure",
-        value_name="usd_per_mwh",
+    """Revenue, cost and margin per MWh by hardware model (grouped bars), one panel per device kind
+    with its own y axis: ASICs earn tens of USD per MWh, GPUs thousands, and on one linear axis the
+    ASIC bars would not be seen."""
+    kinds = [k for k in ("asic", "gpu") if (df["device_kind"] == k).any()] or sorted(
+        df["device_kind"].unique()
     )
-    long["measure"] = long["measure"].str.replace("_usd_per_mwh", "")
-    fig = px.bar(
-        long,
-        x="hardware_model",
-        y="usd_per_mwh",
-        color="measure",
-        barmode="group",
-        labels={"hardware_model": "", "usd_per_mwh": "USD / MWh"},
+    fig = make_subplots(
+        rows=1,
+        cols=len(kinds),
+        subplot_titles=[KIND_TITLES.get(k, str(k)) for k in kinds],
+        horizontal_spacing=0.12,
     )
+    for col, kind in enumerate(kinds, start=1):
+        models = df[df["device_kind"] == kind]
+        for measure, color in MEASURE_COLORS.items():
+            fig.add_trace(
+                go.Bar(
+                    x=models["hardware_model"],
+                    y=models[f"{measure}_usd_per_mwh"],
+                    name=measure,
+                    marker_color=color,
+                    legendgroup=measure,
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_yaxes(title_text="USD / MWh" if col == 1 else None, row=1, col=col)
+    fig.update_layout(barmode="group")
     return _compact(fig)
 
 

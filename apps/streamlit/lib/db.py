@@ -103,23 +103,3 @@ def with_connection(fn: Callable[[psycopg.Connection], T]) -> T:
     """Call ``fn`` with a pooled connection: for the platform's own readers (billing reports)."""
     with _connection() as conn:
         return fn(conn)
-
-
-def columns(schema: str, table: str) -> list[str]:
-    """Column names of ``schema.table`` in order; empty when it does not exist."""
-    rows = execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = %(schema)s and table_name = %(table)s order by ordinal_position",
-        {"schema": schema, "table": table},
-    )
-    return [r[0] for r in rows]
-
-
-def pick(available: list[str], *candidates: str) -> str | None:
-    """The first candidate column that exists in ``available``."""
-    return next((c for c in candidates if c in available), None)
-
-
-def ident(*parts: str) -> sql.Identifier:
-    """A quoted identifier (schema, table or column) from the catalog."""
-    return sql.Identifier(*parts)

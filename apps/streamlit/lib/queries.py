@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
-from psycopg import sql
 
 from apps.streamlit.lib import db
 
@@ -27,25 +26,6 @@ def _like(text: str | None) -> str | None:
         return None
     escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-@st.cache_data(ttl=SLOW_TTL_SECONDS, show_spinner=False)
-def table_columns(schema: str, table: str) -> list[str]:
-    """Columns of an app-readable table (empty when it does not exist yet)."""
-    if schema not in APP_SCHEMAS:
-        raise ValueError(f"the app does not read schema {schema!r}")
-    return db.columns(schema, table)
-
-
-@st.cache_data(ttl=SLOW_TTL_SECONDS, show_spinner=False)
-def find_table(candidates: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
-    """The first (schema, table) of ``candidates`` that exists and has rows."""
-    for schema, table in candidates:
-        if table_columns(schema, table):
-            query = sql.SQL("select exists (select 1 from {})").format(db.ident(schema, table))
-            if db.frame(query).iloc[0, 0]:
-                return schema, table
-    return None
 
 
 # --- time ---------------------------------------------------------------------------------------
@@ -198,8 +178,7 @@ def rack_snapshot(facility_id: str) -> pd.DataFrame:
         )
         select d.device_id, d.device_kind, d.hardware_model, d.rack, d.rack_row, d.rack_slot,
                h.hour_start_at, h.avg_temperature_c, h.avg_power_kw, h.avg_hashrate_ths, h.avg_gpu_util_pct,
-               coalesce(h.avg_gpu_util_pct, h.avg_hashrate_ths / nullif(d.nominal_hashrate_ths, 0) * 100)
-                   as utilization_pct
+               h.utilization_pct
         from marts.dim_devices as d
         cross join latest
         left join marts.fct_device_hourly as h
@@ -212,26 +191,13 @@ def rack_snapshot(facility_id: str) -> pd.DataFrame:
 
 
 _DEVICES = """
-with latest as (
-    select max(hour_start_at) as at from marts.fct_device_hourly
-),
-last_hour as (
-    select h.* from marts.fct_device_hourly as h cross join latest where h.hour_start_at = latest.at
-),
-devices as (
+with devices as (
     select d.device_id, d.facility_id, coalesce(f.facility_name, d.facility_id) as facility_name,
            d.device_kind, d.hardware_model, d.gpu_pool, d.rack, d.rack_slot, d.nominal_power_kw,
-           lh.avg_power_kw, lh.avg_temperature_c,
-           coalesce(lh.avg_gpu_util_pct, lh.avg_hashrate_ths / nullif(d.nominal_hashrate_ths, 0) * 100)
-               as utilization_pct,
-           case
-               when lh.device_id is null or lh.sample_count = 0 then 'offline'
-               when lh.uptime_pct >= 50 then 'running'
-               else 'idle'
-           end as status
+           s.avg_power_kw, s.avg_temperature_c, s.utilization_pct, s.device_status as status
     from marts.dim_devices as d
+    join marts.fct_device_status_current as s on s.device_id = d.device_id
     left join marts.dim_facilities as f on f.facility_id = d.facility_id
-    left join last_hour as lh on lh.device_id = d.device_id
 )
 select *, count(*) over () as total_rows
 from devices
@@ -459,13 +425,7 @@ def workload_usage(workload_id: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def workload_sessions(workload_id: str) -> pd.DataFrame:
-    """Running sessions of one workload (start, end, devices) from a sessions mart or billed usage."""
-    found = find_table((("marts", "fct_workload_sessions"), ("marts", "fct_sessions")))
-    if found is not None and "workload_id" in table_columns(*found):
-        query = sql.SQL("select * from {} where workload_id = %(workload)s limit 1000").format(
-            db.ident(*found)
-        )
-        return db.frame(query, {"workload": workload_id})
+    """Invoiced running sessions of one workload (start, end, GPUs, seconds, rate, invoice number)."""
     return db.frame(
         """
         select u.started_at, u.ended_at, u.gpus, u.gpu_seconds, u.billable_seconds, u.rate_usd_per_gpu_hour,
@@ -481,12 +441,14 @@ def workload_sessions(workload_id: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def workload_events(workload_id: str) -> pd.DataFrame:
-    """Lifecycle events of one workload (event type and time) when a marts table has them."""
-    found = find_table((("marts", "fct_workload_events"), ("marts", "dim_workloads")))
-    if found is None or "workload_id" not in table_columns(*found):
-        return pd.DataFrame()
-    query = sql.SQL("select * from {} where workload_id = %(workload)s limit 1000").format(db.ident(*found))
-    return db.frame(query, {"workload": workload_id})
+    """Lifecycle events of one workload in time order (marts.fct_workload_events)."""
+    return db.frame(
+        """
+        select event_at, event_type, gpu_pool, gpus_requested, device_count, event_id
+        from marts.fct_workload_events where workload_id = %(workload)s order by event_at, event_id limit 1000
+        """,
+        {"workload": workload_id},
+    )
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -621,13 +583,10 @@ def whatif_devices() -> pd.DataFrame:
     """Devices with their facility, pool and nominal power/hashrate, and whether they ran in the last hour."""
     return db.frame(
         """
-        with latest as (select max(hour_start_at) as at from marts.fct_device_hourly)
         select d.device_id, d.facility_id, d.device_kind, d.hardware_model, d.gpu_pool, d.nominal_power_kw,
-               d.nominal_hashrate_ths,
-               coalesce(h.uptime_pct, 0) >= 50 as was_on
+               d.nominal_hashrate_ths, s.device_status = 'running' as was_on
         from marts.dim_devices as d
-        cross join latest
-        left join marts.fct_device_hourly as h on h.device_id = d.device_id and h.hour_start_at = latest.at
+        join marts.fct_device_status_current as s on s.device_id = d.device_id
         order by d.device_id
         """
     )

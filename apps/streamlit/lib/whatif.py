@@ -1,9 +1,10 @@
 """Allocation what-if: the current problem built from marts, scenario knobs, re-solve with the numba kernel.
 
-The problem covers the last 24 hours of data (dt = 1 h): devices and facilities from dim_devices and
-dim_facilities, node prices from fct_facility_hourly, hashprice and GPU rates as the fleet actually
-earned them in fct_device_hourly, demand as the GPUs that served. Missing inputs fall back to
-documented defaults so the page works on a young database.
+The problem covers the last 24 hours of data (dt = 1 h) and is built by the platform's planner,
+``kernels.planning.build_problem``, with its configuration (``kernels.planning.config``: restart
+costs, fallback price, hashprice and GPU rate, filled where the marts say nothing): devices and
+facilities from dim_devices and dim_facilities, node prices from fct_facility_hourly, hashprice and
+GPU rates as the fleet actually earned them in fct_device_hourly, demand as the GPUs that served.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import streamlit as st
 from apps.streamlit.lib import queries
 from kernels.allocation import AllocationProblem, solve
 from kernels.config import AllocationConfig
+from kernels.hashprice import ph_day_from_th_hour
+from kernels.planning import Fleet, Forecast, build_problem
+from kernels.planning.builder import device_pools
+from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
 
-DEFAULT_HASHPRICE_USD_PER_PH_DAY = 50.0
-DEFAULT_RATE_USD_PER_GPU_H = 2.0
-DEFAULT_PRICE_USD_MWH = 40.0
-RESTART_ASIC_USD, RESTART_GPU_USD = 0.2, 1.0
+# What-if assumptions of its own (the planner has no say on them): half of the demand is committed,
+# and a fleet that served nothing in the window is asked for 70% of its GPUs.
 COMMITTED_SHARE = 0.5
+IDLE_FLEET_DEMAND_SHARE = 0.7
+BUILDER = "kernels.planning.build_problem"
 # Interactive budget: fewer multiplier iterations and one polishing pass keep a re-solve of the
 # default fleet well under a second; the gap is shown next to the result.
 INTERACTIVE = AllocationConfig(max_iterations=30, time_limit_s=0.4, polish_passes=1)
@@ -59,80 +64,6 @@ class Outcome:
     seconds: float
     mw: pd.DataFrame
     running: int
-
-
-def _grid(hours: pd.DataFrame, column: str, facility_ids: list[str], times: list) -> np.ndarray:
-    if hours.empty:
-        return np.full((len(facility_ids), len(times)), np.nan)
-    wide = hours.pivot_table(index="facility_id", columns="hour_start_at", values=column, aggfunc="mean")
-    return wide.reindex(index=facility_ids, columns=times).to_numpy(dtype=float)
-
-
-def _finite_mean(grid: np.ndarray) -> np.ndarray:
-    """Per-interval mean over facilities of the finite values; NaN where an interval has none."""
-    finite = np.isfinite(grid)
-    counts = finite.sum(axis=0)
-    sums = np.where(finite, grid, 0.0).sum(axis=0)
-    return np.divide(sums, counts, out=np.full(grid.shape[1], np.nan), where=counts > 0)
-
-
-def build_base(devices: pd.DataFrame, facilities: pd.DataFrame, hours: pd.DataFrame) -> Base:
-    """The current allocation problem from the marts frames (see the module docstring)."""
-    facility_ids = facilities["facility_id"].tolist()
-    fidx = {f: i for i, f in enumerate(facility_ids)}
-    devices = devices[devices["facility_id"].isin(fidx)].reset_index(drop=True)
-    times = sorted(hours["hour_start_at"].unique()) if not hours.empty else list(range(24))
-    T = len(times)
-    is_gpu = (devices["device_kind"] == "gpu").to_numpy()
-    pools = sorted(devices.loc[is_gpu, "gpu_pool"].fillna("default").unique())
-    pidx = {p: i for i, p in enumerate(pools)}
-    pool = np.array(
-        [pidx[p] if g else -1 for p, g in zip(devices["gpu_pool"].fillna("default"), is_gpu, strict=True)],
-        dtype=np.int32,
-    )
-
-    price = _grid(hours, "price_usd_per_mwh", facility_ids, times)
-    price = np.where(
-        np.isnan(price), np.nanmean(price) if np.isfinite(price).any() else DEFAULT_PRICE_USD_MWH, price
-    )
-    hp = _grid(hours, "hashprice_usd_per_th_h", facility_ids, times)
-    hp_t = _finite_mean(hp)
-    default_hp = DEFAULT_HASHPRICE_USD_PER_PH_DAY / 1000 / 24
-    hp_t = np.where(np.isfinite(hp_t), hp_t, np.nanmedian(hp_t) if np.isfinite(hp_t).any() else default_hp)
-    rate = _grid(hours, "rate_usd_per_gpu_h", facility_ids, times)
-    rate_t = _finite_mean(rate)
-    rate_t = np.where(
-        np.isfinite(rate_t),
-        rate_t,
-        np.nanmedian(rate_t) if np.isfinite(rate_t).any() else DEFAULT_RATE_USD_PER_GPU_H,
-    )
-    serving = np.nansum(_grid(hours, "gpus_serving", facility_ids, times), axis=0)
-    pool_size = np.bincount(pool[is_gpu], minlength=len(pools)).astype(float)
-    share = pool_size / max(pool_size.sum(), 1.0)
-    if serving.sum() == 0:
-        serving = np.full(T, 0.7 * pool_size.sum())
-    demand = np.floor(share[:, None] * serving[None, :]).astype(np.int32)
-
-    pue = facilities["pue"].astype(float).to_numpy()
-    cap = np.repeat(facilities["power_cap_kw"].astype(float).to_numpy()[:, None], T, axis=1)
-    problem = AllocationProblem(
-        dt=1.0,
-        device_facility=devices["facility_id"].map(fidx).to_numpy(dtype=np.int32),
-        device_pool=pool,
-        power_kw=devices["nominal_power_kw"].astype(float).to_numpy(),
-        hashrate_ths=np.where(is_gpu, 0.0, devices["nominal_hashrate_ths"].fillna(0).astype(float)),
-        restart_usd=np.where(is_gpu, RESTART_GPU_USD, RESTART_ASIC_USD).astype(float),
-        initial_on=devices["was_on"].fillna(False).to_numpy(dtype=bool),
-        pue=pue,
-        cap_kw=cap,
-        price_usd_mwh=price.astype(float),
-        hashprice_usd_per_th_h=hp_t.astype(float),
-        rate_usd_per_gpu_h=np.repeat(rate_t[None, :], len(pools), axis=0).astype(float),
-        demand_gpus=demand,
-        committed_gpus=np.floor(demand * COMMITTED_SHARE).astype(np.int32),
-        penalty_usd_per_gpu_h=np.full(len(pools), 2 * float(np.mean(rate_t))),
-    ).validate()
-    return Base(problem, facility_ids, list(times), is_gpu, float(np.mean(hp_t)) * 1000 * 24)
 
 
 def apply(base: Base, scenario: Scenario) -> AllocationProblem:
@@ -179,28 +110,45 @@ def run(base: Base, problem: AllocationProblem) -> Outcome:
     return Outcome(float(result.objective), float(result.gap), seconds, mw, int(result.x[:, -1].sum()))
 
 
-def build_with_planner(devices: pd.DataFrame, facilities: pd.DataFrame, hours: pd.DataFrame) -> Base:
-    """The current problem through the platform's planner (kernels.planning.build_problem), with the
-    last 24 hours of realized prices, hashprice, GPU rates and demand as the forecast."""
-    from kernels.planning import Fleet, Forecast, build_problem
+def _hourly_mean(hours: pd.DataFrame, column: str, intervals: pd.DatetimeIndex) -> pd.Series:
+    """Per-hour mean over facilities of ``column`` (NaN where no facility has a value)."""
+    if hours.empty:
+        return pd.Series(np.nan, index=intervals)
+    return hours.groupby("hour_start_at")[column].mean().reindex(intervals).astype(float)
 
+
+def build(
+    devices: pd.DataFrame,
+    facilities: pd.DataFrame,
+    hours: pd.DataFrame,
+    config: PlanningConfig = DEFAULT_PLANNING,
+) -> Base:
+    """The current problem through the planner, with the last hours of realized prices, hashprice,
+    GPU rates and served GPUs as the forecast (see the module docstring)."""
     intervals = pd.DatetimeIndex(sorted(hours["hour_start_at"].unique()))
-    base = build_base(devices, facilities, hours)  # demand split per pool, initial state
-    pools = sorted(devices.loc[devices["device_kind"] == "gpu", "gpu_pool"].fillna("default").unique())
-    p = base.problem
+    gpus = devices[devices["device_kind"] == "gpu"]
+    pool_size = device_pools(gpus).value_counts().sort_index().astype(float)
+    serving = hours.groupby("hour_start_at")["gpus_serving"].sum().reindex(intervals).fillna(0.0)
+    if serving.sum() == 0:
+        serving = pd.Series(IDLE_FLEET_DEMAND_SHARE * pool_size.sum(), index=intervals)
+    share = pool_size / max(pool_size.sum(), 1.0)
+    demand = pd.DataFrame(
+        np.floor(np.outer(serving.to_numpy(), share.to_numpy())), index=intervals, columns=pool_size.index
+    )
+    rate = _hourly_mean(hours, "rate_usd_per_gpu_h", intervals)
     forecast = Forecast(
         prices_usd_mwh=hours.pivot_table(
             index="hour_start_at", columns="facility_id", values="price_usd_per_mwh"
         ),
-        hashprice_usd_per_th_h=pd.Series(p.hashprice_usd_per_th_h, index=intervals),
-        gpu_rate_usd_per_h=pd.DataFrame(p.rate_usd_per_gpu_h.T, index=intervals, columns=pools),
-        demand_gpus=pd.DataFrame(p.demand_gpus.T, index=intervals, columns=pools),
-        committed_gpus=pd.DataFrame(p.committed_gpus.T, index=intervals, columns=pools),
+        hashprice_usd_per_th_h=_hourly_mean(hours, "hashprice_usd_per_th_h", intervals),
+        gpu_rate_usd_per_h=pd.DataFrame({pool: rate for pool in pool_size.index}, index=intervals),
+        demand_gpus=demand,
+        committed_gpus=np.floor(demand * COMMITTED_SHARE),
     )
     initial = dict(zip(devices["device_id"], devices["was_on"].fillna(False).astype(bool), strict=True))
-    inputs = build_problem(Fleet(devices, facilities), forecast, intervals, initial)
+    inputs = build_problem(Fleet(devices, facilities), forecast, intervals, initial, config=config)
     is_gpu = np.array([k == "gpu" for k in inputs.device_kinds])
-    hashprice = float(np.mean(inputs.problem.hashprice_usd_per_th_h)) * 1000 * 24
+    hashprice = ph_day_from_th_hour(float(np.mean(inputs.problem.hashprice_usd_per_th_h)))
     return Base(inputs.problem, list(inputs.facility_ids), list(intervals), is_gpu, hashprice)
 
 
@@ -210,11 +158,8 @@ def current() -> tuple[Base, Outcome, str] | None:
     devices = queries.whatif_devices()
     facilities = queries.facilities()
     hours = queries.whatif_hours(24)
-    if devices.empty or facilities.empty:
+    if devices.empty or facilities.empty or hours.empty:
         return None
-    try:
-        base, builder = build_with_planner(devices, facilities, hours), "kernels.planning.build_problem"
-    except (ImportError, KeyError, ValueError, TypeError):
-        base, builder = build_base(devices, facilities, hours), "apps/streamlit/lib/whatif.build_base"
+    base = build(devices, facilities, hours)
     run(base, base.problem)  # the first solve of a process loads the kernels inside the time budget
-    return base, run(base, base.problem), builder
+    return base, run(base, base.problem), BUILDER

@@ -108,7 +108,18 @@ final as (
             when devices.device_kind = 'asic' and device_hours.avg_hashrate_ths > 0
                 then (device_hours.avg_power_kw * 1000 / device_hours.avg_hashrate_ths)::numeric(10, 3)
         end as efficiency_j_per_th,
-        coalesce(device_hours.sample_count, 0)::integer as sample_count
+        coalesce(device_hours.sample_count, 0)::integer as sample_count,
+        -- GPUs: measured utilization; ASICs: measured hashrate against nameplate
+        coalesce(
+            device_hours.avg_gpu_util_pct,
+            device_hours.avg_hashrate_ths / nullif(devices.nominal_hashrate_ths, 0) * 100
+        )::double precision as utilization_pct,
+        case
+            when coalesce(device_hours.sample_count, 0) = 0 then 'offline'
+            when coalesce(device_hours.uptime_seconds, 0) / 36.0 >= {{ var('device_running_min_uptime_pct') }}
+                then 'running'
+            else 'idle'
+        end as device_status
     from device_hours
     inner join devices on device_hours.device_id = devices.device_id
 )
