@@ -1,5 +1,5 @@
-"""Fleet test helpers: clean raw and fleet tables with reference records, and loopback addresses
-for fake miners (each fake takes the standard miner ports on its own 127.x address)."""
+"""Fleet test helpers: reference records in the test's own database, and loopback addresses for
+fake miners (each fake takes the standard miner ports on its own 127.x address)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import psycopg
 import pytest
 
 from ingestion.loader import ingest_file
-from tests.conftest import truncate_schema
 
 REFERENCE = Path(__file__).parent.parent / "ingestion" / "fixtures"
-FLEET_TABLES = "ops.fleet_alerts, ops.fleet_commands"
 
 # A /16 of loopback per test process, so parallel sessions on one machine do not collide.
 _BLOCK = 18 + (os.getpid() % 200)
@@ -28,21 +26,33 @@ def loopback() -> str:
     return f"127.{_BLOCK}.{(n // 256) % 256}.{n % 256 or 1}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every fleet test that touches the database gets a copy of its own (commands, alerts, polls)."""
+    for item in items:
+        if "fleet_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.fresh_database)
+
+
 @pytest.fixture()
 def fleet_db(conn: psycopg.Connection) -> psycopg.Connection:
-    """Empty raw schema and fleet tables, plus the fixture facilities and devices."""
-    truncate_schema(conn, "raw")
-    conn.execute(f"truncate {FLEET_TABLES} restart identity cascade")
+    """The test's own database (empty raw and fleet tables) with the fixture facilities and devices."""
     ingest_file(conn, "facilities", REFERENCE / "facilities.csv")
     ingest_file(conn, "devices", REFERENCE / "devices.csv")
     return conn
 
 
-@pytest.fixture(scope="session")
-def staging_views(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The staging views the controller reads, built once by real dbt."""
-    from core.dbt import run_dbt
+@pytest.fixture()
+def staging_views(database_url: str, conn: psycopg.Connection) -> str:
+    """The staging views the controller reads: built by real dbt into the migrated template."""
     from tests.fleet.helpers import STAGING_MODELS
 
-    run_dbt(database_url, "run", "--select", *STAGING_MODELS, target_path=tmp_path_factory.mktemp("dbt"))
+    found = {
+        r[0]
+        for r in conn.execute(
+            "select table_name from information_schema.views where table_schema = 'staging'"
+        )
+    }
+    assert set(STAGING_MODELS) <= found, (
+        f"staging views missing from the template: {set(STAGING_MODELS) - found}"
+    )
     return database_url
