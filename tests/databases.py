@@ -33,6 +33,7 @@ from filelock import FileLock
 from psycopg import sql
 
 from core import db
+from core.db import with_database
 
 ROOT_ENV = "HCP_TEST_ROOT"  # the session's shared folder (locks, server, template artefacts)
 RUN_ENV = "HCP_TEST_RUN"  # the session's id, the prefix of its database names
@@ -41,11 +42,6 @@ EXTERNAL_ENV = "HCP_TEST_EXTERNAL_URL"  # DATABASE_URL as the session found it, 
 # Settings for a throwaway server only: a crash loses nothing of value, and every commit, template
 # copy and DROP DATABASE checkpoint skips the disk flushes.
 _THROWAWAY = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` pointed at database ``name`` on the same server."""
-    return db._with_database(url, name)
 
 
 def begin_session(root: Path) -> None:
