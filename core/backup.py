@@ -29,13 +29,13 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from psycopg import conninfo
 
-from core.db import libpq_env
+from core.db import libpq_env, with_database
 
 PARTS = ("platform", "dagster")
 FORMAT = 1
@@ -61,18 +61,17 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def _database(url: str, name: str) -> str:
-    return urlparse(url)._replace(path="/" + name).geturl()
+def _name(url: str) -> str:
+    return conninfo.conninfo_to_dict(url).get("dbname") or "hcp"
 
 
 def dagster_url(platform_url: str) -> str:
-    name = urlparse(platform_url).path.lstrip("/") or "hcp"
-    return _database(platform_url, f"{name}_dagster")
+    return with_database(platform_url, f"{_name(platform_url)}_dagster")
 
 
 def _exists(url: str) -> bool:
-    name = urlparse(url).path.lstrip("/")
-    with psycopg.connect(_database(url, "postgres"), autocommit=True) as conn:
+    name = _name(url)
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         return bool(conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone())
 
 
@@ -114,7 +113,7 @@ def backup(url: str, to: Path, passphrase: str | None = None, encoded_key: str |
                 continue
             dump = Path(tmp) / f"{part}.dump"
             _run([pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                  "--file", str(dump), urlparse(part_url).path.lstrip("/")], part_url)  # fmt: skip
+                  "--file", str(dump), _name(part_url)], part_url)  # fmt: skip
             manifest["parts"][part] = {"bytes": dump.stat().st_size, "sha256": _sha256(dump)}
             files.append(dump)
         if encoded_key:
@@ -160,7 +159,7 @@ def restore(url: str, archive: Path, passphrase: str | None = None, key_path: Pa
             part_url = url if part == "platform" else dagster_url(url)
             _create_empty(part_url)
             _run([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                  "--dbname", urlparse(part_url).path.lstrip("/"), str(Path(tmp) / f"{part}.dump")],
+                  "--dbname", _name(part_url), str(Path(tmp) / f"{part}.dump")],
                  part_url)  # fmt: skip
         if encoded is not None:
             key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -173,9 +172,9 @@ def restore(url: str, archive: Path, passphrase: str | None = None, key_path: Pa
 
 
 def _create_empty(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
+    name = _name(url)
     if not _exists(url):
-        with psycopg.connect(_database(url, "postgres"), autocommit=True) as conn:
+        with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
             conn.execute(f'create database "{name}"')
         return
     with psycopg.connect(url) as conn:

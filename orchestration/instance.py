@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
+from psycopg import conninfo
+from sqlalchemy.engine import URL
 
+from core.db import with_database
 from core.settings import get_settings
 
 DAGSTER_URL_VARIABLE = "HCP_DAGSTER_PG_URL"
@@ -54,24 +56,41 @@ def dagster_yaml(max_runs: int | None = None) -> str:
     return DAGSTER_YAML.format(max_runs=get_settings().max_runs if max_runs is None else max_runs)
 
 
-def dagster_database_url(platform_url: str) -> str:
-    """The URL of Dagster's database on the platform's server: the platform database's name + ``_dagster``."""
-    parsed = urlparse(platform_url)
-    name = (parsed.path or "/hcp").lstrip("/") or "hcp"
-    return parsed._replace(path=f"/{name}_dagster").geturl()
+def dagster_database_name(platform_url: str) -> str:
+    """Dagster's database on the platform's server: the platform database's name + ``_dagster``."""
+    return f"{conninfo.conninfo_to_dict(platform_url).get('dbname') or 'hcp'}_dagster"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` (a libpq URL or ``key=value`` string) as the SQLAlchemy URL dagster-postgres takes.
+
+    The driver is named (``postgresql+psycopg2``): SQLAlchemy 2.1 defaults to psycopg 3, whose
+    server-side parameters break dagster-postgres' ``NOTIFY run_events, %(id)s``. A socket folder
+    goes in the query (``?host=/path``), where libpq reads it."""
+    params = conninfo.conninfo_to_dict(url)
+    host = str(params.pop("host", "") or "")
+    query = {k: str(v) for k, v in params.items() if k not in ("user", "password", "port", "dbname")}
+    if host.startswith("/"):
+        query["host"] = host
+        host = ""
+    return URL.create(
+        "postgresql+psycopg2",
+        username=params.get("user"),
+        password=params.get("password"),
+        host=host or None,
+        port=int(params["port"]) if params.get("port") else None,
+        database=params.get("dbname"),
+        query=query,
+    ).render_as_string(hide_password=False)
 
 
 def ensure_dagster_database(platform_url: str) -> str:
-    """Create Dagster's database when missing; returns its SQLAlchemy URL for dagster-postgres.
-
-    The driver is named (``postgresql+psycopg2``): SQLAlchemy 2.1 defaults to psycopg 3, whose
-    server-side parameters break dagster-postgres' ``NOTIFY run_events, %(id)s``."""
-    url = dagster_database_url(platform_url)
-    name = urlparse(url).path.lstrip("/")
+    """Create Dagster's database when missing; returns its SQLAlchemy URL for dagster-postgres."""
+    name = dagster_database_name(platform_url)
     with psycopg.connect(platform_url, autocommit=True) as conn:
         if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
             conn.execute(f'create database "{name}"')
-    return urlparse(url)._replace(scheme="postgresql+psycopg2").geturl()
+    return sqlalchemy_url(with_database(platform_url, name))
 
 
 def ensure_dagster_home(platform_url: str | None = None) -> Path:
