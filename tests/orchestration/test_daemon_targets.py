@@ -49,7 +49,7 @@ def _landing(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def code_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def code_server(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     home = tmp_path_factory.mktemp("daemon-home")
     _landing(home / "landing")
     dagster_home = home / "dagster"
@@ -60,7 +60,7 @@ def code_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         **os.environ,
         "HCP_HOME": str(home),
         "DAGSTER_HOME": str(dagster_home),
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": module_url,
     }
     env["PATH"] = "/usr/bin:/bin"  # the code location must not depend on the venv's bin/ being on PATH
     log = (home / "grpc.log").open("w")
