@@ -100,8 +100,9 @@ def _to_sql(url: str, schema: str, path: Path, rows: int) -> float:
     """Seconds for pandas ``to_sql`` to append ``rows`` rows of the file to a fresh table."""
     from sqlalchemy import create_engine
 
-    conn_url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    engine = create_engine(conn_url)
+    from orchestration.instance import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(url).replace("postgresql+psycopg2://", "postgresql+psycopg://", 1))
     sample = pd.read_csv(path, nrows=rows, parse_dates=["ts"])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(

@@ -27,7 +27,7 @@ def test_device_status_and_utilization_are_mart_columns(fleet_url):
         expected = (
             gpu_util
             if gpu_util is not None
-            else (float(hashrate) / float(nominal) * 100 if hashrate else None)
+            else (float(hashrate) / float(nominal) * 100 if hashrate is not None else None)
         )
         if expected is None:
             assert utilization is None

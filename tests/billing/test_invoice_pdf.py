@@ -7,11 +7,14 @@ import io
 import re
 from decimal import Decimal
 
+import pytest
 from pypdf import PdfReader
 
 from billing.customers import frozen_bill_to
 from billing.reports import FONT, FONT_FILES, render_invoice_pdf
 from tests.billing import factories as f
+
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
 NAME = "ООО «Ромашка» Ωμέγα"
 TAIL = "tail-token-after-one-hundred-and-fifty-characters"
@@ -23,7 +26,6 @@ def _squash(text: str) -> str:
 
 
 def _invoice(conn, lines: int) -> int:
-    f.reset(conn)
     f.customer(conn, "ru1", name=NAME)
     invoice_id = conn.execute(
         """insert into billing.invoices (customer_id, period, period_start, period_end, timezone, status,

@@ -26,6 +26,8 @@ from core.settings import get_settings
 from orchestration.instance import dagster_yaml, ensure_dagster_database
 from tests.billing import factories as f
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 PASSPHRASE = "correct horse battery staple"
 
 
@@ -58,7 +60,6 @@ def _platform(url: str, home: Path) -> tuple[int, Path]:
     """Migrations, a finalized invoice, and a Dagster run in Dagster's PostgreSQL storage."""
     migrate(url)
     with db.connect(url, autocommit=True) as conn:
-        f.reset(conn)
         f.customer(conn, "c1")
         devices = f.gpus(conn, "h100", f.H100, 1)
         f.card(conn, "rc-1", None, f.H100, "inference", "2.00", 1, T(2026, 1, 1))

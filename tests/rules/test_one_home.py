@@ -14,9 +14,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from billing.catalog import load_catalog
 from billing.usage import load_energy
 from tests.billing import factories as f
+
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
 ROOT = Path(__file__).resolve().parents[2]
 EXCEPTED = ("ingestion/", "billing/reconcile", "benchmarks/", "billing/customers.py", "tests/", ".venv/")
@@ -65,7 +69,6 @@ def test_ml_loaders_have_no_raw_fallback():
 
 
 def test_catalog_and_energy_take_the_newest_load(conn):
-    f.reset(conn)
     f.customer(conn, "c1", tz="UTC")
     conn.execute(
         """insert into raw.customers (customer_id, pii_encrypted, pii_key_id, timezone, tax_rate, customer_type,

@@ -9,6 +9,8 @@ from billing.stripe_sync import LiveGateway, StripeSyncError, sync_invoice
 from tests.billing.fake_stripe import FakeStripe
 from tests.billing.test_stripe_sync import _assert_one_each, finalized  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+
 ONCE = {"attempts": 1, "backoff_s": 0.01}
 
 

@@ -80,7 +80,7 @@ else:
     st.plotly_chart(charts.plan_timeline(plan, float(facility["power_cap_kw"]) / 1000), width="stretch")
 
 
-@st.fragment(run_every="15s")
+@ui.live("operations", run_every="15s")
 def live_fleet() -> None:
     """Last poll, unreachable machines, commands and commanded vs observed."""
     from apps.streamlit.lib import fleet_queries
