@@ -79,11 +79,12 @@ def test_cli_users_add_list_disable(empty_url):
     assert "user" not in at.session_state
 
 
-def test_missing_database_is_explained(database_url):
+def test_missing_database_is_explained(empty_url):
+    # empty_url, not database_url: the module database would repoint the app for the later tests
     from core.db import with_database
     from tests.app.helpers import using
 
-    missing = with_database(database_url, "hcp_no_such_database")
+    missing = with_database(empty_url, "hcp_no_such_database")
     with using(missing):
         at = signed_in("admin")
     assert not at.exception
