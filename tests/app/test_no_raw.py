@@ -33,7 +33,9 @@ def restricted_url(fleet_url):
         for schema in ("marts", "ml", "ops", "billing"):
             conn.execute(f"grant usage on schema {schema} to {role}")
             conn.execute(f"grant select on all tables in schema {schema} to {role}")
-        conn.execute(f"grant insert, update on ops.app_sessions, ops.app_users, ops.audit_log, ops.login_attempts to {role}")
+        conn.execute(
+            f"grant insert, update on ops.app_sessions, ops.app_users, ops.audit_log, ops.login_attempts to {role}"
+        )
         conn.execute(f"grant usage on all sequences in schema ops to {role}")
     url = with_login(fleet_url, role, "ro-pass")
     try:
