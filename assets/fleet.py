@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from assets.automation import schedule_status
+from assets.automation import schedule_status, sensor_status
 from assets.groups import FLEET
 from assets.resources import LandingResource, PostgresResource
 from ingestion.live.inventory import FleetSettings, load_inventory
@@ -91,9 +91,33 @@ fleet_apply_job = dg.define_asset_job(
     "fleet_apply", selection=[COMMANDS], description="Apply the latest plan (dry run unless configured)."
 )
 
+
+@dg.sensor(job=fleet_apply_job, minimum_interval_seconds=15, default_status=sensor_status(),
+           description="Every 15 s: run the controller when the plan and the last poll differ, and at "
+           "once when a facility breaches its power cap or the real-time price spikes. Sends commands only with "
+           "HCP_FLEET_EXECUTE; otherwise the runs record a dry run.")  # fmt: skip
+def fleet_controller_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    from ingestion.live.controller import apply_trigger
+
+    settings = FleetSettings()
+    if settings.inventory is None:
+        return dg.SkipReason("no inventory (HCP_FLEET_INVENTORY)")
+    due = apply_trigger(postgres.get_url(), settings)
+    if due is None:
+        return dg.SkipReason("every machine is as planned, and no emergency")
+    key, trigger = due
+    config = dg.RunConfig(ops={"ops__fleet_commands": ApplyConfig(execute=settings.execute)})
+    # Ahead of queued polls and loads in the run queue: an emergency first, then the plan.
+    priority = "10" if trigger == "emergency" else "5"
+    return dg.RunRequest(
+        run_key=key, run_config=config, tags={"hcp/trigger": trigger, "dagster/priority": priority}
+    )
+
+
 defs = dg.Definitions(
     assets=[fleet_poll, market_prices, fleet_commands],
     jobs=[fleet_poll_job, market_prices_job, fleet_apply_job],
+    sensors=[fleet_controller_sensor],
     schedules=[
         dg.ScheduleDefinition(job=fleet_poll_job, cron_schedule="* * * * *", default_status=schedule_status()),
         dg.ScheduleDefinition(job=market_prices_job, cron_schedule="*/15 * * * *", default_status=schedule_status()),

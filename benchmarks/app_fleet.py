@@ -46,11 +46,14 @@ def build(
     """Simulate a fleet into ``home``/landing and materialize every asset into ``url``.
 
     Returns the names of the stages that ran; raises RuntimeError naming the first failed run."""
+    from core.pii import create_key, key_path
     from core.settings import get_settings
     from ingestion.simulator import simulate
     from orchestration.materialize import materialize
 
     with platform_at(url, home):
+        if not os.environ.get("HCP_PII_KEY") and not key_path().exists():
+            create_key()  # the throwaway platform's own key, in its throwaway home
         simulate(
             get_settings().landing,
             seed=seed,

@@ -190,11 +190,12 @@ def bench_api_command(
     platform = ready_database()
     with contextlib.ExitStack() as stack:
         if url is None:
-            from benchmarks.app_fleet import build
+            from benchmarks.app_fleet import build, platform_at
             from core.db import scratch_database
 
             url = stack.enter_context(scratch_database(platform, "hcp_bench_api"))
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hcp-bench-api-fleet-")))
+            stack.enter_context(platform_at(url, home))  # the bench finalizes invoices: the fleet's own PII key
             console.print(f"building a fleet of {devices} devices, {days} days, {customers} customers ...")
             build(url, home, facilities=3, devices=devices, days=days, customers=customers,
                   progress=lambda s: console.print(f"  {s}"))  # fmt: skip

@@ -12,6 +12,7 @@ commands with the next poll and raises ``ops.fleet_alerts`` where the machine is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -25,6 +26,7 @@ from ingestion.live.devices import GpuAdapter, HookAdapter, NoGpuAdapter, Outcom
 from ingestion.live.inventory import FleetSettings, Inventory
 from ingestion.live.miners import MinerPool
 from kernels.fleet import Change, Decision, Facility, Machine, SafetyLimits, decide
+from kernels.fleet.safety import CAP, SPIKE
 
 ON_STATES = {"asic": {"mining": "on", "sleeping": "off"}, "gpu": {"serving": "on", "idle": "on"}}
 ACTIONS = {
@@ -33,6 +35,7 @@ ACTIONS = {
     ("gpu", True): "undrain",
     ("gpu", False): "drain",
 }
+EMERGENCY_RULES = (CAP, SPIKE)
 EXPECTED = {"wake": "mining", "sleep": "sleeping"}  # what the next poll should show
 
 
@@ -86,7 +89,7 @@ def _machines(conn, margins: dict[str, float]) -> list[Machine]:
     rows = conn.execute(
         """
         with last_poll as (
-            select distinct on (device_id) device_id, state, power_kw
+            select distinct on (device_id) device_id, state, power_kw, polled_at
             from staging.stg_fleet__status order by device_id, polled_at desc
         ), last_change as (
             select distinct on (device_id) device_id, action, coalesce(finished_at, issued_at) as changed_at
@@ -94,7 +97,7 @@ def _machines(conn, margins: dict[str, float]) -> list[Machine]:
             order by device_id, issued_at desc
         )
         select d.device_id, d.facility_id, d.device_kind, d.gpu_pool, d.nominal_power_kw::float8,
-               p.state, p.power_kw, c.action, c.changed_at
+               p.state, p.power_kw, c.action, c.changed_at, c.changed_at > p.polled_at as unpolled
         from staging.stg_raw__devices d
         left join last_poll p using (device_id)
         left join last_change c using (device_id)
@@ -102,10 +105,15 @@ def _machines(conn, margins: dict[str, float]) -> list[Machine]:
         """
     ).fetchall()
     machines = []
-    for device_id, facility, kind, pool, nominal, state, power, action, changed_at in rows:
+    for device_id, facility, kind, pool, nominal, state, power, action, changed_at, unpolled in rows:
         observed = ON_STATES.get(kind, {}).get(state, "unknown")
         if kind == "gpu" and observed == "on" and action == "drain":
             observed = "off"  # a drained GPU still answers its exporter: the drain is what we know
+        if unpolled and observed != "unknown":
+            # Commanded since the last poll: until the next poll shows otherwise, the machine is as
+            # commanded, so a machine just woken counts against a cap or a price spike at once.
+            observed = "on" if action in ("wake", "undrain") else "off"
+            power = None
         draw = power if power is not None and power == power else (nominal if observed == "on" else 0.0)
         machines.append(Machine(device_id, facility, kind, observed, float(draw or 0.0), pool, changed_at,
                                 margins.get(device_id, 0.0)))  # fmt: skip
@@ -150,6 +158,25 @@ def decide_now(
     )
     decision = decide(machines, _facilities(conn, now), desired, _committed(conn, now), limits, now, reasons)
     return decision, plan_id, interval, machines
+
+
+def apply_trigger(url: str, settings: FleetSettings, now: datetime | None = None) -> tuple[str, str] | None:
+    """The controller run due now, as (run key, trigger), or None when nothing is to change.
+
+    The key is the interval and the set of decided changes, so a sensor asking every few seconds
+    starts each run once, and a new poll, plan interval, expired dwell or emergency (a facility over
+    its power cap, a price spike) gives a new key. The trigger is ``emergency`` when any change
+    is an emergency curtailment, else ``plan``.
+    """
+    now = now or datetime.now(UTC)
+    with psycopg.connect(url, autocommit=True) as conn:
+        decision, _, interval, _ = decide_now(conn, settings, now)
+    if not decision.changes:
+        return None
+    changes = sorted((c.device_id, c.on, c.rule) for c in decision.changes)
+    digest = hashlib.sha256(json.dumps(changes).encode()).hexdigest()[:16]
+    trigger = "emergency" if any(c.rule in EMERGENCY_RULES for c in decision.changes) else "plan"
+    return f"{trigger}:{(interval or now):%Y%m%dT%H%M}:{digest}", trigger
 
 
 def _record(

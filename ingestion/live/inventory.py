@@ -44,6 +44,10 @@ class FleetSettings(BaseSettings):
     price_spike_usd_mwh: float = Field(default=1000.0, description="RT price that curtails a facility")
     gpu_hook: str | None = Field(default=None, description="command run for GPU drain / power cap")
     gpu_idle_cap_w: float = Field(default=100.0, gt=0, description="power cap of a drained GPU (W)")
+    execute: bool = Field(
+        default=False,
+        description="the daemon's controller runs send commands (otherwise they record a dry run)",
+    )
 
 
 class InventoryError(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import stat
+from datetime import UTC, datetime
 
 import pytest
 
@@ -145,6 +146,27 @@ def test_power_cap_breach_curtails_at_once_despite_plan_and_dwell(db, database_u
         )
         assert [(c["action"], c["rule"]) for c in result.commands] == [("sleep", "curtail_power_cap")] * 2
         assert a1.sleeping and a2.sleeping
+
+
+def test_machine_woken_since_the_last_poll_counts_at_once_for_a_price_spike(db, database_url, tmp_path):
+    with FakeAntminer(loopback(), sleeping=True, power_w=3500) as fake:
+        inventory = Inventory(miners=[MinerTarget(fake.ip, "asic-0001")])
+        poll_fleet(database_url, inventory, SETTINGS, tmp_path)
+        write_modes(db, {"asic-0001": "mining"})
+        assert apply_plan(database_url, inventory, SETTINGS, execute=True).applied == 1
+        assert not fake.sleeping  # woken; the last poll still says sleeping
+        start = datetime.now(UTC).replace(
+            minute=(datetime.now(UTC).minute // 15) * 15, second=0, microsecond=0
+        )
+        spike = tmp_path / "spike.csv"
+        spike.write_text(
+            "market,node_name,price_kind,interval_start_utc,interval_minutes,price_usd_per_mwh\n"
+            f"ERCOT,HB_WEST,rt,{start:%Y-%m-%dT%H:%M:%SZ},15,5000\n"
+        )
+        ingest_file(db, "prices", spike)
+        result = apply_plan(database_url, inventory, SETTINGS, execute=True)  # no poll in between
+        assert [(c["action"], c["rule"]) for c in result.commands] == [("sleep", "curtail_price_spike")]
+        assert fake.sleeping
 
 
 def test_gpu_drain_goes_through_the_hook(db, database_url, tmp_path):
