@@ -195,7 +195,9 @@ def bench_api_command(
 
             url = stack.enter_context(scratch_database(platform, "hcp_bench_api"))
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hcp-bench-api-fleet-")))
-            stack.enter_context(platform_at(url, home))  # the bench finalizes invoices: the fleet's own PII key
+            stack.enter_context(
+                platform_at(url, home)
+            )  # the bench finalizes invoices: the fleet's own PII key
             console.print(f"building a fleet of {devices} devices, {days} days, {customers} customers ...")
             build(url, home, facilities=3, devices=devices, days=days, customers=customers,
                   progress=lambda s: console.print(f"  {s}"))  # fmt: skip
