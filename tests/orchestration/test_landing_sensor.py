@@ -1,5 +1,5 @@
-"""The landing sensor: one run per raw table and day listing exactly the new files; settled files only,
-by checksum, symlinks refused, unknown files reported on their own."""
+"""The landing sensor: one run per day (and one for reference data) listing exactly the new files of
+every raw table; settled files only, by checksum, symlinks refused, unknown files reported on their own."""
 
 import json
 import os
@@ -29,35 +29,48 @@ def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0):
 
 
 def files_of(request) -> list[str]:
-    (op,) = request.run_config["ops"].values()
-    return op["config"]["files"]
+    return sorted(name for op in request.run_config["ops"].values() for name in op["config"]["files"])
 
 
 def routed(requests) -> set:
-    return {(r.job_name, r.tags["hcp/raw_table"], r.partition_key, len(files_of(r))) for r in requests}
+    """(job, {table: files}, partition) of each request; the selection names the same tables."""
+    out = set()
+    for r in requests:
+        tables = {op.removeprefix("raw_"): len(c["config"]["files"]) for op, c in r.run_config["ops"].items()}
+        assert {key.path[-1] for key in r.asset_selection} == set(tables)
+        assert r.tags["hcp/landing"] == "load"
+        out.add((r.job_name, tuple(sorted(tables.items())), r.partition_key))
+    return out
 
 
-def test_one_run_per_table_and_day_with_exactly_the_new_files(tmp_path):
+def test_one_run_per_day_with_exactly_the_new_files(tmp_path):
     devices = write(tmp_path, "reference/devices.csv")
+    write(tmp_path, "reference/facilities.csv")
     write(tmp_path, "prices/ercot_rt/rtm_spp_20261118.csv")
+    write(tmp_path, "prices/pjm/rt_lmps_20261118.csv")
+    write(tmp_path, "prices/ercot_rt/rtm_spp_20261119.csv")
+    write(tmp_path, "site_meter/2026-11-18.csv")
     write(tmp_path, "telemetry/dcgm/2026-11-18.prom")
     write(tmp_path, "telemetry/miner/2026-11-18T01.jsonl")
     write(tmp_path, "labels/faults.csv")  # ground truth, never ingested
     requests, cursor, reports = evaluate(tmp_path)
-    # telemetry references devices: it waits until the devices load is done
+    # devices after facilities in the same run (ordered by the asset graph); telemetry and site
+    # meters reference devices and facilities, loaded by another run: they wait for that load
     assert routed(requests) == {
-        ("ingest_reference", "devices", None, 1),
-        ("ingest_daily", "energy_prices", "2026-11-18", 1),
+        ("ingest_reference", (("devices", 1), ("facilities", 1)), None),
+        ("ingest_daily", (("energy_prices", 2),), "2026-11-18"),
+        ("ingest_daily", (("energy_prices", 1),), "2026-11-19"),
     }
     assert reports == {}
     assert evaluate(tmp_path, cursor)[0] == []  # devices still loading: nothing new to ask
 
     from orchestration.sensors import sha256
 
-    requests, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
-    assert routed(requests) == {("ingest_daily", "device_telemetry", "2026-11-18", 2)}
+    loaded = {(str(p), sha256(p)) for p in (devices, tmp_path / "reference/facilities.csv")}
+    requests, cursor, _ = evaluate(tmp_path, cursor, loaded=loaded)
+    assert routed(requests) == {("ingest_daily", (("device_telemetry", 2), ("site_meter", 1)), "2026-11-18")}
 
-    again, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
+    again, cursor, _ = evaluate(tmp_path, cursor, loaded=loaded)
     assert again == []  # nothing new
 
     write(tmp_path, "telemetry/miner/2026-11-18T02.jsonl")  # a new file of the same day: only it
