@@ -115,12 +115,15 @@ def landing_requests(
     loaded: Callable[[list[str]], set[tuple[str, str]]],
     settle_seconds: float,
     now: float,
+    hold: bool = False,
 ) -> tuple[list[dg.RunRequest], dict, dict[str, str]]:
     """The run requests for new or changed settled files; returns (requests, new cursor, reports).
 
     ``cursor``: ``{"files": {path: [stamp, sha256]}, "requested": {path: [sha256, table, time]},
     "reported": {path: reason}}``. ``loaded`` maps a list of paths to their loaded (path, sha256)
     pairs. A table is requested only once the tables it references have no load outstanding.
+    ``hold``: a load run is still queued or running; new files wait for a later tick, so the files
+    that arrive meanwhile go into one run rather than one run each (loads run one at a time anyway).
     """
     known: dict[str, list[str]] = cursor.get("files", {})
     reported: dict[str, str] = cursor.get("reported", {})
@@ -178,6 +181,9 @@ def landing_requests(
             waits |= more
         deferred |= {name for name, _, table in batch if table in waits}
         batch[:] = [entry for entry in batch if entry[2] not in waits]
+    if hold:
+        deferred = set(candidates)
+        batches.clear()
     for name in deferred:
         candidates.pop(name)  # taken again on a later tick
     for name, (_, stamp, digest, source, _) in candidates.items():
@@ -222,6 +228,15 @@ def _request(day: str | None, batch: list[tuple[str, str, str]]) -> dg.RunReques
     )  # fmt: skip
 
 
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]  # fmt: skip
+
+
+def _load_in_flight(instance: dg.DagsterInstance) -> bool:
+    """Whether a landing load run is queued, starting or running."""
+    return instance.get_runs_count(dg.RunsFilter(tags={LANDING_TAG: "load"}, statuses=IN_FLIGHT)) > 0
+
+
 @dg.sensor(
     name="landing_folder_sensor",
     minimum_interval_seconds=15,
@@ -243,6 +258,7 @@ def landing_folder_sensor(
         lambda paths: _loaded_checksums(url, paths),
         get_settings().landing_settle_seconds,
         time.time(),
+        hold=_load_in_flight(context.instance),
     )
     for name, reason in reports.items():
         context.log.warning(f"{name}: {reason}")

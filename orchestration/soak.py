@@ -172,9 +172,9 @@ def _mart_keys(instance) -> list[tuple[str, ...]]:
 def _busy_runs(instance) -> int:
     import dagster as dg
 
-    busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-            dg.DagsterRunStatus.STARTED]  # fmt: skip
-    return instance.get_runs_count(dg.RunsFilter(statuses=busy))
+    from orchestration.sensors import IN_FLIGHT
+
+    return instance.get_runs_count(dg.RunsFilter(statuses=IN_FLIGHT))
 
 
 def _wait_settled(url: str, arrivals: dict[str, float], timeout: float) -> bool:
@@ -253,11 +253,58 @@ def _report(url: str, arrivals: dict[str, float], logs: Path, last_drop: float, 
             "p95": round(float(np.percentile(lags, 95)), 1) if lags else None,
             "files": len(lags),
         },
+        "run_phases_seconds": run_phases(instance),
         "settle_after_last_file_seconds": round(
             max(mart_times[-1:] + plan[-1:] or [last_drop]) - last_drop, 1
         ),
         "log_errors": errors[:20],
     }
+
+
+def _phase_times(instance, run_id: str) -> dict[str, float]:
+    """First time of each run lifecycle event and of the first step start, last step end."""
+    import dagster as dg
+
+    kinds = {
+        dg.DagsterEventType.RUN_STARTING: "starting",
+        dg.DagsterEventType.RUN_START: "started",
+        dg.DagsterEventType.STEP_START: "step",
+        dg.DagsterEventType.RUN_SUCCESS: "ended",
+        dg.DagsterEventType.RUN_FAILURE: "ended",
+    }
+    times: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=set(kinds)):
+        name = kinds[entry.dagster_event.event_type]
+        times[name] = min(times.get(name, math.inf), entry.timestamp)
+    return times
+
+
+def run_phases(instance) -> dict[str, dict]:
+    """Where a run's time goes, per job (median, max and count over finished runs, seconds):
+    ``queued`` (created to launched), ``launch`` (launched to started: a new process importing the
+    code location and loading the definitions), ``execute`` (started to ended: the steps, dbt
+    included) and ``total``."""
+    phases: dict[str, dict[str, list[float]]] = {}
+    for record in instance.get_run_records():
+        times = _phase_times(instance, record.dagster_run.run_id)
+        if not {"starting", "started", "ended"} <= times.keys():
+            continue
+        created = record.create_timestamp.timestamp()
+        job = phases.setdefault(record.dagster_run.job_name, {})
+        for name, value in (
+            ("queued", times["starting"] - created),
+            ("launch", times["started"] - times["starting"]),
+            ("execute", times["ended"] - times["started"]),
+            ("total", times["ended"] - created),
+        ):
+            job.setdefault(name, []).append(value)
+    return {
+        job: {"runs": len(values["total"]), **{
+            name: {"p50": round(float(np.median(v)), 1), "max": round(max(v), 1)}
+            for name, v in values.items()
+        }}
+        for job, values in sorted(phases.items())
+    }  # fmt: skip
 
 
 def mart_fingerprint(url: str) -> dict[str, dict]:
