@@ -18,15 +18,7 @@ from assets.automation import schedule_status
 from assets.groups import OPTIMIZATION
 from assets.marts import mart_key
 from assets.resources import PostgresResource
-from kernels.allocation import evaluate, solve
-from kernels.planning import (
-    DEFAULT_PLANNING,
-    backtest,
-    build_problem,
-    facility_summary,
-    naive_forecast,
-    plan_rows,
-)
+from kernels.planning import DEFAULT_PLANNING  # the config alone: the solver loads in the runs that plan
 
 PLAN = dg.AssetKey(["ops", "allocation_plan"])
 BACKTEST = dg.AssetKey(["ops", "allocation_backtest"])
@@ -70,6 +62,9 @@ def _next_hour(start: str | None) -> datetime:
 )
 def allocation_plan(context: dg.AssetExecutionContext, config: PlanConfig, postgres: PostgresResource):
     """Build, solve and store the plan for the coming horizon."""
+    from kernels.allocation import evaluate, solve
+    from kernels.planning import build_problem, facility_summary, naive_forecast, plan_rows
+
     cfg = DEFAULT_PLANNING
     start = _next_hour(config.start)
     intervals = pd.date_range(
@@ -135,6 +130,8 @@ def allocation_backtest(
     context: dg.AssetExecutionContext, config: BacktestConfig, postgres: PostgresResource
 ):
     """Run the backtest over the last `days` days of history and store it."""
+    from kernels.planning import backtest
+
     cfg = DEFAULT_PLANNING
     with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
         fleet = q.load_fleet(conn)

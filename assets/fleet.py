@@ -3,6 +3,7 @@ Thin: the work is in ``ingestion.live``. Without an inventory the poll and apply
 network (``HCP_FLEET_NETWORK``) live prices do nothing; apply is a dry run unless configured."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -10,6 +11,9 @@ from assets.automation import schedule_status, sensor_status
 from assets.groups import FLEET
 from assets.resources import LandingResource, PostgresResource
 from ingestion.live.inventory import FleetSettings, load_inventory
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 POLL = dg.AssetKey(["fleet", "fleet_status"])  # the dbt source the staging view reads
 PRICES = dg.AssetKey(["live", "market_prices"])
@@ -114,13 +118,36 @@ def fleet_controller_sensor(context: dg.SensorEvaluationContext, postgres: Postg
     )
 
 
+def _when_configured(
+    job: "UnresolvedAssetJobDefinition", cron: str, needs_network: bool = False
+) -> dg.ScheduleDefinition:
+    """A schedule of ``job`` that asks for a run only when there is something to poll: without an
+    inventory (or, for live prices, without network) the run would do nothing, and each run is a
+    process that imports the whole code location, every minute."""
+
+    @dg.schedule(job=job, cron_schedule=cron, name=f"{job.name}_schedule", default_status=schedule_status())
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        settings = FleetSettings()
+        if settings.inventory is None:
+            return dg.SkipReason("no fleet inventory (HCP_FLEET_INVENTORY): nothing to poll")
+        if needs_network and not settings.network:
+            return dg.SkipReason("live prices off (HCP_FLEET_NETWORK)")
+        busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+        if context.instance.get_runs_count(dg.RunsFilter(job_name=job.name, statuses=busy)):
+            # A slow machine must not pile up polls: the next tick after this one ends polls again.
+            return dg.SkipReason(f"the previous {job.name} run has not finished")
+        return dg.RunRequest()
+
+    return _schedule
+
+
 defs = dg.Definitions(
     assets=[fleet_poll, market_prices, fleet_commands],
     jobs=[fleet_poll_job, market_prices_job, fleet_apply_job],
     sensors=[fleet_controller_sensor],
     schedules=[
-        dg.ScheduleDefinition(job=fleet_poll_job, cron_schedule="* * * * *", default_status=schedule_status()),
-        dg.ScheduleDefinition(job=market_prices_job, cron_schedule="*/15 * * * *", default_status=schedule_status()),
+        _when_configured(fleet_poll_job, "* * * * *"),
+        _when_configured(market_prices_job, "*/15 * * * *", needs_network=True),
         # Sending commands is an operator's decision: this schedule starts stopped, and runs dry unless configured.
         dg.ScheduleDefinition(job=fleet_apply_job, cron_schedule="2-59/5 * * * *"),
     ],

@@ -9,9 +9,12 @@ config that names either is rejected by Dagster's config validation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from billing.stripe_sync import Gateway, gateway_for
+if TYPE_CHECKING:  # the stripe SDK loads in the runs that sync, not in every run of the code location
+    from billing.stripe_sync import Gateway
 
 
 class StripeResource(dg.ConfigurableResource):
@@ -19,6 +22,7 @@ class StripeResource(dg.ConfigurableResource):
     written to a file)."""
 
     def gateway(self) -> Gateway:
+        from billing.stripe_sync import gateway_for
         from core.settings import Settings
 
         settings = Settings()  # read now, in the step's process, never from run config

@@ -32,9 +32,16 @@ FRESHNESS = dg.FreshnessPolicy.time_window(
 
 
 def follows_inputs() -> dg.AutomationCondition:
-    """``eager()`` without its "no input missing" clause: a model reads day-partitioned raw tables,
-    whose days before the first file stay missing for ever and would block it."""
-    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    """``eager()`` whose "no input missing" clause looks at the dbt models only: a model reads
+    day-partitioned raw tables, whose days before the first file stay missing for ever and would
+    block it, but a model whose upstream model was never built would fail on a missing relation
+    (the soak saw ``relation "staging.stg_raw__device_telemetry" does not exist``)."""
+    unbuilt_model = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
+        dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS)
+    )
+    return (
+        dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()) & ~unbuilt_model
+    ).with_label("follows_inputs")
 
 
 def apply(defs: dg.Definitions) -> dg.Definitions:

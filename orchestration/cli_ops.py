@@ -121,6 +121,22 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             console.print(f"  daemon: {report.get('daemon')}")
         raise typer.Exit(0 if report["healthy"] else 1)
 
+    @bench_app.command("launch")
+    def bench_launch(
+        repeat: Annotated[int, typer.Option(min=1)] = 3,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """CPU a run spends before its first step (a fresh process loading the code location) vs
+        importing dagster alone."""
+        from benchmarks.launch import format_table, run_benchmark
+        from orchestration.terminal import console, emit_json
+
+        result = run_benchmark(repeat, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo(format_table(result))
+
     @app.command()
     def soak(
         hours: Annotated[float, typer.Option(help="simulated hours of landing files")] = 6,

@@ -3,8 +3,8 @@
 Runs, event logs and schedule/sensor state live in their own database next to the platform's
 (``<db>_dagster`` on the same server, created on first use), through dagster-postgres. The URL is
 handed to Dagster's processes in ``HCP_DAGSTER_PG_URL``, so no password is written to dagster.yaml.
-Run concurrency is limited by tags (one load per raw table, one billing run, one dbt/automation run
-of each kind) rather than by a global count. Usage telemetry is off.
+Run concurrency is limited by tags (one landing load at a time, one billing run, one automation
+run) rather than by a global count. Usage telemetry is off.
 """
 
 from __future__ import annotations
@@ -35,14 +35,12 @@ run_coordinator:
   config:
     max_concurrent_runs: {max_runs}
     tag_concurrency_limits:
-      - key: hcp/raw_table
-        value:
-          applyLimitPerUniqueValue: true
+      - key: hcp/landing
         limit: 1
       - key: hcp/billing
         limit: 1
       - key: hcp/automation
-        limit: 2
+        limit: 1
 run_monitoring:
   enabled: true
   start_timeout_seconds: 900

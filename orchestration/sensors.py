@@ -1,5 +1,6 @@
-"""The landing-folder sensor: asks for one ingestion run per raw table and day with exactly the files
-it found, once per file content.
+"""The landing-folder sensor: asks for one ingestion run per day (and one for the reference data) with
+exactly the files it found, of every raw table at once, once per file content. Few runs matter: each
+is a process that imports the whole code location.
 
 - A file is taken once it has settled: not a temporary name (``.name``, ``*.tmp``, ``*.part``;
   writers write under such a name and rename) and not modified for ``HCP_LANDING_SETTLE_SECONDS``.
@@ -39,6 +40,7 @@ TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload", "
 NOT_INGESTED = ("labels/",)  # ground truth of the simulator, never loaded
 PENDING_SECONDS = 900  # a requested file not loaded by then is asked again, MAX_RETRIES times
 MAX_RETRIES = 1
+LANDING_TAG = "hcp/landing"  # one landing load at a time (dagster.yaml tag concurrency)
 SOURCE_OF = {source.table: source for source in RAW_SOURCES}
 
 
@@ -113,12 +115,15 @@ def landing_requests(
     loaded: Callable[[list[str]], set[tuple[str, str]]],
     settle_seconds: float,
     now: float,
+    hold: bool = False,
 ) -> tuple[list[dg.RunRequest], dict, dict[str, str]]:
     """The run requests for new or changed settled files; returns (requests, new cursor, reports).
 
     ``cursor``: ``{"files": {path: [stamp, sha256]}, "requested": {path: [sha256, table, time]},
     "reported": {path: reason}}``. ``loaded`` maps a list of paths to their loaded (path, sha256)
     pairs. A table is requested only once the tables it references have no load outstanding.
+    ``hold``: a load run is still queued or running; new files wait for a later tick, so the files
+    that arrive meanwhile go into one run rather than one run each (loads run one at a time anyway).
     """
     known: dict[str, list[str]] = cursor.get("files", {})
     reported: dict[str, str] = cursor.get("reported", {})
@@ -158,25 +163,37 @@ def landing_requests(
                 known.pop(name, None)
                 retries[name] = retries.get(name, 0) + 1
     busy = {entry[1] for entry in requested.values()}
-    batches: dict[tuple[str, str | None], list[tuple[str, str]]] = defaultdict(list)
+    batches: dict[str | None, list[tuple[str, str, str]]] = defaultdict(list)
     for name, (_, _, digest, source, day) in candidates.items():
         if (name, digest) not in done:
-            batches[(source.table, day)].append((name, digest))
-    waiting = busy | {table for table, _ in batches}
-    for (table, day), batch in list(batches.items()):
+            batches[day].append((name, digest, source.table))
+    deferred: set[str] = set()
+    for day, batch in batches.items():
         # A table waits for the tables it references (devices after facilities, telemetry after
-        # devices, ...), as a batch load orders them: its files are taken again on a later tick.
-        if set(SOURCE_OF[table].deps) & waiting:
-            del batches[(table, day)]
-            for name, _ in batch:
-                candidates.pop(name)
+        # devices, ...) while they are loading or due in another run of this tick; in the same run
+        # the steps are ordered by the asset graph, as a batch load orders them.
+        elsewhere = busy | {t for other, b in batches.items() if other != day for _, _, t in b}
+        waits = {t for _, _, t in batch if set(SOURCE_OF[t].deps) & elsewhere}
+        while True:  # and so do the tables that reference a waiting one
+            more = {t for _, _, t in batch if set(SOURCE_OF[t].deps) & waits} - waits
+            if not more:
+                break
+            waits |= more
+        deferred |= {name for name, _, table in batch if table in waits}
+        batch[:] = [entry for entry in batch if entry[2] not in waits]
+    if hold:
+        deferred = set(candidates)
+        batches.clear()
+    for name in deferred:
+        candidates.pop(name)  # taken again on a later tick
     for name, (_, stamp, digest, source, _) in candidates.items():
         known[name] = [stamp, digest]
         if (name, digest) not in done:
             requested[name] = [digest, source.table, now]
     requests = [
-        _request(table, day, [(name, f"{digest}:{retries.get(name, 0)}") for name, digest in batch])
-        for (table, day), batch in sorted(batches.items(), key=str)
+        _request(day, [(name, f"{digest}:{retries.get(name, 0)}", table) for name, digest, table in batch])
+        for day, batch in sorted(batches.items(), key=str)
+        if batch
     ]
     for name, reason in refused.items():
         if reported.get(name) != reason:
@@ -191,17 +208,33 @@ def landing_requests(
     return requests, new_cursor, reports
 
 
-def _request(table: str, day: str | None, batch: list[tuple[str, str]]) -> dg.RunRequest:
-    files = sorted(name for name, _ in batch)
+def _request(day: str | None, batch: list[tuple[str, str, str]]) -> dg.RunRequest:
+    """One run for the batch's files of every raw table (of one day, or the reference data)."""
+    files: dict[str, list[str]] = defaultdict(list)
+    for name, _, table in batch:
+        files[table].append(name)
     key = hashlib.sha256(json.dumps(sorted(batch)).encode()).hexdigest()[:16]
+    config: dict = {"ops": {}}
+    for table, names in sorted(files.items()):
+        config["ops"].update(raw_load_run_config(table, sorted(names))["ops"])
     return dg.RunRequest(
-        run_key=f"{table}:{day or '-'}:{key}",
+        run_key=f"{day or 'reference'}:{key}",
         job_name=(ingest_daily_job if day else ingest_reference_job).name,
-        asset_selection=[dg.AssetKey(["raw", table])],
+        asset_selection=[dg.AssetKey(["raw", table]) for table in sorted(files)],
         partition_key=day,
-        run_config=raw_load_run_config(table, files),
-        tags={"hcp/raw_table": table, "hcp/landing_files": str(len(files))},
-    )
+        run_config=config,
+        tags={LANDING_TAG: "load", "hcp/raw_tables": ",".join(sorted(files)),
+              "hcp/landing_files": str(len(batch))},
+    )  # fmt: skip
+
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]  # fmt: skip
+
+
+def _load_in_flight(instance: dg.DagsterInstance) -> bool:
+    """Whether a landing load run is queued, starting or running."""
+    return instance.get_runs_count(dg.RunsFilter(tags={LANDING_TAG: "load"}, statuses=IN_FLIGHT)) > 0
 
 
 @dg.sensor(
@@ -209,7 +242,7 @@ def _request(table: str, day: str | None, batch: list[tuple[str, str]]) -> dg.Ru
     minimum_interval_seconds=15,
     default_status=sensor_status(),
     jobs=[ingest_daily_job, ingest_reference_job],
-    description="Loads new or changed landing files: one run per raw table and day, with exactly those files.",
+    description="Loads new or changed landing files: one run per day (and one for reference data) with exactly those files.",
 )
 def landing_folder_sensor(
     context: dg.SensorEvaluationContext, landing: LandingResource, postgres: PostgresResource
@@ -225,6 +258,7 @@ def landing_folder_sensor(
         lambda paths: _loaded_checksums(url, paths),
         get_settings().landing_settle_seconds,
         time.time(),
+        hold=_load_in_flight(context.instance),
     )
     for name, reason in reports.items():
         context.log.warning(f"{name}: {reason}")

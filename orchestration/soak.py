@@ -172,9 +172,9 @@ def _mart_keys(instance) -> list[tuple[str, ...]]:
 def _busy_runs(instance) -> int:
     import dagster as dg
 
-    busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-            dg.DagsterRunStatus.STARTED]  # fmt: skip
-    return instance.get_runs_count(dg.RunsFilter(statuses=busy))
+    from orchestration.sensors import IN_FLIGHT
+
+    return instance.get_runs_count(dg.RunsFilter(statuses=IN_FLIGHT))
 
 
 def _wait_settled(url: str, arrivals: dict[str, float], timeout: float) -> bool:
@@ -227,24 +227,9 @@ def _report(url: str, arrivals: dict[str, float], logs: Path, last_drop: float, 
             lags.append(after[0] - arrived)
     last_load = max((t for ts in loads.values() for t in ts), default=0)
     forecasts, plan = _materializations(instance, FORECASTS), _materializations(instance, PLAN)
-    errors = []
-    for log in ("daemon.log", "code_server.log"):
-        path = logs / log
-        if path.exists():
-            errors += [
-                f"{log}: {line.strip()[:300]}"
-                for line in path.read_text().splitlines()
-                if " - ERROR - " in line
-            ]
+    errors = log_errors(logs)
     return {
-        "checks": {
-            "settled": settled,
-            "every_file_loaded_once": all(count == 1 for count in counts.values()),
-            "no_failed_runs": failed_runs == 0,
-            "forecasts_fresh": bool(forecasts) and forecasts[-1] >= last_load,
-            "plan_fresh": bool(plan) and plan[-1] >= last_load,
-            "no_errors_in_logs": not errors,
-        },
+        "checks": verdict(counts, failed_runs, forecasts, plan, last_load, errors, settled),
         "files_not_loaded_once": {name: count for name, count in counts.items() if count != 1},
         "failed_runs": failed_runs,
         "runs": instance.get_runs_count(),
@@ -253,11 +238,99 @@ def _report(url: str, arrivals: dict[str, float], logs: Path, last_drop: float, 
             "p95": round(float(np.percentile(lags, 95)), 1) if lags else None,
             "files": len(lags),
         },
+        # how long after the last file's load the forecasts and the plan were rebuilt
+        "fresh_after_last_load_seconds": {
+            "forecasts": round(forecasts[-1] - last_load, 1) if forecasts else None,
+            "plan": round(plan[-1] - last_load, 1) if plan else None,
+        },
+        "run_phases_seconds": run_phases(instance),
         "settle_after_last_file_seconds": round(
             max(mart_times[-1:] + plan[-1:] or [last_drop]) - last_drop, 1
         ),
         "log_errors": errors[:20],
     }
+
+
+def log_errors(logs: Path) -> list[str]:
+    """The ERROR lines of the daemon's and the code server's logs."""
+    errors = []
+    for log in ("daemon.log", "code_server.log"):
+        path = logs / log
+        if path.exists():
+            errors += [
+                f"{log}: {line.strip()[:300]}"
+                for line in path.read_text(errors="replace").splitlines()
+                if " - ERROR - " in line
+            ]
+    return errors
+
+
+def verdict(
+    loads_per_file: dict[str, int],
+    failed_runs: int,
+    forecasts: list[float],
+    plan: list[float],
+    last_load: float,
+    errors: list[str],
+    settled: bool,
+) -> dict[str, bool]:
+    """The soak's checks (all must hold), from what it observed: succeeded loads per dropped file,
+    failed runs, the materialization times of the forecasts and the plan, the last load's finish
+    time, the logs' ERROR lines, and whether the daemon settled before the timeout."""
+    return {
+        "settled": settled,
+        "every_file_loaded_once": all(count == 1 for count in loads_per_file.values()),
+        "no_failed_runs": failed_runs == 0,
+        "forecasts_fresh": bool(forecasts) and forecasts[-1] >= last_load,
+        "plan_fresh": bool(plan) and plan[-1] >= last_load,
+        "no_errors_in_logs": not errors,
+    }
+
+
+def _phase_times(instance, run_id: str) -> dict[str, float]:
+    """First time of each run lifecycle event and of the first step start, last step end."""
+    import dagster as dg
+
+    kinds = {
+        dg.DagsterEventType.RUN_STARTING: "starting",
+        dg.DagsterEventType.RUN_START: "started",
+        dg.DagsterEventType.STEP_START: "step",
+        dg.DagsterEventType.RUN_SUCCESS: "ended",
+        dg.DagsterEventType.RUN_FAILURE: "ended",
+    }
+    times: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=set(kinds)):
+        name = kinds[entry.dagster_event.event_type]
+        times[name] = min(times.get(name, math.inf), entry.timestamp)
+    return times
+
+
+def run_phases(instance) -> dict[str, dict]:
+    """Where a run's time goes, per job (median, max and count over finished runs, seconds):
+    ``queued`` (created to launched), ``launch`` (launched to started: a new process importing the
+    code location and loading the definitions), ``execute`` (started to ended: the steps, dbt
+    included) and ``total``."""
+    phases: dict[str, dict[str, list[float]]] = {}
+    for record in instance.get_run_records():
+        times = _phase_times(instance, record.dagster_run.run_id)
+        if not {"starting", "started", "ended"} <= times.keys():
+            continue
+        created = record.create_timestamp.timestamp()
+        job = phases.setdefault(record.dagster_run.job_name, {})
+        for name, value in (
+            ("queued", times["starting"] - created),
+            ("launch", times["started"] - times["starting"]),
+            ("execute", times["ended"] - times["started"]),
+            ("total", times["ended"] - created),
+        ):
+            job.setdefault(name, []).append(value)
+    return {
+        job: {"runs": len(values["total"]), **{
+            name: {"p50": round(float(np.median(v)), 1), "max": round(max(v), 1)}
+            for name, v in values.items()
+        }}
+        for job, values in sorted(phases.items())
+    }  # fmt: skip
 
 
 def mart_fingerprint(url: str) -> dict[str, dict]:
@@ -290,7 +363,12 @@ def _compare_with_batch(server_url: str, served: str, landing: Path) -> dict:
     with db.scratch_database(server_url, "hcp_soak_batch") as batch:
         ingest_folder(batch, landing)
         run_dbt(batch, "run")
-        expected, actual = mart_fingerprint(batch), mart_fingerprint(served)
+        return compare_fingerprints(mart_fingerprint(batch), mart_fingerprint(served))
+
+
+def compare_fingerprints(expected: dict[str, dict], actual: dict[str, dict]) -> dict:
+    """Whether the served marts equal the batch rebuild (every table's row count and sums), and the
+    first differing tables."""
     differing = sorted(t for t in expected.keys() | actual.keys() if expected.get(t) != actual.get(t))
     return {
         "equal": not differing,

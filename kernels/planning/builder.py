@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from kernels.allocation import AllocationProblem, AllocationResult
 from kernels.allocation.evaluate import restarts
-from kernels.allocation.problem import load_kw, margins
+from kernels.allocation.problem import AllocationProblem, load_kw, margins
 from kernels.hashprice import per_th_hour
 from kernels.planning.config import DEFAULT_PLANNING, PlanningConfig
+
+if TYPE_CHECKING:
+    from kernels.allocation.solver import AllocationResult  # numba: imported by whoever solves
 
 KINDS = ("asic", "gpu")
 

@@ -153,3 +153,14 @@ def test_every_schedule_evaluates_through_the_code_server(location):
             job = request.job_name or schedule.job_name
             assert job in {j.name for j in repo.get_all_jobs()}, (schedule.name, job)
     assert failures == {}
+
+
+def test_fleet_schedules_skip_without_an_inventory(location):
+    """Without an inventory the poll has nothing to do: no run (each is a process importing the whole
+    code location, every minute), a skip reason instead."""
+    instance, code_location, repo = location
+    when = TimestampWithTimezone(datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp(), "UTC")
+    for name in ("fleet_poll_schedule", "market_prices_schedule"):
+        data = code_location.get_schedule_execution_data(instance, repo.handle, name, when, None)
+        assert not data.run_requests, name
+        assert "inventory" in (data.skip_message or ""), name

@@ -1,11 +1,11 @@
-"""The landing sensor: one run per raw table and day listing exactly the new files; settled files only,
-by checksum, symlinks refused, unknown files reported on their own."""
+"""The landing sensor: one run per day (and one for reference data) listing exactly the new files of
+every raw table; settled files only, by checksum, symlinks refused, unknown files reported on their own."""
 
 import json
 import os
 import time
 
-from orchestration.sensors import landing_requests
+from orchestration.sensors import landing_requests, sha256
 
 
 def write(root, relative: str, text: str = "x\n", age: float = 3600):
@@ -17,47 +17,59 @@ def write(root, relative: str, text: str = "x\n", age: float = 3600):
     return path
 
 
-def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0):
+def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0, hold=False):
     requests, new_cursor, reports = landing_requests(
         root,
         json.loads(cursor) if cursor else {},
         lambda paths: {pair for pair in loaded if pair[0] in paths},
         settle,
         time.time(),
+        hold=hold,
     )
     return requests, json.dumps(new_cursor), reports
 
 
 def files_of(request) -> list[str]:
-    (op,) = request.run_config["ops"].values()
-    return op["config"]["files"]
+    return sorted(name for op in request.run_config["ops"].values() for name in op["config"]["files"])
 
 
 def routed(requests) -> set:
-    return {(r.job_name, r.tags["hcp/raw_table"], r.partition_key, len(files_of(r))) for r in requests}
+    """(job, {table: files}, partition) of each request; the selection names the same tables."""
+    out = set()
+    for r in requests:
+        tables = {op.removeprefix("raw_"): len(c["config"]["files"]) for op, c in r.run_config["ops"].items()}
+        assert {key.path[-1] for key in r.asset_selection} == set(tables)
+        assert r.tags["hcp/landing"] == "load"
+        out.add((r.job_name, tuple(sorted(tables.items())), r.partition_key))
+    return out
 
 
-def test_one_run_per_table_and_day_with_exactly_the_new_files(tmp_path):
+def test_one_run_per_day_with_exactly_the_new_files(tmp_path):
     devices = write(tmp_path, "reference/devices.csv")
+    write(tmp_path, "reference/facilities.csv")
     write(tmp_path, "prices/ercot_rt/rtm_spp_20261118.csv")
+    write(tmp_path, "prices/pjm/rt_lmps_20261118.csv")
+    write(tmp_path, "prices/ercot_rt/rtm_spp_20261119.csv")
+    write(tmp_path, "site_meter/2026-11-18.csv")
     write(tmp_path, "telemetry/dcgm/2026-11-18.prom")
     write(tmp_path, "telemetry/miner/2026-11-18T01.jsonl")
     write(tmp_path, "labels/faults.csv")  # ground truth, never ingested
     requests, cursor, reports = evaluate(tmp_path)
-    # telemetry references devices: it waits until the devices load is done
+    # devices after facilities in the same run (ordered by the asset graph); telemetry and site
+    # meters reference devices and facilities, loaded by another run: they wait for that load
     assert routed(requests) == {
-        ("ingest_reference", "devices", None, 1),
-        ("ingest_daily", "energy_prices", "2026-11-18", 1),
+        ("ingest_reference", (("devices", 1), ("facilities", 1)), None),
+        ("ingest_daily", (("energy_prices", 2),), "2026-11-18"),
+        ("ingest_daily", (("energy_prices", 1),), "2026-11-19"),
     }
     assert reports == {}
     assert evaluate(tmp_path, cursor)[0] == []  # devices still loading: nothing new to ask
 
-    from orchestration.sensors import sha256
+    loaded = {(str(p), sha256(p)) for p in (devices, tmp_path / "reference/facilities.csv")}
+    requests, cursor, _ = evaluate(tmp_path, cursor, loaded=loaded)
+    assert routed(requests) == {("ingest_daily", (("device_telemetry", 2), ("site_meter", 1)), "2026-11-18")}
 
-    requests, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
-    assert routed(requests) == {("ingest_daily", "device_telemetry", "2026-11-18", 2)}
-
-    again, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(devices), sha256(devices))})
+    again, cursor, _ = evaluate(tmp_path, cursor, loaded=loaded)
     assert again == []  # nothing new
 
     write(tmp_path, "telemetry/miner/2026-11-18T02.jsonl")  # a new file of the same day: only it
@@ -74,7 +86,6 @@ def test_one_run_per_table_and_day_with_exactly_the_new_files(tmp_path):
 
 def test_files_already_loaded_by_checksum_are_skipped(tmp_path):
     """A lost cursor does not reload what raw.load_log says was loaded with the same checksum."""
-    from orchestration.sensors import sha256
 
     path = write(tmp_path, "site_meter/2026-11-18.csv")
     other = write(tmp_path, "site_meter/2026-11-19.csv", "y\n")
@@ -128,3 +139,18 @@ def test_a_file_whose_run_never_loaded_it_is_asked_again_once(tmp_path):
     expired["requested"][str(path)][2] -= sensors.PENDING_SECONDS
     cursor = evaluate(tmp_path, json.dumps(expired))[1]
     assert evaluate(tmp_path, cursor)[0] == []  # once only: then it is the alerts' business
+
+
+def test_files_arriving_while_a_load_runs_wait_and_go_in_one_run(tmp_path):
+    """Loads run one at a time: files that arrive while one is queued or running are held, then
+    asked for together, instead of one run per tick queueing behind it."""
+    first = write(tmp_path, "prices/ercot_rt/rtm_spp_20261118.csv")
+    (request,), cursor, _ = evaluate(tmp_path)
+    assert files_of(request) == [str(first)]
+    second = write(tmp_path, "prices/pjm/rt_lmps_20261118.csv")
+    assert evaluate(tmp_path, cursor, hold=True)[0] == []
+    third = write(tmp_path, "prices/ercot_rt/rtm_spp_20261119.csv")
+    requests, cursor, _ = evaluate(tmp_path, evaluate(tmp_path, cursor, hold=True)[1], hold=True)
+    assert requests == []
+    requests, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(first), sha256(first))})
+    assert sorted(files_of(r) for r in requests) == sorted([[str(second)], [str(third)]])
