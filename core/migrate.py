@@ -67,6 +67,9 @@ def migrate(url: str, up_to: int | None = None) -> list[Migration]:
                         (migration.version, migration.name),
                     )
                 done.append(migration)
+            # objects migrations created (as the admin) go to their owner roles (0015)
+            if conn.execute("select to_regprocedure('public.hcp_assign_owners()')").fetchone()[0]:
+                conn.execute("select public.hcp_assign_owners()")
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return done

@@ -126,6 +126,9 @@ def test_app_role_writes_its_own_tables(database_url):
 
 
 def test_analyst_cannot_write_even_with_read_only_off(database_url):
+    from core.migrate import prepare
+
+    prepare(database_url)  # what every entry point runs (a copied database has lost its own ACL)
     with _connect(database_url, "hcp_analyst") as analyst:
         assert analyst.execute("show default_transaction_read_only").fetchone()[0] == "on"
         analyst.execute("set default_transaction_read_only = off")
@@ -168,7 +171,11 @@ def test_pipeline_cannot_alter_audit_triggers(database_url):
 def test_api_role_is_still_least_privilege(database_url):
     with _connect(database_url, "hcp_api") as api:
         api.execute("select count(*) from billing.invoices").fetchone()
-        for statement in ("delete from billing.invoices", "truncate billing.invoices", "select * from raw.customers"):
+        for statement in (
+            "delete from billing.invoices",
+            "truncate billing.invoices",
+            "select * from raw.customers",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 api.execute(statement)
 
