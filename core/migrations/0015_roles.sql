@@ -1,5 +1,5 @@
--- Least-privilege roles (issue 15): every component connects as its own role, none a superuser.
 -- reapply after restore: idempotent; core.migrate.reapply_privileges runs it again for its roles and grants
+-- Least-privilege roles (issue 15): every component connects as its own role, none a superuser.
 --
 --   hcp_owner     owns raw, ml, ops, billing and their objects; NOLOGIN (migrations run on the
 --                 admin path: the embedded server's OS owner, or the DATABASE_URL user)
