@@ -8,36 +8,27 @@ credentials, so the server process itself only ever holds the least-privilege lo
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-API_ROLE = "hcp_api"
+from core.db import with_login
+from core.roles import API_ROLE, ensure_roles, role_password, set_login_password
 
 
 def api_database_url(platform_url: str, password: str | None = None) -> str:
-    """``platform_url`` (a URL or key=value conninfo) with the user replaced by ``hcp_api`` (and its
-    password, if any; the platform's own password is never carried over)."""
-    params = conninfo_to_dict(platform_url)
-    params.pop("password", None)
-    params["user"] = API_ROLE
-    if password:
-        params["password"] = password
-    return make_conninfo(**params)
+    """``platform_url`` (a URL or key=value conninfo) with the user replaced by ``hcp_api`` and its
+    password: ``password``, else the one in the roles' password file (the platform's own password is
+    never carried over)."""
+    return with_login(platform_url, API_ROLE, password or role_password(API_ROLE))
 
 
 def enable_login(platform_url: str, password: str | None) -> None:
-    """Allow ``hcp_api`` to log in (with ``password`` when given; the embedded server trusts local
-    connections and needs none). The password travels as a literal: ALTER ROLE takes no parameters."""
+    """Allow ``hcp_api`` to log in: with ``password`` when given (``HCP_API_DB_PASSWORD``), else with
+    its generated password (:func:`core.roles.ensure_roles`)."""
+    if not password:
+        ensure_roles(platform_url)
+        return
     with psycopg.connect(platform_url, autocommit=True) as conn:
-        if password:
-            conn.execute(
-                sql.SQL("alter role {} with login password {}").format(
-                    sql.Identifier(API_ROLE), sql.Literal(password)
-                )
-            )
-        else:
-            conn.execute(sql.SQL("alter role {} with login").format(sql.Identifier(API_ROLE)))
+        set_login_password(conn, API_ROLE, password)
 
 
 def make_pool(url: str, size: int) -> ConnectionPool:

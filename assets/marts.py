@@ -96,10 +96,12 @@ def database_env() -> Iterator[dict[str, str]]:
     """Point dbt at the platform database for the duration of a run: PG* variables in os.environ."""
     from core.db import database_url, libpq_env
     from core.migrate import prepare
+    from core.roles import PIPELINE_ROLE, role_url
 
     url = database_url()
     prepare(url)  # the analysts' role must exist before dbt grants on marts
-    env = {**libpq_env(url), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    pipeline = role_url(url, PIPELINE_ROLE)  # dbt owns its schemas as the pipeline role
+    env = {**libpq_env(pipeline), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:

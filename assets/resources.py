@@ -8,18 +8,20 @@ import dagster as dg
 
 from core import db
 from core.migrate import prepare
+from core.roles import PIPELINE_ROLE, role_url
 from core.settings import get_settings
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """The platform database. Empty ``url`` means: DATABASE_URL, else the embedded server."""
+    """The platform database. Empty ``url`` means: DATABASE_URL, else the embedded server. Assets
+    connect as the pipeline role (``hcp_pipeline``), whatever user ``url`` names."""
 
     url: str = ""
 
     def get_url(self) -> str:
         url = self.url or db.database_url()
         prepare(url)  # cheap when current; makes a fresh database usable from any entry point
-        return url
+        return role_url(url, PIPELINE_ROLE)
 
 
 class LandingResource(dg.ConfigurableResource):

@@ -3,7 +3,8 @@
 A backup is one tar file ``hcp-backup-<UTC time>.tar`` holding:
 
 - ``platform.dump`` and ``dagster.dump``: ``pg_dump --format=custom`` of the platform database and
-  of Dagster's (``<db>_dagster``), without owners or grants (roles are re-created by migrations);
+  of Dagster's (``<db>_dagster``), without owners or grants (a restore re-runs the migrations that
+  create the roles and their grants, ``core.migrate.reapply_privileges``);
 - ``pii.key.sealed`` (only when ``HCP_BACKUP_PASSPHRASE`` is set): the PII key encrypted with
   AES-256-GCM under a key derived from the passphrase with scrypt. Without a passphrase the key is
   left out and must be restored from where it is kept (a secret store). Either way the tar alone
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from psycopg import conninfo
 
 from core.db import libpq_env, with_database
+from core.migrate import reapply_privileges
 
 PARTS = ("platform", "dagster")
 FORMAT = 1
@@ -161,6 +163,8 @@ def restore(url: str, archive: Path, passphrase: str | None = None, key_path: Pa
             _run([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
                   "--dbname", _name(part_url), str(Path(tmp) / f"{part}.dump")],
                  part_url)  # fmt: skip
+            if part == "platform":  # the dump has no owners or grants: the roles get theirs back
+                reapply_privileges(part_url)
         if encoded is not None:
             key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never overwrite a key

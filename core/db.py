@@ -52,12 +52,50 @@ def with_login(url: str, user: str, password: str) -> str:
     return make_conninfo(url, user=user, password=password)
 
 
+# The embedded server's authentication (initdb leaves trust for everyone): a password
+# (scram-sha-256) for every role on the socket and over TCP, except the admin path, which is the
+# superuser on the socket for the OS owner of the data folder (peer, mapped in pg_ident.conf).
+HBA_CONF = """\
+# Written by hcp (core/db.py) on every start: edit that file, not this one.
+# TYPE  DATABASE  USER      ADDRESS  METHOD
+local   all       postgres           peer map=hcp_admin
+local   all       all                scram-sha-256
+host    all       all       all      scram-sha-256
+"""
+
+
+def _ident_conf(pgdata: Path) -> str:
+    import getpass
+
+    users = dict.fromkeys([getpass.getuser(), pgdata.owner()])  # the caller, the folder's owner
+    return "# Written by hcp (core/db.py): the OS accounts of the admin path.\n" + "".join(
+        f"hcp_admin  {user}  postgres\n" for user in users
+    )
+
+
+def _secure_authentication(pgdata: Path, conn: psycopg.Connection) -> None:
+    """Write pg_hba.conf and pg_ident.conf when they differ, and reload the server's configuration."""
+    wanted = {pgdata / "pg_hba.conf": HBA_CONF, pgdata / "pg_ident.conf": _ident_conf(pgdata)}
+    stale = {path: text for path, text in wanted.items() if not path.exists() or path.read_text() != text}
+    if not stale:
+        return
+    for path, text in stale.items():
+        mode = path.stat().st_mode if path.exists() else 0o600
+        owner = (path.stat().st_uid, path.stat().st_gid) if path.exists() else None
+        path.write_text(text)
+        path.chmod(mode & 0o7777)
+        if owner and os.geteuid() == 0:
+            os.chown(path, *owner)
+    conn.execute("select pg_reload_conf()")
+
+
 def start_embedded(pgdata: Path | None = None) -> str:
     """Start (or reuse) the embedded server and return the URL of the platform database on it."""
     pgdata = pgdata or get_settings().pgdata
     server = _embedded_server(pgdata)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        _secure_authentication(server.pgdata, conn)
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
             conn.execute(f'create database "{DATABASE_NAME}"')

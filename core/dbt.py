@@ -17,10 +17,13 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
 def dbt_env(url: str) -> dict[str, str]:
-    """The environment for a dbt subprocess on ``url``: PG* variables, no tracking."""
+    """The environment for a dbt subprocess on ``url``, logging in as the pipeline role (dbt owns
+    its schemas as ``hcp_pipeline``): PG* variables, no tracking."""
+    from core.roles import PIPELINE_ROLE, role_url
+
     return {
         **os.environ,
-        **libpq_env(url),
+        **libpq_env(role_url(url, PIPELINE_ROLE)),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "HCP_ENV": os.environ.get("HCP_ENV", "local"),

@@ -67,6 +67,38 @@ def migrate(url: str, up_to: int | None = None) -> list[Migration]:
                         (migration.version, migration.name),
                     )
                 done.append(migration)
+            _assign_owners(conn)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return done
+
+
+def _assign_owners(conn: psycopg.Connection) -> None:
+    # objects migrations created (as the admin) go to their owner roles (0015)
+    if conn.execute("select to_regprocedure('public.hcp_assign_owners()')").fetchone()[0]:
+        conn.execute("select public.hcp_assign_owners()")
+
+
+# A migration whose first line is this marker is idempotent and creates roles or grants: a restore
+# (backups carry no owners or grants) runs it again.
+REAPPLY_MARKER = "-- reapply after restore:"
+
+
+def reapply_privileges(url: str) -> list[Migration]:
+    """Re-run the role-and-grant migrations already applied to ``url`` and hand objects to their
+    owners: what a database restored without owners or grants needs. Returns the migrations run."""
+    done = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            already = applied(conn)
+            for migration in available():
+                text = migration.path.read_text()
+                if migration.version in already and text.startswith(REAPPLY_MARKER):
+                    with conn.transaction():
+                        conn.execute(text)
+                    done.append(migration)
+            _assign_owners(conn)
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return done

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     streamlit_port: int = 8501
     pii_key: str | None = Field(default=None, description="base64 AES-256 key for customer PII")
     analyst_password: str | None = None
+    db_passwords_file: Path | None = Field(
+        default=None, description="the database roles' passwords (default $HCP_HOME/secrets/db_roles.json)"
+    )
     stripe_api_key: str | None = Field(default=None, alias="STRIPE_API_KEY", repr=False)
     stripe_api_base: str | None = Field(
         default=None, alias="STRIPE_API_BASE", description="another Stripe endpoint (tests' local server)"

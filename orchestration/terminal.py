@@ -26,12 +26,15 @@ def emit_json(payload: dict) -> None:
 
 
 def ready_database() -> str:
-    """The database URL, with the server started and migrations applied."""
+    """The database URL (the admin path), with the server started, migrations applied and the
+    platform's database roles able to log in."""
     from core.migrate import prepare
+    from core.roles import ensure_roles
 
     try:
         url = db.database_url()
         prepare(url)
+        ensure_roles(url)  # the components' logins and their passwords (0600 file under HCP_HOME)
     except db.DatabaseError as err:
         fail(str(err))
     return url

@@ -59,10 +59,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test runs with the CI environment, a test PII key and a throwaway data folder."""
-    keys = ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY", "DAGSTER_HOME")
+    keys = ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY", "DAGSTER_HOME", "HCP_DB_PASSWORDS_FILE")
     saved = {k: os.environ.get(k) for k in keys}
     home = tmp_path_factory.mktemp("hcp-home")
     os.environ.update({"HCP_HOME": str(home), "HCP_ENV": "ci", "DAGSTER_HOME": str(home / "dagster")})
+    # Database roles are cluster-wide: every process of the session shares one password file.
+    os.environ["HCP_DB_PASSWORDS_FILE"] = str(Path(os.environ[databases.ROOT_ENV]) / "db_roles.json")
     os.environ.setdefault("HCP_PII_KEY", base64.b64encode(b"k" * 32).decode())
     # A test that uses the database asks for it (``database_url``, ``conn``, a fleet fixture);
     # one that does not gets this address, which fails at once and names the problem.

@@ -28,8 +28,10 @@ class Spec:
 def _migrated(url: str, folder: Path) -> None:
     from core.dbt import build_staging
     from core.migrate import migrate
+    from core.roles import ensure_roles
 
     migrate(url)
+    ensure_roles(url)  # the session's role logins (cluster-wide), before dbt runs as the pipeline
     # Python reads dbt staging, never raw: its views must exist before a test loads raw rows.
     build_staging(url, target_path=folder / "dbt-target")
 

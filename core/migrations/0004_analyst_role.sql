@@ -1,3 +1,4 @@
+-- reapply after restore: idempotent; core.migrate.reapply_privileges runs it again for its roles and grants
 -- Read-only role for analysts: the marts schema and nothing else. The role is created NOLOGIN;
 -- core.roles.set_analyst_password() enables LOGIN with a password from HCP_ANALYST_PASSWORD.
 -- Roles are cluster-wide: creation is conditional so several databases on one server can migrate.

@@ -1,3 +1,4 @@
+-- reapply after restore: idempotent; core.migrate.reapply_privileges runs it again for its roles and grants
 -- REST API: its own least-privilege login role, API keys (hashed), and Stripe webhook events.
 --
 -- hcp_api reads the marts, invoices with their lines, and the allocation plans; it writes only

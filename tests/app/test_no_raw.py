@@ -4,12 +4,12 @@ that has no access to them at all."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from core.db import with_login
+from core.roles import APP_ROLE
 from tests.app.helpers import APP_DIR, ROLES, render_problems, signed_in, using
 
 FORBIDDEN = re.compile(r"\b(raw|staging|intermediate)\.[a-z_]+", re.IGNORECASE)
@@ -25,26 +25,13 @@ def test_no_sql_against_raw_schemas():
 
 @pytest.fixture()
 def restricted_url(fleet_url):
-    """fleet_url as a login role that may read marts/ml/ops/billing only (nothing in raw)."""
-    role = f"hcp_app_ro_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(fleet_url, autocommit=True) as conn:
-        conn.execute(f"create role {role} login password 'ro-pass'")
-        conn.execute(f"revoke all on schema raw, staging, intermediate from {role}")
-        for schema in ("marts", "ml", "ops", "billing"):
-            conn.execute(f"grant usage on schema {schema} to {role}")
-            conn.execute(f"grant select on all tables in schema {schema} to {role}")
-        conn.execute(
-            f"grant insert, update on ops.app_sessions, ops.app_users, ops.audit_log, ops.login_attempts to {role}"
-        )
-        conn.execute(f"grant usage on all sequences in schema ops to {role}")
-    url = with_login(fleet_url, role, "ro-pass")
-    try:
-        with using(url):
-            yield url
-    finally:
-        with psycopg.connect(fleet_url, autocommit=True) as conn:
-            conn.execute(f"drop owned by {role}")
-            conn.execute(f"drop role {role}")
+    """fleet_url as the app's own role, hcp_app (migration 0015): marts/ml/ops/billing only."""
+    from apps.streamlit.lib import db
+
+    with using(fleet_url):
+        url = db.database_url()
+        assert conninfo_to_dict(url)["user"] == APP_ROLE
+        yield url
 
 
 def test_pages_render_without_raw_privileges(restricted_url):

@@ -6,16 +6,16 @@ import psycopg
 import pytest
 
 from core.db import with_login
-from core.roles import ANALYST_ROLE, set_analyst_password
-
-PASSWORD = "analyst-test-password"
+from core.roles import ANALYST_ROLE, role_password, set_analyst_password
 
 
 @pytest.fixture()
 def analyst(marts_fleet, conn):
-    set_analyst_password(conn, PASSWORD)
+    # the role is cluster-wide: keep the session's password (tests/security logs in with it too)
+    password = role_password(ANALYST_ROLE)
+    set_analyst_password(conn, password)
     with psycopg.connect(
-        with_login(marts_fleet["url"], ANALYST_ROLE, PASSWORD), autocommit=True
+        with_login(marts_fleet["url"], ANALYST_ROLE, password), autocommit=True
     ) as connection:
         yield connection
 
@@ -76,4 +76,4 @@ def test_password_off_disables_login(conn):
     assert not conn.execute(
         "select rolcanlogin from pg_roles where rolname = %s", (ANALYST_ROLE,)
     ).fetchone()[0]
-    assert set_analyst_password(conn, PASSWORD) is True
+    assert set_analyst_password(conn, role_password(ANALYST_ROLE)) is True

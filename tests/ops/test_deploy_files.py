@@ -21,7 +21,11 @@ def load(name: str) -> dict:
 def test_compose_runs_the_served_topology_on_the_settings_ports():
     compose = load("compose.yaml")
     services = compose["services"]
-    assert set(services) == {"postgres", "codeserver", "webserver", "daemon", "app"}
+    assert set(services) == {"postgres", "migrate", "codeserver", "webserver", "daemon", "app"}
+    # roles and their passwords exist before any component connects as its own role
+    assert services["migrate"]["command"] == ["hcp", "db", "migrate"]
+    for name in ("codeserver", "webserver", "daemon", "app"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     defaults = Settings()
     grpc = services["codeserver"]["command"]
     assert grpc[:3] == ["dagster", "api", "grpc"] and str(defaults.grpc_port) in grpc

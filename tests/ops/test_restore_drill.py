@@ -22,6 +22,7 @@ from billing.reports import render_invoice_pdf
 from core import backup as bk
 from core import db
 from core.migrate import migrate
+from core.roles import APP_ROLE, ensure_roles, role_url
 from core.settings import get_settings
 from orchestration.instance import dagster_yaml, ensure_dagster_database
 from tests.billing import factories as f
@@ -53,6 +54,7 @@ def drill_marker() -> int:
 def _platform(url: str, home: Path) -> tuple[int, Path]:
     """Migrations, a finalized invoice, and a Dagster run in Dagster's PostgreSQL storage."""
     migrate(url)
+    ensure_roles(url)  # dbt runs as the pipeline role
     with db.connect(url, autocommit=True) as conn:
         f.customer(conn, "c1")
         devices = f.gpus(conn, "h100", f.H100, 1)
@@ -125,6 +127,12 @@ def test_backup_destroy_restore(monkeypatch, tmp_path):
         assert done["pii_key_written"] and done["pii_key_id"] == manifest["pii_key_id"]
         assert _checksums(restored_url) == before
         assert _pdf(restored_url, invoice_id) == pdf_before  # bill-to decrypts with the restored key
+        # the dump carries no owners or grants: the roles get theirs back, and the app reads again
+        ensure_roles(restored_url)
+        with db.connect(role_url(restored_url, APP_ROLE)) as conn:
+            assert conn.execute("select count(*) from billing.invoices").fetchone()[0] == 1
+            owner = conn.execute("select tableowner from pg_tables where tablename = 'invoices'").fetchone()
+            assert owner == ("hcp_owner",)
         with pytest.raises(bk.BackupError, match="not empty"):  # onto an empty server only
             bk.restore(restored_url, Path(manifest["path"]), None, None)
     finally:

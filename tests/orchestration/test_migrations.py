@@ -74,3 +74,20 @@ def test_upgraded_database_equals_fresh_one(database_url):
         for part in SCHEMA_SNAPSHOT:
             assert before[part] == after[part], part
         assert len(before["columns"]) > 100
+
+
+def test_migrations_with_roles_or_grants_are_reapplied_after_a_restore():
+    """A backup carries no owners or grants: every migration that creates roles or grants is marked
+    for core.migrate.reapply_privileges (and so must stay idempotent)."""
+    import re
+
+    from core.migrate import REAPPLY_MARKER
+
+    granting = [
+        m
+        for m in available()
+        if re.search(r"^\s*(grant|create role|alter default privileges)\b", m.path.read_text(), re.M | re.I)
+    ]
+    assert {m.version for m in granting} >= {4, 10, 15}
+    for migration in granting:
+        assert migration.path.read_text().startswith(REAPPLY_MARKER), migration.path.name

@@ -79,8 +79,9 @@ def test_a_password_with_percent_40_reaches_postgres_and_dbt(pct_url):
     assert done.returncode == 0 and "OK connection ok" in done.stdout, done.stdout[-3000:]
 
 
-def test_api_login_is_derived_from_either_form():
+def test_api_login_is_derived_from_either_form(migrated_template):
     from api.db import api_database_url
+    from core.roles import role_password
 
     for platform in (
         "postgresql://postgres:own%40er@db.example:5433/hcp",
@@ -93,4 +94,5 @@ def test_api_login_is_derived_from_either_form():
             "port": "5433",
             "dbname": "hcp",
         }
-        assert "password" not in conninfo_to_dict(api_database_url(platform))
+        # without one, its generated password (core.roles), never the platform's own
+        assert conninfo_to_dict(api_database_url(platform))["password"] == role_password("hcp_api")

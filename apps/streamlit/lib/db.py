@@ -28,13 +28,16 @@ _lock = threading.Lock()
 
 
 def database_url() -> str:
-    """The platform database: DATABASE_URL, else the platform's default (embedded server)."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    from core.db import database_url as platform_url
+    """The platform database (DATABASE_URL, else the embedded server) as the app's own role,
+    ``hcp_app``: it reads marts and writes only the app's tables."""
+    from core.roles import APP_ROLE, role_url
 
-    return platform_url()
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from core.db import database_url as platform_url
+
+        url = platform_url()
+    return role_url(url, APP_ROLE)
 
 
 def _pool(url: str) -> ConnectionPool:
