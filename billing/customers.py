@@ -9,14 +9,12 @@ address, tax id), so invoices stay valid after erasure.
 
 from __future__ import annotations
 
-import base64
-import os
 from datetime import UTC, datetime
 
 import psycopg
 
 from core.audit import write_audit
-from core.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
+from core.pii import PiiKey, decrypt_pii, encrypt_pii, key_for, load_key, open_totp_secret, seal_totp_secrets
 
 PII_FIELDS = ("name", "email", "billing_address", "tax_id")
 INVOICE_FIELDS = ("name", "billing_address", "tax_id")  # what an invoice must show
@@ -27,20 +25,11 @@ class PiiError(RuntimeError):
     """A PII request could not be served; the message names the customer."""
 
 
-def old_keys() -> list[PiiKey]:
-    """Retired keys that may still decrypt stored records: ``HCP_PII_OLD_KEYS`` (comma-separated base64)."""
-    keys = []
-    for encoded in filter(None, (k.strip() for k in os.environ.get("HCP_PII_OLD_KEYS", "").split(","))):
-        raw = base64.b64decode(encoded, validate=True)
-        keys.append(PiiKey(raw, key_id(raw)))
-    return keys
-
-
 def _key_for(key_id_: str) -> PiiKey:
-    for key in [load_key(), *old_keys()]:
-        if key.key_id == key_id_:
-            return key
-    raise PiiError(f"no key with id {key_id_} (set HCP_PII_KEY or HCP_PII_OLD_KEYS)")
+    try:
+        return key_for(key_id_)
+    except KeyError as err:
+        raise PiiError(err.args[0]) from None
 
 
 def customer_pii(conn: psycopg.Connection, customer_id: str) -> dict[str, str | None]:
@@ -179,10 +168,16 @@ def _verify_all(conn: psycopg.Connection, key) -> None:
         if kid != key.key_id:
             raise PiiError(f"invoice {invoice_id}: bill-to still under key {kid} after rotation")
         decrypt_pii(blob, customer_id, key)
+    for username, blob, kid in conn.execute(
+        "select username, totp_secret_encrypted, totp_key_id from ops.app_users where totp_secret_encrypted is not null"
+    ).fetchall():
+        if kid != key.key_id:
+            raise PiiError(f"user {username}: TOTP secret still under key {kid} after rotation")
+        open_totp_secret(username, blob, kid)
 
 
 def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """Re-encrypt every customer record and frozen bill-to copy under the current key
+    """Re-encrypt every customer record, frozen bill-to copy and TOTP secret under the current key
     (``HCP_PII_KEY``); records under retired keys (``HCP_PII_OLD_KEYS``) are decrypted with those.
     Returns how many records of each kind were re-encrypted."""
     key = load_key()
@@ -214,6 +209,7 @@ def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, 
                 (encrypt_pii(fields, customer_id, key), key.key_id, invoice_id),
             )
             counts["invoices"] += 1
+        counts["totp_secrets"] = seal_totp_secrets(conn, key)
         _verify_all(conn, key)  # every row decrypts under the new key, or the rotation rolls back
         write_audit(conn, "pii.rotate_key", "raw.customers", None, {"key_id": key.key_id, **counts}, actor)
     return counts
