@@ -90,6 +90,38 @@ def test_file_over_the_size_limit_is_refused(raw_db, tmp_path, monkeypatch):
         ingest_file(raw_db, "telemetry", big)
 
 
+def test_parquet_over_the_decompressed_size_limit_is_refused(raw_db, tmp_path, monkeypatch):
+    """A small Parquet file that decompresses to far more (a zip bomb) is refused from its metadata,
+    before its pages are read, with an error naming the file; a file under the limit loads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 200_000
+    table = pa.table(
+        {
+            "device_id": ["asic-0001"] * rows,
+            "ts": pa.array(
+                [1768435200_000_000 + i * 1_000_000 for i in range(rows)], pa.timestamp("us", "UTC")
+            ),
+            "power_kw": [3.41] * rows,
+            "note": ["x" * 200] * rows,  # compresses to nearly nothing
+        }
+    )
+    bomb = tmp_path / "bomb.parquet"
+    pq.write_table(table, bomb, compression="zstd", use_dictionary=False)
+    assert bomb.stat().st_size < 5 * 1024 * 1024 < pq.ParquetFile(bomb).metadata.row_group(0).total_byte_size
+    monkeypatch.setenv("HCP_INGEST_MAX_FILE_MB", "5")  # the file itself is under the file limit
+    monkeypatch.setenv("HCP_INGEST_MAX_PARQUET_MB", "5")
+    with pytest.raises(IngestError, match="HCP_INGEST_MAX_PARQUET_MB") as err:
+        ingest_file(raw_db, "telemetry", bomb)
+    assert "bomb.parquet" in str(err.value) and "uncompressed" in str(err.value)
+    with psycopg.connect(raw_db) as conn:
+        assert conn.execute("select count(*) from raw.device_telemetry").fetchone()[0] == 0
+    small = tmp_path / "small.parquet"
+    pq.write_table(table.slice(0, 10).drop_columns(["note"]), small)
+    assert ingest_file(raw_db, "telemetry", small).rows_in == 10
+
+
 def test_csv_exports_escape_formulas(conn):
     from billing.reports import render_invoice_csv, safe_csv
 
