@@ -53,11 +53,12 @@ def check_parquet(path: Path) -> None:
         )
 
 
-def time_window() -> tuple[float, float]:
-    """Earliest and latest acceptable timestamps, as Unix seconds."""
+def time_window(now: datetime | None = None) -> tuple[float, float]:
+    """Earliest and latest acceptable timestamps (the latest counted from ``now``, default the
+    clock), as Unix seconds."""
     earliest = datetime.fromisoformat(os.environ.get("HCP_INGEST_EARLIEST", "2000-01-01")).replace(tzinfo=UTC)
     ahead = float(os.environ.get("HCP_INGEST_MAX_DAYS_AHEAD", "2"))
-    return earliest.timestamp(), (datetime.now(UTC) + timedelta(days=ahead)).timestamp()
+    return earliest.timestamp(), ((now or datetime.now(UTC)) + timedelta(days=ahead)).timestamp()
 
 
 def preview(text: str) -> str:
