@@ -106,7 +106,9 @@ def export_customer(conn: psycopg.Connection, customer_id: str, actor: str | Non
 
 def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None = None) -> int:
     """Erase a customer's PII (right to erasure): every stored record of it becomes an empty,
-    re-encrypted record. Finalized invoices keep their frozen bill-to copy. Returns rows erased."""
+    re-encrypted record, its quarantined rows are redacted and its rows leave the landing copies
+    (customers files kept after load or waiting in the landing folder). Finalized invoices keep
+    their frozen bill-to copy. Returns rows erased."""
     key = load_key()
     with conn.transaction():
         rows = conn.execute(
@@ -119,14 +121,41 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
             (encrypt_pii(ERASED, customer_id, key), key.key_id, customer_id),
         )
         _erase_quarantine(conn, customer_id)
+        files = _erase_landing_copies(conn, customer_id)
         # Drafts are rebuilt and re-frozen at finalization; only finalized copies are kept.
         conn.execute(
             """insert into billing.pii_erasures (customer_id, actor) values (%s, %s)
                on conflict (customer_id) do update set erased_at = now(), actor = excluded.actor""",
             (customer_id, actor or "unknown"),
         )
-        write_audit(conn, "customer.erase", f"customer/{customer_id}", None, {"rows": len(rows)}, actor)
+        write_audit(
+            conn,
+            "customer.erase",
+            f"customer/{customer_id}",
+            None,
+            {"rows": len(rows), "files": files},
+            actor,
+        )
     return len(rows)
+
+
+def _erase_landing_copies(conn: psycopg.Connection, customer_id: str) -> list[str]:
+    """Remove the customer's rows from the landing copies (:mod:`billing.landing`); returns the
+    files changed. Inside the erasure's transaction: a file that cannot be rewritten aborts it."""
+    from billing.landing import LandingCopyError, drop_customer_rows, landing_copies
+    from core.settings import get_settings
+
+    recorded = [
+        r[0] for r in conn.execute("select distinct source_file from raw.load_log where kind = 'customers'")
+    ]
+    try:
+        return [
+            str(path)
+            for path in landing_copies(get_settings().landing, recorded)
+            if drop_customer_rows(path, customer_id)
+        ]
+    except (LandingCopyError, OSError) as err:
+        raise PiiError(f"customer {customer_id}: landing copy not erased: {err}") from None
 
 
 def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
