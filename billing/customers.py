@@ -183,26 +183,34 @@ def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
     return erased
 
 
-def _verify_all(conn: psycopg.Connection, key) -> None:
-    for customer_id, blob, kid in conn.execute(
-        "select customer_id, pii_encrypted, pii_key_id from raw.customers"
-    ).fetchall():
-        if kid != key.key_id:
-            raise PiiError(f"customer {customer_id}: still under key {kid} after rotation")
-        decrypt_pii(blob, customer_id, key)
-    for invoice_id, customer_id, blob, kid in conn.execute(
+# (query of id, owner, envelope, key id; what the id names; how an envelope is opened)
+_SEALED = (
+    (
+        "select customer_id, customer_id, pii_encrypted, pii_key_id from raw.customers",
+        "customer {}",
+        lambda blob, owner, key: decrypt_pii(blob, owner, key),
+    ),
+    (
         "select invoice_id, customer_id, bill_to_encrypted, bill_to_key_id from billing.invoices "
-        "where bill_to_encrypted is not null"
-    ).fetchall():
-        if kid != key.key_id:
-            raise PiiError(f"invoice {invoice_id}: bill-to still under key {kid} after rotation")
-        decrypt_pii(blob, customer_id, key)
-    for username, blob, kid in conn.execute(
-        "select username, totp_secret_encrypted, totp_key_id from ops.app_users where totp_secret_encrypted is not null"
-    ).fetchall():
-        if kid != key.key_id:
-            raise PiiError(f"user {username}: TOTP secret still under key {kid} after rotation")
-        open_totp_secret(username, blob, kid)
+        "where bill_to_encrypted is not null",
+        "invoice {}: bill-to",
+        lambda blob, owner, key: decrypt_pii(blob, owner, key),
+    ),
+    (
+        "select username, username, totp_secret_encrypted, totp_key_id from ops.app_users "
+        "where totp_secret_encrypted is not null",
+        "user {}: TOTP secret",
+        lambda blob, owner, key: open_totp_secret(owner, blob, key.key_id),
+    ),
+)
+
+
+def _verify_all(conn: psycopg.Connection, key) -> None:
+    for query, label, unseal in _SEALED:
+        for ident, owner, blob, kid in conn.execute(query).fetchall():
+            if kid != key.key_id:
+                raise PiiError(f"{label.format(ident)} still under key {kid} after rotation")
+            unseal(blob, owner, key)
 
 
 def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
