@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from core import db
 from core.migrate import prepare
@@ -13,13 +14,24 @@ from core.settings import get_settings
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """The platform database. Empty ``url`` means: DATABASE_URL, else the embedded server. Assets
-    connect as the pipeline role (``hcp_pipeline``), whatever user ``url`` names."""
+    """The platform database: DATABASE_URL, else the embedded server, read from settings in the
+    step's process. The URL carries a password and names the server every asset writes to, so the
+    resource has no config fields: a run config (the UI's launchpad) that names one is rejected by
+    Dagster's config validation, like the Stripe resource's. Assets connect as the pipeline role
+    (``hcp_pipeline``), whatever user the URL names."""
 
-    url: str = ""
+    _url: str = PrivateAttr(default="")
+
+    @classmethod
+    def at(cls, url: str) -> dg.ResourceDefinition:
+        """The resource fixed to ``url`` for code that holds a URL itself (tests, benchmarks): a
+        hardcoded resource, so it has no config schema either."""
+        resource = cls()
+        resource._url = url
+        return dg.ResourceDefinition.hardcoded_resource(resource, "the platform database (fixed URL)")
 
     def get_url(self) -> str:
-        url = self.url or db.database_url()
+        url = self._url or db.database_url()
         prepare(url)  # cheap when current; makes a fresh database usable from any entry point
         return role_url(url, PIPELINE_ROLE)
 

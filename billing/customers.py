@@ -9,14 +9,12 @@ address, tax id), so invoices stay valid after erasure.
 
 from __future__ import annotations
 
-import base64
-import os
 from datetime import UTC, datetime
 
 import psycopg
 
 from core.audit import write_audit
-from core.pii import PiiKey, decrypt_pii, encrypt_pii, key_id, load_key
+from core.pii import PiiKey, decrypt_pii, encrypt_pii, key_for, load_key, open_totp_secret, seal_totp_secrets
 
 PII_FIELDS = ("name", "email", "billing_address", "tax_id")
 INVOICE_FIELDS = ("name", "billing_address", "tax_id")  # what an invoice must show
@@ -27,20 +25,11 @@ class PiiError(RuntimeError):
     """A PII request could not be served; the message names the customer."""
 
 
-def old_keys() -> list[PiiKey]:
-    """Retired keys that may still decrypt stored records: ``HCP_PII_OLD_KEYS`` (comma-separated base64)."""
-    keys = []
-    for encoded in filter(None, (k.strip() for k in os.environ.get("HCP_PII_OLD_KEYS", "").split(","))):
-        raw = base64.b64decode(encoded, validate=True)
-        keys.append(PiiKey(raw, key_id(raw)))
-    return keys
-
-
 def _key_for(key_id_: str) -> PiiKey:
-    for key in [load_key(), *old_keys()]:
-        if key.key_id == key_id_:
-            return key
-    raise PiiError(f"no key with id {key_id_} (set HCP_PII_KEY or HCP_PII_OLD_KEYS)")
+    try:
+        return key_for(key_id_)
+    except KeyError as err:
+        raise PiiError(err.args[0]) from None
 
 
 def customer_pii(conn: psycopg.Connection, customer_id: str) -> dict[str, str | None]:
@@ -117,7 +106,9 @@ def export_customer(conn: psycopg.Connection, customer_id: str, actor: str | Non
 
 def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None = None) -> int:
     """Erase a customer's PII (right to erasure): every stored record of it becomes an empty,
-    re-encrypted record. Finalized invoices keep their frozen bill-to copy. Returns rows erased."""
+    re-encrypted record, its quarantined rows are redacted and its rows leave the landing copies
+    (customers files kept after load or waiting in the landing folder). Finalized invoices keep
+    their frozen bill-to copy. Returns rows erased."""
     key = load_key()
     with conn.transaction():
         rows = conn.execute(
@@ -130,14 +121,41 @@ def erase_customer(conn: psycopg.Connection, customer_id: str, actor: str | None
             (encrypt_pii(ERASED, customer_id, key), key.key_id, customer_id),
         )
         _erase_quarantine(conn, customer_id)
+        files = _erase_landing_copies(conn, customer_id)
         # Drafts are rebuilt and re-frozen at finalization; only finalized copies are kept.
         conn.execute(
             """insert into billing.pii_erasures (customer_id, actor) values (%s, %s)
                on conflict (customer_id) do update set erased_at = now(), actor = excluded.actor""",
             (customer_id, actor or "unknown"),
         )
-        write_audit(conn, "customer.erase", f"customer/{customer_id}", None, {"rows": len(rows)}, actor)
+        write_audit(
+            conn,
+            "customer.erase",
+            f"customer/{customer_id}",
+            None,
+            {"rows": len(rows), "files": files},
+            actor,
+        )
     return len(rows)
+
+
+def _erase_landing_copies(conn: psycopg.Connection, customer_id: str) -> list[str]:
+    """Remove the customer's rows from the landing copies (:mod:`billing.landing`); returns the
+    files changed. Inside the erasure's transaction: a file that cannot be rewritten aborts it."""
+    from billing.landing import LandingCopyError, drop_customer_rows, landing_copies
+    from core.settings import get_settings
+
+    recorded = [
+        r[0] for r in conn.execute("select distinct source_file from raw.load_log where kind = 'customers'")
+    ]
+    try:
+        return [
+            str(path)
+            for path in landing_copies(get_settings().landing, recorded)
+            if drop_customer_rows(path, customer_id)
+        ]
+    except (LandingCopyError, OSError) as err:
+        raise PiiError(f"customer {customer_id}: landing copy not erased: {err}") from None
 
 
 def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
@@ -165,24 +183,38 @@ def _erase_quarantine(conn: psycopg.Connection, customer_id: str) -> int:
     return erased
 
 
-def _verify_all(conn: psycopg.Connection, key) -> None:
-    for customer_id, blob, kid in conn.execute(
-        "select customer_id, pii_encrypted, pii_key_id from raw.customers"
-    ).fetchall():
-        if kid != key.key_id:
-            raise PiiError(f"customer {customer_id}: still under key {kid} after rotation")
-        decrypt_pii(blob, customer_id, key)
-    for invoice_id, customer_id, blob, kid in conn.execute(
+# (query of id, owner, envelope, key id; what the id names; how an envelope is opened)
+_SEALED = (
+    (
+        "select customer_id, customer_id, pii_encrypted, pii_key_id from raw.customers",
+        "customer {}",
+        lambda blob, owner, key: decrypt_pii(blob, owner, key),
+    ),
+    (
         "select invoice_id, customer_id, bill_to_encrypted, bill_to_key_id from billing.invoices "
-        "where bill_to_encrypted is not null"
-    ).fetchall():
-        if kid != key.key_id:
-            raise PiiError(f"invoice {invoice_id}: bill-to still under key {kid} after rotation")
-        decrypt_pii(blob, customer_id, key)
+        "where bill_to_encrypted is not null",
+        "invoice {}: bill-to",
+        lambda blob, owner, key: decrypt_pii(blob, owner, key),
+    ),
+    (
+        "select username, username, totp_secret_encrypted, totp_key_id from ops.app_users "
+        "where totp_secret_encrypted is not null",
+        "user {}: TOTP secret",
+        lambda blob, owner, key: open_totp_secret(owner, blob, key.key_id),
+    ),
+)
+
+
+def _verify_all(conn: psycopg.Connection, key) -> None:
+    for query, label, unseal in _SEALED:
+        for ident, owner, blob, kid in conn.execute(query).fetchall():
+            if kid != key.key_id:
+                raise PiiError(f"{label.format(ident)} still under key {kid} after rotation")
+            unseal(blob, owner, key)
 
 
 def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """Re-encrypt every customer record and frozen bill-to copy under the current key
+    """Re-encrypt every customer record, frozen bill-to copy and TOTP secret under the current key
     (``HCP_PII_KEY``); records under retired keys (``HCP_PII_OLD_KEYS``) are decrypted with those.
     Returns how many records of each kind were re-encrypted."""
     key = load_key()
@@ -214,6 +246,7 @@ def rotate_key(conn: psycopg.Connection, actor: str | None = None) -> dict[str, 
                 (encrypt_pii(fields, customer_id, key), key.key_id, invoice_id),
             )
             counts["invoices"] += 1
+        counts["totp_secrets"] = seal_totp_secrets(conn, key)
         _verify_all(conn, key)  # every row decrypts under the new key, or the rotation rolls back
         write_audit(conn, "pii.rotate_key", "raw.customers", None, {"key_id": key.key_id, **counts}, actor)
     return counts

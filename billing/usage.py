@@ -11,8 +11,9 @@ event_id, latest load) remains for month-to-date budgets. Span rules (the same a
 int_workload_sessions_built, so marts and invoices agree): a span opens on started/resumed and closes on the next
 paused/completed/cancelled/failed, ordered by time to the second; repeated opens or closes are
 ignored, as is anything after the first terminal event; a span still open at the end of the data
-is cut at the watermark (the newest event). Each span runs on the devices of its opening event
-(else of the workload's first placement): GPU-seconds = devices x seconds.
+is cut at the watermark: the newest workload event (dbt's events_end_at), never newer telemetry.
+Each span runs on the devices of its opening event (else of the workload's first placement):
+GPU-seconds = devices x seconds.
 
 The independent recomputation in :mod:`billing.reconcile` rebuilds the same spans in
 Python from the same raw rows; the two must agree to the cent.
@@ -286,10 +287,15 @@ def load_usage_rows(
 
 
 def usage_mart_watermark(conn: psycopg.Connection) -> datetime | None:
-    """How far the data behind the usage mart reached when dbt last built it."""
-    if conn.execute("select to_regclass('intermediate.int_watermarks_computed')").fetchone()[0] is None:
+    """How far the workload events behind the usage mart reached when dbt last built it (None if
+    it was never built, or built before it recorded that: rebuild)."""
+    found = conn.execute(
+        """select 1 from information_schema.columns where table_schema = 'intermediate'
+             and table_name = 'int_watermarks_computed' and column_name = 'events_end_at'"""
+    ).fetchone()
+    if found is None:
         return None
-    row = conn.execute("select max(watermark_at) from intermediate.int_watermarks_computed").fetchone()
+    row = conn.execute("select max(events_end_at) from intermediate.int_watermarks_computed").fetchone()
     return row[0] if row else None
 
 

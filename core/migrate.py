@@ -106,9 +106,30 @@ def reapply_privileges(url: str) -> list[Migration]:
 
 def prepare(url: str) -> list[Migration]:
     """Everything a database needs before use: pending migrations, then code-managed role settings
-    (the analysts' password from the environment). Returns the migrations applied now."""
+    (the analysts' password from the environment) and the sealing of clear TOTP secrets. Returns
+    the migrations applied now."""
     from core.roles import apply_analyst_password_from_env
 
     done = migrate(url)
     apply_analyst_password_from_env(url)
+    seal_clear_totp_secrets(url)
     return done
+
+
+def seal_clear_totp_secrets(url: str) -> int:
+    """Seal TOTP secrets left in clear by versions before migration 0016 (the database never sees
+    the PII key, so SQL cannot); returns how many. Nothing to seal needs no key."""
+    from core.pii import seal_totp_secrets
+
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "select to_regclass('ops.app_users') is not null and exists (select 1 from information_schema.columns "
+            "where table_schema = 'ops' and table_name = 'app_users' and column_name = 'totp_secret_encrypted')"
+        ).fetchone()[0]
+        if (
+            not found
+            or conn.execute("select count(*) from ops.app_users where totp_secret is not null").fetchone()[0]
+            == 0
+        ):
+            return 0
+        return seal_totp_secrets(conn)

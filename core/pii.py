@@ -102,3 +102,69 @@ def decrypt_pii(
     nonce = base64.b64decode(envelope["nonce"])
     ciphertext = base64.b64decode(envelope["ciphertext"])
     return json.loads(AESGCM(key.key).decrypt(nonce, ciphertext, customer_id.encode()))
+
+
+def old_keys() -> list[PiiKey]:
+    """Retired keys that may still decrypt stored records: ``HCP_PII_OLD_KEYS`` (comma-separated base64)."""
+    keys = []
+    for encoded in filter(None, (k.strip() for k in os.environ.get("HCP_PII_OLD_KEYS", "").split(","))):
+        raw = base64.b64decode(encoded, validate=True)
+        keys.append(PiiKey(raw, key_id(raw)))
+    return keys
+
+
+def key_for(key_id_: str) -> PiiKey:
+    """The current or a retired key with id ``key_id_``; KeyError names what to set when none is."""
+    for key in [load_key(), *old_keys()]:
+        if key.key_id == key_id_:
+            return key
+    raise KeyError(f"no key with id {key_id_} (set HCP_PII_KEY or HCP_PII_OLD_KEYS)")
+
+
+# --- TOTP secrets -------------------------------------------------------------------------------
+# A user's TOTP secret is sealed like customer PII: an AES-GCM envelope under the PII key, bound to
+# the username (a sealed secret cannot be copied to another user's row).
+
+
+def _totp_context(username: str) -> str:
+    return f"totp:{username}"
+
+
+def seal_totp_secret(username: str, secret: str, key: PiiKey | None = None) -> tuple[bytes, str]:
+    """``(envelope, key_id)`` of ``username``'s TOTP secret under the current PII key."""
+    key = key or load_key()
+    return encrypt_pii({"totp_secret": secret}, _totp_context(username), key), key.key_id
+
+
+def open_totp_secret(username: str, envelope: bytes | memoryview, key_id_: str) -> str:
+    """The TOTP secret sealed by :func:`seal_totp_secret` (under the current or a retired key)."""
+    return decrypt_pii(envelope, _totp_context(username), key_for(key_id_))["totp_secret"]
+
+
+def seal_totp_secrets(conn, key: PiiKey | None = None) -> int:
+    """Seal every TOTP secret still stored in clear (versions before 0016) or under another key
+    than the current one, and empty the clear column; returns how many were (re)sealed. Runs in
+    the caller's transaction; loads the key only when there is something to seal."""
+    rows = conn.execute(
+        """select username, totp_secret, totp_secret_encrypted, totp_key_id from ops.app_users
+           where totp_secret is not null
+              or (totp_secret_encrypted is not null and totp_key_id is distinct from %s)
+           for update""",
+        (key.key_id if key else "",),
+    ).fetchall()
+    if not rows:
+        return 0
+    key = key or load_key()
+    sealed = 0
+    for username, clear, envelope, kid in rows:
+        if clear is None and kid == key.key_id:
+            continue
+        secret = clear if clear is not None else open_totp_secret(username, envelope, kid)
+        blob, kid = seal_totp_secret(username, secret, key)
+        conn.execute(
+            """update ops.app_users set totp_secret = null, totp_secret_encrypted = %s, totp_key_id = %s
+               where username = %s""",
+            (blob, kid, username),
+        )
+        sealed += 1
+    return sealed

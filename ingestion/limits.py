@@ -2,6 +2,9 @@
 much of a file's content an error message may echo (files can be links to secrets, logs are kept).
 
 - ``HCP_INGEST_MAX_FILE_MB`` (default 2048): larger files are refused before they are read.
+- ``HCP_INGEST_MAX_PARQUET_MB`` (default 8192): a Parquet file whose data would decompress to more
+  than this (the uncompressed sizes in its footer) is refused before its pages are read: a small,
+  highly compressed file must not exhaust memory.
 - ``HCP_INGEST_EARLIEST`` (default 2000-01-01) and ``HCP_INGEST_MAX_DAYS_AHEAD`` (default 2): rows
   stamped outside that window are quarantined with the reason.
 """
@@ -22,11 +25,40 @@ def max_file_bytes() -> int:
     return int(float(os.environ.get("HCP_INGEST_MAX_FILE_MB", "2048")) * 1024 * 1024)
 
 
-def time_window() -> tuple[float, float]:
-    """Earliest and latest acceptable timestamps, as Unix seconds."""
+def max_parquet_uncompressed_bytes() -> int:
+    """The largest uncompressed size of a Parquet file's data accepted, in bytes."""
+    return int(float(os.environ.get("HCP_INGEST_MAX_PARQUET_MB", "8192")) * 1024 * 1024)
+
+
+def check_parquet(path: Path) -> None:
+    """Refuse a Parquet file whose column chunks add up to more than the uncompressed limit, from
+    the footer alone (no data page is read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+    except Exception:  # pyarrow raises several types for a file that is not Parquet
+        raise IngestError(path, "not a readable Parquet file (no valid footer)") from None
+    size = sum(
+        metadata.row_group(g).column(c).total_uncompressed_size
+        for g in range(metadata.num_row_groups)
+        for c in range(metadata.num_columns)
+    )
+    limit = max_parquet_uncompressed_bytes()
+    if size > limit:
+        raise IngestError(
+            path,
+            f"Parquet data of {size:,} bytes uncompressed is over the limit of {limit:,} bytes "
+            "(HCP_INGEST_MAX_PARQUET_MB)",
+        )
+
+
+def time_window(now: datetime | None = None) -> tuple[float, float]:
+    """Earliest and latest acceptable timestamps (the latest counted from ``now``, default the
+    clock), as Unix seconds."""
     earliest = datetime.fromisoformat(os.environ.get("HCP_INGEST_EARLIEST", "2000-01-01")).replace(tzinfo=UTC)
     ahead = float(os.environ.get("HCP_INGEST_MAX_DAYS_AHEAD", "2"))
-    return earliest.timestamp(), (datetime.now(UTC) + timedelta(days=ahead)).timestamp()
+    return earliest.timestamp(), ((now or datetime.now(UTC)) + timedelta(days=ahead)).timestamp()
 
 
 def preview(text: str) -> str:

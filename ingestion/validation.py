@@ -1,5 +1,5 @@
 """Row validation: types from the raw table, physical ranges, enumerations, known ids, no future
-timestamps. Vectorised over the whole frame (the telemetry hot path has millions of rows); each
+timestamps, every timestamp inside the sane time window (:func:`ingestion.limits.time_window`). Vectorised over the whole frame (the telemetry hot path has millions of rows); each
 failing row gets the first field that failed and why."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion.formats.base import REJECT_COLUMNS, raw_records
+from ingestion.limits import time_window
 from ingestion.tables import TABLES, Column
 
 # (column, lowest, highest) per table: physical or market bounds, inclusive.
@@ -59,6 +60,10 @@ FUTURE_TOLERANCE = {
     "workload_events": ("event_at", timedelta(hours=1)),
 }
 
+# Timestamps that are dates of validity, not observations: they may lie further ahead than the
+# window's end (a rate card announced for next quarter); the window's start still holds.
+EFFECTIVE_DATES = {("rate_cards", "effective_from")}
+
 
 def validate(
     table: str, frame: pd.DataFrame, known: dict[str, set[str]] | None = None, now: datetime | None = None
@@ -96,6 +101,15 @@ def validate(
         limit = pd.Timestamp(now or datetime.now(UTC)) + tolerance
         # the reason names the tolerance, not the clock, so a re-ingest finds the same reject again
         mark(out[name] > limit, name, f"in the future (more than {tolerance} ahead of the load)")
+    earliest, latest = (pd.Timestamp(t, unit="s", tz="UTC") for t in time_window(now))
+    for column in spec.columns:
+        if column.type == "timestamptz":
+            values = out[column.name]
+            outside = values < earliest
+            if (table, column.name) not in EFFECTIVE_DATES:
+                outside = outside | (values > latest)
+            # the reason names the settings, not the clock, so a re-ingest finds the same reject again
+            mark(outside & values.notna(), column.name, _WINDOW_REASON)
     for name, mask, why in _row_rules(table, out):
         mark(mask, name, why)
     rejects = pd.DataFrame(
@@ -107,6 +121,9 @@ def validate(
         }
     )
     return (out[~bad] if bad.any() else out), rejects[REJECT_COLUMNS]
+
+
+_WINDOW_REASON = "outside the accepted time window (HCP_INGEST_EARLIEST to HCP_INGEST_MAX_DAYS_AHEAD ahead)"
 
 
 def _row_rules(table: str, frame: pd.DataFrame) -> list[tuple[str, pd.Series, str]]:

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 
 from ingestion.errors import IngestError
 from ingestion.formats.base import Parsed, first_line, header_key, map_header, read_csv_rows, read_text
+from ingestion.limits import check_parquet
 
 METRICS = ["power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
 COLUMNS = {"device_id": (), "ts": (), **{m: () for m in METRICS}}
@@ -84,6 +85,7 @@ def _read_fast(path, names: list[str], positions: dict[str, int]) -> Parsed | No
 
 
 def _read_parquet(path) -> Parsed:
+    check_parquet(Path(path))  # a zip bomb is refused from its footer, before any page is read
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet

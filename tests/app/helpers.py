@@ -47,25 +47,49 @@ def add_role_users() -> None:
 
 
 def current_code(username: str) -> str | None:
-    """The user's current TOTP code, as their authenticator app shows it (None: no second factor)."""
+    """A code the user's authenticator app shows now and that has not signed in yet (None: no
+    second factor). A code signs in once: after a sign-in in this time step, the next step's code
+    is used (accepted for clock drift), and past that this waits for the next step."""
+    import time
+
     import pyotp
 
-    secret = totp_secret(username)
-    return pyotp.TOTP(secret).now() if secret else None
+    from apps.streamlit.lib.auth import TOTP_STEP_SECONDS, TOTP_VALID_WINDOW
+
+    found = _totp_row(username)
+    if found is None:
+        return None
+    secret, last = found
+    now = int(time.time()) // TOTP_STEP_SECONDS
+    step = max(now, (last or 0) + 1)
+    if step > now + TOTP_VALID_WINDOW:
+        time.sleep((step - TOTP_VALID_WINDOW) * TOTP_STEP_SECONDS - time.time() + 0.05)
+    return pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS).at(step * TOTP_STEP_SECONDS)
 
 
 def totp_secret(username: str) -> str | None:
     """The user's TOTP secret (None: no second factor)."""
+    found = _totp_row(username)
+    return found[0] if found else None
+
+
+def _totp_row(username: str) -> tuple[str, int | None] | None:
+    """The user's TOTP secret, unsealed with the PII key, and the last time step that signed in."""
     import psycopg
+
+    from core.pii import open_totp_secret
 
     try:
         with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
             row = conn.execute(
-                "select totp_secret from ops.app_users where username = %s", (username,)
+                "select totp_secret_encrypted, totp_key_id, totp_last_step from ops.app_users where username = %s",
+                (username,),
             ).fetchone()
     except psycopg.Error:  # no database (the missing-database test): no code to type
         return None
-    return row[0] if row and row[0] else None
+    if not row or row[0] is None:
+        return None
+    return open_totp_secret(username, row[0], row[1]), row[2]
 
 
 def signed_in(role: str, password: str = PASSWORD):

@@ -92,13 +92,20 @@ def test_key_rotation_reencrypts(conn, usage, monkeypatch):
     [draft] = inv.build_drafts(conn, "2026-10")
     inv.finalize_invoice(conn, draft.invoice_id, now=T(2026, 11, 5))
     old = load_key()
+    from core.pii import open_totp_secret, seal_totp_secret
+
+    sealed, kid = seal_totp_secret("ops-admin", "JBSWY3DPEHPK3PXP", old)  # a TOTP key under the old key
+    conn.execute(
+        "insert into ops.app_users (username, role, totp_secret_encrypted, totp_key_id) values ('ops-admin', 'admin', %s, %s)",
+        (sealed, kid),
+    )
     new_key = base64.b64encode(b"n" * 32).decode()
     monkeypatch.setenv("HCP_PII_OLD_KEYS", base64.b64encode(old.key).decode())
     monkeypatch.setenv("HCP_PII_KEY", new_key)
     get_settings.cache_clear()
     try:
         counts = rotate_key(conn, actor="security")
-        assert counts == {"customers": 1, "invoices": 1}
+        assert counts == {"customers": 1, "invoices": 1, "totp_secrets": 1}
         new = load_key()
         assert conn.execute("select distinct pii_key_id from raw.customers").fetchall() == [(new.key_id,)]
         assert conn.execute("select distinct bill_to_key_id from billing.invoices").fetchall() == [
@@ -108,7 +115,11 @@ def test_key_rotation_reencrypts(conn, usage, monkeypatch):
         monkeypatch.delenv("HCP_PII_OLD_KEYS")
         assert export_customer(conn, "c1")["pii"]["name"] == "Company c1"
         assert invoice_bill_to(conn, draft.invoice_id)["name"] == "Company c1"
-        assert rotate_key(conn) == {"customers": 0, "invoices": 0}
+        blob, kid = conn.execute(
+            "select totp_secret_encrypted, totp_key_id from ops.app_users where username = 'ops-admin'"
+        ).fetchone()
+        assert (kid, open_totp_secret("ops-admin", blob, kid)) == (new.key_id, "JBSWY3DPEHPK3PXP")
+        assert rotate_key(conn) == {"customers": 0, "invoices": 0, "totp_secrets": 0}
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -65,7 +65,7 @@ def test_monthly_assets_materialize(conn, database_url):
     result = dg.materialize(
         [billing.invoice_drafts, billing.invoices],
         partition_key="2026-10-01",
-        resources={"postgres": PostgresResource(url=database_url)},
+        resources={"postgres": PostgresResource.at(database_url)},
     )
     assert result.success
     numbers = [r[0] for r in conn.execute("select invoice_number from billing.invoices order by 1")]

@@ -239,6 +239,32 @@ def test_customer_timezone_period(conn, month):
     assert reconcile(conn, PERIOD)["differences"] == []
 
 
+def test_running_workload_is_cut_at_the_newest_event(conn, month):
+    """A workload still running at the end of the data is billed up to the newest workload event,
+    also when telemetry reaches further (the running month's drafts of `hcp demo --devices 60
+    --days 2`, where reconcile found cust-008's draft 2.26 too high): drafts and reconcile agree."""
+    f.event(conn, "w6", "c1", "started", T(2026, 10, 10), devices=month[3:4])
+    f.event(conn, "w7", "c1", "submitted", T(2026, 10, 10, 1))  # the newest event
+    # device telemetry reaches 31 Oct 23:55, three weeks past the newest event
+    conn.execute(
+        """insert into raw.facilities values ('fac-1', 'Site', 'ERCOT', 'HB_WEST', 'America/Chicago',
+               1000, 1.1, 1)"""
+    )
+    conn.execute(
+        "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values (%s, %s, 0.7, 1)",
+        (month[0], T(2026, 10, 31, 23, 55)),
+    )
+    f.build_usage(conn)
+    [draft] = inv.build_drafts(conn, PERIOD)
+    # w6: 1 GPU-hour at 2.49 on top of the month's 12.85
+    assert draft.subtotal_usd == D("15.34")
+    assert reconcile(conn, PERIOD)["differences"] == []
+    # an event arriving later, still before the telemetry's end, makes the usage mart stale
+    f.event(conn, "w6", "c1", "paused", T(2026, 10, 10, 2))
+    problems = inv.period_problems(conn, PERIOD, "c1", inv.PricedPeriod("c1", [], []))
+    assert any("usage mart is stale" in p for p in problems)
+
+
 def test_marts_crosscheck(conn, month):
     """GPU-seconds of a usage mart shaped like marts.fct_usage against the raw recomputation."""
     assert marts_crosscheck(conn, PERIOD, "billing_test.no_such_mart")["available"] is False

@@ -21,7 +21,7 @@ def load(name: str) -> dict:
 def test_compose_runs_the_served_topology_on_the_settings_ports():
     compose = load("compose.yaml")
     services = compose["services"]
-    assert set(services) == {"postgres", "migrate", "codeserver", "webserver", "daemon", "app"}
+    assert {"postgres", "migrate", "codeserver", "webserver", "daemon", "app"} <= set(services)
     # roles and their passwords exist before any component connects as its own role
     assert services["migrate"]["command"] == ["hcp", "db", "migrate"]
     for name in ("codeserver", "webserver", "daemon", "app"):
@@ -30,8 +30,6 @@ def test_compose_runs_the_served_topology_on_the_settings_ports():
     grpc = services["codeserver"]["command"]
     assert grpc[:3] == ["dagster", "api", "grpc"] and str(defaults.grpc_port) in grpc
     assert "orchestration.definitions" in grpc
-    assert services["webserver"]["ports"] == [f"127.0.0.1:{defaults.dagster_port}:{defaults.dagster_port}"]
-    assert services["app"]["ports"] == [f"127.0.0.1:{defaults.streamlit_port}:{defaults.streamlit_port}"]
     assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
     # the same process roles as hcp serve
     local = {
@@ -44,6 +42,51 @@ def test_compose_runs_the_served_topology_on_the_settings_ports():
     env = compose["x-hcp"]["environment"]
     assert {"DATABASE_URL", "HCP_DAGSTER_PG_URL", "HCP_PII_KEY"} <= set(env)
     assert "archive_mode=on" in services["postgres"]["command"]  # WAL archiving for PITR
+
+
+PROXY_IMAGE = "quay.io/oauth2-proxy/oauth2-proxy"
+
+
+def _published(spec: str) -> tuple[str, int, int]:
+    """``(host address with its default, host port, container port)`` of a compose port mapping."""
+    address, host, container = re.fullmatch(r"(.+):(\d+):(\d+)", spec).groups()
+    default = re.fullmatch(r"\$\{[A-Z_]+:-([0-9.]+)\}", address)
+    return (default[1] if default else address), int(host), int(container)
+
+
+def test_ui_and_app_are_reached_only_through_an_authenticating_proxy():
+    """The Dagster UI (its launchpad runs jobs) and the app are published only through oauth2-proxy
+    (OIDC sign-in), on the settings' ports, bound to localhost unless HCP_BIND_ADDRESS says else;
+    nothing else publishes a port."""
+    services = load("compose.yaml")["services"]
+    defaults = Settings()
+    upstreams = {"webserver": defaults.dagster_port, "app": defaults.streamlit_port}
+    proxies = {name: s for name, s in services.items() if s.get("image", "").startswith(PROXY_IMAGE)}
+    publishing = {name for name, s in services.items() if s.get("ports")}
+    assert publishing == set(proxies) and len(proxies) == 2
+    for upstream, port in upstreams.items():
+        (name,) = [n for n, s in proxies.items() if f"--upstream=http://{upstream}:{port}/" in s["command"]]
+        proxy = proxies[name]
+        [mapping] = proxy["ports"]
+        address, host_port, container_port = _published(mapping)
+        assert (address, host_port) == ("127.0.0.1", port)
+        assert f"--http-address=0.0.0.0:{container_port}" in proxy["command"]
+        assert "--provider=oidc" in proxy["command"] and "--cookie-secure=true" in proxy["command"]
+        env = proxy["environment"]
+        for secret in ("OAUTH2_PROXY_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET"):
+            assert env[secret].startswith(f"${{{secret}:?"), secret  # required, from .env
+        assert upstream in proxy["depends_on"]
+        assert not services[upstream].get("ports") and str(port) in map(str, services[upstream]["expose"])
+    values = load("helm/values.yaml")
+    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"  # no direct way in
+    proxy_values = load("helm/oauth2-proxy-values.yaml")
+    assert proxy_values["config"]["configFile"].count("upstreams") == 1
+    assert (
+        f"hcp-dagster-webserver:{values['dagsterWebserver']['service']['port']}"
+        in proxy_values["config"]["configFile"]
+    )
+    assert proxy_values["service"]["type"] == "ClusterIP"
+    assert proxy_values["config"]["existingSecret"]
 
 
 def test_container_instance_matches_the_served_instance():

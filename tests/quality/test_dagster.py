@@ -41,7 +41,7 @@ def materialize_day(quality_url: str, landing) -> dg.ExecuteInProcessResult:
         [RAW_PRICES, allocation_plan_stand_in, PRICES_CHECK],
         partition_key=data.DAY,
         resources={
-            "postgres": PostgresResource(url=quality_url),
+            "postgres": PostgresResource.at(quality_url),
             "landing": LandingResource(root=str(landing)),
         },
         raise_on_error=False,
@@ -74,7 +74,7 @@ def freshness_defs(quality_url: str) -> dg.Definitions:
         asset_checks=quality.freshness_checks,
         jobs=[quality.freshness_job],
         sensors=[quality.alert_on_check_failure, quality.alert_on_run_failure],
-        resources={"postgres": PostgresResource(url=quality_url)},
+        resources={"postgres": PostgresResource.at(quality_url)},
     )
 
 
@@ -117,7 +117,7 @@ def test_check_failure_sensor_writes_alert_and_runs_command(qconn, quality_url, 
     monkeypatch.delenv("HCP_ALERT_WEBHOOK", raising=False)
     data.open_load(qconn)
     insert_reading(qconn, timedelta(hours=3))
-    resources = {"postgres": PostgresResource(url=quality_url)}
+    resources = {"postgres": PostgresResource.at(quality_url)}
     with dg.DagsterInstance.ephemeral() as instance:
         first = dg.build_sensor_context(instance=instance, resources=resources)
         quality.alert_on_check_failure(first)  # first tick: cursor at now, no history replayed
@@ -159,7 +159,7 @@ def test_run_failure_sensor_writes_alert(qconn, quality_url, monkeypatch):
             dagster_instance=instance,
             dagster_run=result.dagster_run,
             dagster_event=failure,
-            resources={"postgres": PostgresResource(url=quality_url)},
+            resources={"postgres": PostgresResource.at(quality_url)},
         ).for_run_failure()
         quality.alert_on_run_failure(context)
     [(source, title, hook)] = qconn.execute("select source, title, hook from ops.alerts").fetchall()

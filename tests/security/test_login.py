@@ -151,3 +151,47 @@ def test_second_factor_not_enrolled_is_refused(app_db):
     with pytest.raises(auth.LoginRefused, match="hcp users mfa"):
         auth.login("newadmin", PASSWORD)
     assert auth.login("viewer", PASSWORD) is not None  # other roles need no code
+
+
+def test_totp_code_cannot_be_replayed(app_db):
+    """A code that signed in once is refused a second time, also inside its 30-second window and
+    also when two sign-ins race with it."""
+    import threading
+
+    from apps.streamlit.lib import auth
+
+    code = current_code("admin")
+    assert auth.login("admin", PASSWORD, otp=code) is not None
+    with pytest.raises(auth.LoginRefused, match="code"):
+        auth.login("admin", PASSWORD, otp=code)
+    # two sign-ins with one fresh code at once: one session, not two
+    code = current_code("finance")
+    results: list = []
+    barrier = threading.Barrier(2)
+
+    def attempt() -> None:
+        barrier.wait()
+        results.append(_login("finance", PASSWORD, otp=code))
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r if isinstance(r, str) else "session" for r in results) == ["refused", "session"]
+
+
+def test_totp_secret_is_stored_encrypted(app_db):
+    """The TOTP secret is kept under the PII key: no column of the user's row holds it in clear,
+    and the code it generates still signs in."""
+    import pyotp
+
+    from apps.streamlit.lib import auth
+
+    secret = auth.enroll_totp("admin", actor="test")
+    with psycopg.connect(app_db) as conn:
+        stored = conn.execute(
+            "select row_to_json(u)::text from ops.app_users u where username = 'admin'"
+        ).fetchone()[0]
+    assert secret not in stored and secret.lower() not in stored.lower()
+    assert auth.login("admin", PASSWORD, otp=pyotp.TOTP(secret).now()) is not None

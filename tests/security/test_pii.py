@@ -80,3 +80,36 @@ def test_dry_run_files_redact_pii_and_reports_are_private(conn, tmp_path):
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         conn.execute("delete from billing.invoices where invoice_id = %s", (invoice_id,))
+
+
+def test_erase_redacts_the_landing_copies(raw_db, tmp_path, monkeypatch, request):
+    """Landing copies are the customer files left in place after their load: those recorded in
+    raw.load_log and any customers file in the landing folder. Erasure removes the customer's rows
+    from each (others stay, the file stays private) and a reload brings no PII back."""
+    from core.settings import get_settings
+
+    name, email, address, tax_id = PII
+    monkeypatch.setenv("HCP_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()  # settings are read once per process: this test's landing folder
+    request.addfinalizer(get_settings.cache_clear)  # and the usual one again after it
+    header = "customer_id,name,email,billing_address,tax_id,timezone,tax_rate,customer_type\n"
+    other = "cus-keep,Keep Co,keep@ok.example,1 Plain St,TAX-1,UTC,0.05,inference\n"
+    zeb = f'cus-zeb,{name},{email},"{address}",{tax_id},America/Chicago,0.05,inference\n'
+    loaded = tmp_path / "incoming" / "customers.csv"
+    loaded.parent.mkdir()
+    loaded.write_text(header + zeb + other)
+    landing_copy = tmp_path / "home" / "landing" / "reference" / "customers_2026.csv"
+    landing_copy.parent.mkdir(parents=True)
+    landing_copy.write_text(header + other + zeb)  # not loaded yet: still a copy of their PII
+    landing_copy.chmod(0o600)
+    ingest_file(raw_db, "customers", loaded)
+    with psycopg.connect(raw_db, autocommit=True) as conn:
+        erase_customer(conn, "cus-zeb", actor="test")
+    for path in (loaded, landing_copy):
+        text = path.read_text()
+        assert not [value for value in PII if value in text], path
+        assert "cus-keep,Keep Co,keep@ok.example" in text
+    assert landing_copy.stat().st_mode & 0o777 == 0o600
+    ingest_file(raw_db, "customers", landing_copy)
+    with psycopg.connect(raw_db, autocommit=True) as conn:
+        assert _plaintext_hits(conn) == []

@@ -10,7 +10,9 @@ Abuse of the sign-in form: every attempt is recorded in ``ops.login_attempts``; 
 throttled per user and per client address (``HCP_APP_LOGIN_MAX_FAILURES``, default 5, and
 ``HCP_APP_LOGIN_MAX_CLIENT_FAILURES``, default 20, within ``HCP_APP_LOGIN_WINDOW_MINUTES``, default
 15). Unknown users cost the same bcrypt check as known ones (against a dummy hash), usernames and
-passwords have bounded length, and the admin and finance roles need a TOTP second factor.
+passwords have bounded length, and the admin and finance roles need a TOTP second factor. TOTP
+secrets are stored sealed under the PII key (:func:`core.pii.seal_totp_secret`), and each user's
+last accepted time step is kept, so a code signs in once only (no replay within its window).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import bcrypt
 import pyotp
 
 from apps.streamlit.lib import db
+from core.pii import open_totp_secret, seal_totp_secret
 from core.roles import APP_ROLES
 
 ROLES = APP_ROLES
@@ -34,6 +37,8 @@ MAX_USERNAME = 64  # as ops.app_users' check constraint
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit: longer input is refused, never silently cut
 _AUDIT_TEXT = 64
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+TOTP_STEP_SECONDS = 30
+TOTP_VALID_WINDOW = 1  # steps either side of now (clock drift)
 # Unknown users are checked against this hash so that they cost the same bcrypt work as known ones.
 _DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
 
@@ -166,10 +171,11 @@ def change_password(user: User, current: str, new: str) -> None:
 def enroll_totp(username: str, actor: str = "cli") -> str:
     """Give ``username`` a new TOTP secret (base32) and return it; the previous one stops working."""
     secret = pyotp.random_base32()
+    sealed, key_id = seal_totp_secret(username, secret)
     rows = db.execute(
-        "update ops.app_users set totp_secret = %(s)s, updated_at = now() where username = %(u)s "
-        "returning username",
-        {"s": secret, "u": username},
+        "update ops.app_users set totp_secret = null, totp_secret_encrypted = %(s)s, totp_key_id = %(k)s, "
+        "totp_last_step = null, updated_at = now() where username = %(u)s returning username",
+        {"s": sealed, "k": key_id, "u": username},
     )
     if not rows:
         raise ValueError(f"no user {username!r}")
@@ -181,6 +187,27 @@ def enroll_totp(username: str, actor: str = "cli") -> str:
 def totp_uri(username: str, secret: str) -> str:
     """The otpauth:// URI (a QR code in authenticator apps) for ``secret``."""
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="HCP operations")
+
+
+def _totp_accepted(username: str, sealed: bytes | None, key_id: str | None, otp: str | None) -> bool:
+    """Whether ``otp`` is ``username``'s code of a time step within the window that was not used
+    before; the step is then recorded in the same statement that checks it (a race with the same
+    code lets one sign-in through)."""
+    if not sealed or not key_id or not otp:
+        return False
+    totp = pyotp.TOTP(open_totp_secret(username, sealed, key_id), interval=TOTP_STEP_SECONDS)
+    now = int(datetime.now(UTC).timestamp()) // TOTP_STEP_SECONDS
+    code = otp.strip()
+    for step in range(now - TOTP_VALID_WINDOW, now + TOTP_VALID_WINDOW + 1):
+        if secrets.compare_digest(totp.at(step * TOTP_STEP_SECONDS), code):
+            return bool(
+                db.execute(
+                    "update ops.app_users set totp_last_step = %(s)s where username = %(u)s "
+                    "and (totp_last_step is null or totp_last_step < %(s)s) returning username",
+                    {"s": step, "u": username},
+                )
+            )
+    return False
 
 
 def set_active(username: str, active: bool, actor: str = "cli") -> bool:
@@ -265,7 +292,8 @@ def login(username: str, password: str, otp: str | None = None, client: str | No
     rows = []
     if _USERNAME.match(username):
         rows = db.execute(
-            "select role, password_hash, totp_secret from ops.app_users where username = %(u)s and is_active",
+            "select role, password_hash, totp_secret_encrypted, totp_key_id from ops.app_users "
+            "where username = %(u)s and is_active",
             {"u": username},
         )
     stored = rows[0][1] if rows and rows[0][1] else None
@@ -274,14 +302,16 @@ def login(username: str, password: str, otp: str | None = None, client: str | No
     ok = checked and stored is not None and not too_long
     if ok and rows[0][0] in MFA_ROLES:
         totp_secret = rows[0][2]
-        if not totp_secret or not otp or not pyotp.TOTP(totp_secret).verify(otp.strip(), valid_window=1):
+        if not _totp_accepted(username, totp_secret, rows[0][3], otp):
             _record_attempt(name, client, False)
             audit(name, "login_failed", "app", after={"reason": "second factor", "client": client})
             if not totp_secret:
                 raise LoginRefused(
                     f"The {rows[0][0]} role needs a second factor: ask an admin to run `hcp users mfa {name}`."
                 )
-            raise LoginRefused("Enter the current 6-digit code from your authenticator app.")
+            raise LoginRefused(
+                "Enter the current 6-digit code from your authenticator app (each code signs in once)."
+            )
     if not ok:
         _record_attempt(name, client, False)
         audit(name or None, "login_failed", "app", after={"client": client})
@@ -308,15 +338,14 @@ def login_sso(
     rows = []
     if _USERNAME.match(email):
         rows = db.execute(
-            "select role, totp_secret from ops.app_users where username = %(u)s and is_active", {"u": email}
+            "select role, totp_secret_encrypted, totp_key_id from ops.app_users where username = %(u)s and is_active",
+            {"u": email},
         )
     if not rows:
         audit(name or None, "login_failed", "app", after={"method": "oidc", "reason": "unknown user"})
         return None
-    role, totp_secret = rows[0]
-    if role in MFA_ROLES and not (
-        totp_secret and otp and pyotp.TOTP(totp_secret).verify(otp.strip(), valid_window=1)
-    ):
+    role, totp_secret, totp_key_id = rows[0]
+    if role in MFA_ROLES and not _totp_accepted(email, totp_secret, totp_key_id, otp):
         if otp:
             _record_attempt(name, client, False)
             audit(name, "login_failed", "app", after={"method": "oidc", "reason": "second factor"})

@@ -1,5 +1,7 @@
--- The data watermark: the newest telemetry or workload event time. Sessions still running are cut
--- here, and hourly spines end here.
+-- The data watermark: the newest telemetry or workload event time; hourly spines end here.
+-- Sessions still running are cut at events_end_at, the newest workload event: what a customer is
+-- billed for rests on its workload events alone, never on how far another feed reaches (the rule
+-- of billing.usage, which the reconciliation recomputes from raw events).
 with
 
 workload_events as (
@@ -36,7 +38,8 @@ final as (
     select
         1 as watermark_id,
         least(telemetry_bounds.telemetry_start_at, event_bounds.events_start_at) as data_start_at,
-        greatest(telemetry_bounds.telemetry_end_at, event_bounds.events_end_at) as watermark_at
+        greatest(telemetry_bounds.telemetry_end_at, event_bounds.events_end_at) as watermark_at,
+        event_bounds.events_end_at
     from telemetry_bounds
     cross join event_bounds
 )

@@ -2,7 +2,8 @@
 -- started/resumed and closes on paused/completed/cancelled/failed, to the second. Events are
 -- ordered by time (not arrival), redelivered events collapse on event_id (staging), repeated
 -- opens or closes are ignored, events after the first terminal event are ignored, and a span
--- still open at the end of data is cut at the watermark.
+-- still open at the end of data is cut at the newest workload event (events_end_at of the
+-- watermarks; not at newer telemetry).
 --
 -- Cost is linear in events (a few sorts by workload): a workload's attributes, terminal time and
 -- first placement are window aggregates carried on each of its events, never a join between
@@ -130,11 +131,11 @@ final as (
         devices_placed.workload_gpu_pool as gpu_pool,
         devices_placed.workload_gpus_requested as gpus_requested,
         devices_placed.started_at,
-        coalesce(devices_placed.closed_at, date_trunc('second', watermarks.watermark_at)) as ended_at,
+        coalesce(devices_placed.closed_at, date_trunc('second', watermarks.events_end_at)) as ended_at,
         coalesce(devices_placed.close_event_type, 'watermark') as end_reason,
         devices_placed.closed_at is null as is_open,
         extract(
-            epoch from coalesce(devices_placed.closed_at, date_trunc('second', watermarks.watermark_at))
+            epoch from coalesce(devices_placed.closed_at, date_trunc('second', watermarks.events_end_at))
             - devices_placed.started_at
         )::bigint as gpu_seconds
     from devices_placed
