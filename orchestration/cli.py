@@ -385,15 +385,15 @@ def bench_ingest(
 @bench_app.command("allocation")
 def bench_allocation(
     sizes: Annotated[
-        str, typer.Option(help="devicesxintervals, comma separated")
-    ] = "1000x24,10000x24,100000x96",
+        str, typer.Option(help="devicesxintervals[:models], comma separated (models: a catalogue fleet)")
+    ] = "1000x24,10000x24,100000x96,300000x96:5",
     highs_time_limit: Annotated[float, typer.Option(help="seconds HiGHS may take per instance")] = 120.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Allocation kernel vs HiGHS (scipy) on generated instances: seconds, gap, speedup."""
     from benchmarks.allocation import format_table, run_benchmark
 
-    parsed = [tuple(int(v) for v in size.lower().split("x")) for size in sizes.split(",")]
+    parsed = [tuple(int(v) for v in size.lower().replace(":", "x").split("x")) for size in sizes.split(",")]
     result = run_benchmark(
         sizes=parsed,
         highs_time_limit=highs_time_limit,
