@@ -49,6 +49,9 @@ class AllocationConfig:
     # Solve the classes' LP relaxation with HiGHS (exact bound, plan from its rounded counts); the
     # subgradient steps above remain the fallback when it does not finish in time.
     grouped_lp: bool = True
+    # Wall-clock limit of that LP. It takes about half a CPU second at 300k devices x 96 intervals, but
+    # on a shared machine its wall time is many times that, and the fallback is much worse: be generous.
+    grouped_lp_time_limit_s: float = 60.0
 
 
 DEFAULT_ALLOCATION = AllocationConfig()

@@ -229,7 +229,7 @@ def _solve_grouped(
                                  a.tol)  # fmt: skip
         return _counts_value(a, counts)[0], counts
 
-    lp = reference(class_problem(problem, classes), time_limit=cfg.time_limit_s, relax=True,
+    lp = reference(class_problem(problem, classes), time_limit=cfg.grouped_lp_time_limit_s, relax=True,
                    mult=classes.mult) if cfg.grouped_lp else None  # fmt: skip
     if lp is not None and lp.optimal:
         base = np.floor(lp.x + 1e-6).astype(np.int64)
