@@ -412,6 +412,30 @@ def bench_marts(as_json: JsonFlag = False) -> None:
     _bench_output(result, as_json, format_table)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    devices: Annotated[str, typer.Option(help="fleet sizes, comma separated; the first is the baseline")] = (
+        "30000,300000"
+    ),
+    hours: Annotated[
+        str, typer.Option(help="hours of history before the cycle hour, per fleet size (the last repeats)")
+    ] = "24,6",
+    as_json: JsonFlag = False,
+) -> None:
+    """One hourly cycle (load, marts, anomalies, forecasts, plan) per fleet size: seconds, rows/s, peak RSS,
+    database size per day, per-device cost ratio."""
+    from benchmarks.scale import format_table, run_benchmark
+
+    url = ready_database()
+    result = run_benchmark(
+        url,
+        devices=[int(v) for v in devices.split(",")],
+        hours=[int(v) for v in hours.split(",")],
+        progress=lambda text: console.print(f"[cyan]>[/] {text}"),
+    )
+    _bench_output(result, as_json, format_table)
+
+
 # --- domain command groups ---------------------------------------------------------------------
 # Each domain keeps its commands in orchestration/cli_<domain>.py with a ``register(app, bench_app)``
 # function, so adding a domain never edits this file.
