@@ -124,7 +124,8 @@ def _dcgm_time(line: bytes) -> int | None:
 
 
 def split_landing(sim: Path, history: Path, hour: Path, cycle_start: datetime, history_hours: int) -> dict:
-    """Split a simulated landing folder into `history` and `hour` folders; returns telemetry row counts."""
+    """Split a simulated landing folder into `history` and `hour` folders; returns telemetry line counts
+    (a miner line is one row; DCGM has a line per metric, GPU and time)."""
     since, cycle = (
         int((cycle_start - timedelta(hours=history_hours)).timestamp()),
         int(cycle_start.timestamp()),
@@ -169,7 +170,7 @@ def _one_fleet(url: str, devices: int, history_hours: int, end: datetime, work: 
     rows = split_landing(sim, history, hour, cycle_start, history_hours)
     with scratch_database(url, "hcp_bench_scale") as scratch:
         empty_bytes = _database_bytes(scratch)
-        say(f"{devices} devices: loading {history_hours} h of history ({rows['history']:,} telemetry rows)")
+        say(f"{devices} devices: loading {history_hours} h of history ({rows['history']:,} telemetry lines)")
         prep = {"history_load": _run_child("load", scratch, history, target)}
         prep["history_marts"] = _run_child("marts", scratch, history, target)
         prep["forecast_models"] = _run_child("models", scratch, history, target)
@@ -236,10 +237,11 @@ def format_table(result: dict) -> str:
         lines.append(f"{label:34}" + "".join(f"{cell(f):>{width}}" for f in fleets))
 
     row("history hours", lambda f: str(f["history_hours"]))
-    row("history telemetry rows", lambda f: f"{f['telemetry_rows']['history']:,}")
+    row("history telemetry lines", lambda f: f"{f['telemetry_rows']['history']:,}")
     row("history load rows/s", lambda f: f"{f['history_rows_per_second']:,.0f}")
     row("database MB per day of history", lambda f: f"{f['database_bytes_per_day'] / 1e6:,.0f}")
-    row("cycle hour telemetry rows", lambda f: f"{f['telemetry_rows']['hour']:,}")
+    row("cycle hour telemetry lines", lambda f: f"{f['telemetry_rows']['hour']:,}")
+    row("cycle hour rows loaded (rows in)", lambda f: f"{f['stages']['load']['rows']:,}")
     for stage in STAGES:
         row(f"  {stage} s", lambda f, s=stage: f"{f['stages'][s]['seconds']:.1f}")
     row("cycle s", lambda f: f"{f['cycle_seconds']:.1f}")
