@@ -39,6 +39,19 @@ class AllocationConfig:
     chunk_devices: int = 2048
     # Slack on the power cap, kW, so round-off never reports a plan at the cap as infeasible.
     cap_tolerance_kw: float = 1e-9
+    # Fleets of a few hardware models: when the classes of identical devices number at most this share of
+    # the devices, the solver works on the classes (exact; see kernels/allocation/grouping.py), where an
+    # iteration costs classes x intervals, so it can afford many more of them.
+    # (rounding the classes' counts loses under one device per class and interval: it needs big classes)
+    group_max_share: float = 0.02
+    grouped_max_iterations: int = 3000
+    grouped_repair_every: int = 5
+    # Solve the classes' LP relaxation with HiGHS (exact bound, plan from its rounded counts); the
+    # subgradient steps above remain the fallback when it does not finish in time.
+    grouped_lp: bool = True
+    # Wall-clock limit of that LP. It takes about half a CPU second at 300k devices x 96 intervals, but
+    # on a shared machine its wall time is many times that, and the fallback is much worse: be generous.
+    grouped_lp_time_limit_s: float = 60.0
 
 
 DEFAULT_ALLOCATION = AllocationConfig()

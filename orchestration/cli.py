@@ -385,15 +385,15 @@ def bench_ingest(
 @bench_app.command("allocation")
 def bench_allocation(
     sizes: Annotated[
-        str, typer.Option(help="devicesxintervals, comma separated")
-    ] = "1000x24,10000x24,100000x96",
+        str, typer.Option(help="devicesxintervals[:models], comma separated (models: a catalogue fleet)")
+    ] = "1000x24,10000x24,100000x96,300000x96:5",
     highs_time_limit: Annotated[float, typer.Option(help="seconds HiGHS may take per instance")] = 120.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Allocation kernel vs HiGHS (scipy) on generated instances: seconds, gap, speedup."""
     from benchmarks.allocation import format_table, run_benchmark
 
-    parsed = [tuple(int(v) for v in size.lower().split("x")) for size in sizes.split(",")]
+    parsed = [tuple(int(v) for v in size.lower().replace(":", "x").split("x")) for size in sizes.split(",")]
     result = run_benchmark(
         sizes=parsed,
         highs_time_limit=highs_time_limit,
@@ -409,6 +409,30 @@ def bench_marts(as_json: JsonFlag = False) -> None:
 
     url = ready_database()
     result = run_benchmark(url, progress=lambda text: console.print(f"[cyan]>[/] {text}"))
+    _bench_output(result, as_json, format_table)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    devices: Annotated[str, typer.Option(help="fleet sizes, comma separated; the first is the baseline")] = (
+        "30000,300000"
+    ),
+    hours: Annotated[
+        str, typer.Option(help="hours of history before the cycle hour, per fleet size (the last repeats)")
+    ] = "24,6",
+    as_json: JsonFlag = False,
+) -> None:
+    """One hourly cycle (load, marts, anomalies, forecasts, plan) per fleet size: seconds, rows/s, peak RSS,
+    database size per day, per-device cost ratio."""
+    from benchmarks.scale import format_table, run_benchmark
+
+    url = ready_database()
+    result = run_benchmark(
+        url,
+        devices=[int(v) for v in devices.split(",")],
+        hours=[int(v) for v in hours.split(",")],
+        progress=lambda text: console.print(f"[cyan]>[/] {text}"),
+    )
     _bench_output(result, as_json, format_table)
 
 

@@ -67,18 +67,36 @@ def _chunk_totals(n_chunks, F, K, T):
 
 
 @njit(cache=True)
-def _add_usage(row, w, load, count):
-    """Add a device's path `row` to its facility's load (w kW when on) and, for a GPU, its pool's count."""
+def _add_usage(row, w, load, count, mult=1):
+    """Add `mult` devices on path `row` to their facility's load (w kW each when on) and, for GPUs, the pool's count."""
     for t in range(row.shape[0]):
-        load[t] += w * row[t]
+        load[t] += mult * w * row[t]
     for t in range(count.shape[0]):
-        count[t] += row[t]
+        count[t] += mult * row[t]
+
+
+@njit(cache=True)
+def _relax_device(d, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi, x, mult, vals,
+                  choice, load, count):  # fmt: skip
+    """Best path of device d (row of mult[d] identical devices) into x[d]; adds its usage, returns its value."""
+    T = x.shape[1]
+    f, k = fac[d], pool[d]
+    _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, vals)
+    for t in range(T):
+        vals[t] -= lam[f, t] * w[d]
+    if k >= 0:
+        for t in range(T):
+            vals[t] += pi[k, t]
+    value = mult[d] * _schedule(vals, restart[d], initial_on[d], choice, x[d])
+    _add_usage(x[d], w[d], load[f], count[k] if k >= 0 else count[0, :0], mult[d])
+    return value
 
 
 @njit(cache=True, parallel=True)
-def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi, x, chunk):
+def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi, x, chunk, mult):
     """Lagrangian subproblem: each device's best path at power price `lam` and pool price `pi`.
 
+    Row d stands for mult[d] identical devices (1 for a plain device): they share one best path.
     Writes the paths to x and returns (sum of path values, facility load [F, T], pool count [K, T]).
     """
     D, T = x.shape
@@ -88,16 +106,24 @@ def relax(fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, 
         vals = np.empty(T)
         choice = np.empty(T, dtype=np.uint8)
         for d in range(c * chunk, min(D, (c + 1) * chunk)):
-            f, k = fac[d], pool[d]
-            _device_margins(d, fac, pool, w, hr, hashprice_dt, rate_dt, energy, vals)
-            for t in range(T):
-                vals[t] -= lam[f, t] * w[d]
-            if k >= 0:
-                for t in range(T):
-                    vals[t] += pi[k, t]
-            values[c] += _schedule(vals, restart[d], initial_on[d], choice, x[d])
-            _add_usage(x[d], w[d], loads[c, f], counts[c, k] if k >= 0 else counts[c, 0, :0])
+            values[c] += _relax_device(d, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam,
+                                       pi, x, mult, vals, choice, loads[c], counts[c])  # fmt: skip
     return values.sum(), loads.sum(axis=0), counts.sum(axis=0)[: rate_dt.shape[0]]
+
+
+@njit(cache=True)
+def relax_serial(
+    fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi, x, chunk, mult
+):
+    """`relax` in the calling thread, for a few rows (classes of devices): no parallel region to start."""
+    T = x.shape[1]
+    values, loads, counts = _chunk_totals(1, lam.shape[0], pi.shape[0], T)
+    vals = np.empty(T)
+    choice = np.empty(T, dtype=np.uint8)
+    for d in range(x.shape[0]):
+        values[0] += _relax_device(d, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, lam, pi,
+                                   x, mult, vals, choice, loads[0], counts[0])  # fmt: skip
+    return values[0], loads[0], counts[0][: rate_dt.shape[0]]
 
 
 @njit(cache=True, parallel=True)
@@ -152,8 +178,10 @@ def _pop(key, idx, n):
 
 
 @njit(cache=True, parallel=True)
-def clearing_prices(fac_order, fac_start, pool, w, hr, hashprice_dt, rate_dt, energy, fac, cap):
+def clearing_prices(fac_order, fac_start, pool, w, hr, hashprice_dt, rate_dt, energy, fac, cap, mult):
     """Per (facility, interval): the margin per kW of the marginal device when devices fill the cap best-first.
+
+    Row d stands for mult[d] identical devices.
 
     A good start for the power multipliers: it ignores restarts and pools, which the subgradient then fixes.
     """
@@ -170,14 +198,14 @@ def clearing_prices(fac_order, fac_start, pool, w, hr, hashprice_dt, rate_dt, en
             for d in members:
                 if m[d] > 0 and w[d] > 0:
                     key[n], idx[n] = m[d] / w[d], d
-                    total += w[d]
+                    total += w[d] * mult[d]
                     n += 1
             _heapify(key, idx, n)
             # drop the worst per kW until the rest fits: usually far fewer than the devices that stay
             while total > cap[f, t] and n > 0:
                 ratio, d = _pop(key, idx, n)
                 n -= 1
-                total -= w[d]
+                total -= w[d] * mult[d]
                 lam[f, t] = ratio
     return lam
 
@@ -522,11 +550,11 @@ def pair_polish(x, load, count, fac, pool, w, hr, restart, initial_on, hashprice
 
 
 @njit(cache=True, parallel=True)
-def pool_prices(pool_order, pool_start, fac, w, rate_dt, energy, lam, demand, committed, bonus):
+def pool_prices(pool_order, pool_start, fac, w, rate_dt, energy, lam, demand, committed, bonus, mult):
     """Per (pool, interval): the price that makes exactly the most valuable GPUs worth running, float64[K, T].
 
     Negative to hold the count to demand, up to the penalty rate to reach the commitment, else 0: the
-    start of the pool multipliers, given the power prices `lam`.
+    start of the pool multipliers, given the power prices `lam`. Row d stands for mult[d] identical GPUs.
     """
     K, T = demand.shape
     pi = np.zeros((K, T))
@@ -534,14 +562,160 @@ def pool_prices(pool_order, pool_start, fac, w, rate_dt, energy, lam, demand, co
         for k in range(K):
             members = pool_order[pool_start[k] : pool_start[k + 1]]
             n = members.shape[0]
+            if n == 0:
+                continue
             value = np.empty(n)
             for i in range(n):
                 d = members[i]
                 value[i] = -(rate_dt[k, t] - w[d] * (energy[fac[d], t] + lam[fac[d], t]))
-            value.sort()  # negated: best first
-            positive = np.sum(value < 0)
+            order = np.argsort(value)  # negated: best first
+            # cumulative GPUs up to each sorted row: the GPU at position p belongs to the first row past p
+            upto = np.cumsum(mult[members[order]])
+            positive = np.sum(mult[members] * (value < 0))
             if positive > demand[k, t]:
-                pi[k, t] = value[demand[k, t]]  # minus the first GPU that must stay off
+                i = np.searchsorted(upto, demand[k, t], side="right")
+                pi[k, t] = value[order[i]]  # minus the first GPU that must stay off
             elif positive < committed[k, t]:
-                pi[k, t] = min(bonus[k], value[committed[k, t] - 1])
+                i = min(np.searchsorted(upto, committed[k, t] - 1, side="right"), n - 1)
+                pi[k, t] = min(bonus[k], value[order[i]])
     return pi
+
+
+@njit(cache=True)
+def _take(c, t, want, fac, pool, w, cap, demand, limit, load, count, tol):
+    """How many of `want` devices of class c fit at t under the cap and the pool limit; books them."""
+    f, k = fac[c], pool[c]
+    take = want
+    if w[c] > 0:
+        room = max(cap[f, t] + tol - load[f], 0.0)
+        take = np.int64(min(float(take), np.floor(room / w[c])))
+        while take > 0 and load[f] + take * w[c] > cap[f, t] + tol:
+            take -= 1  # round-off of the division
+    if k >= 0:
+        take = min(take, max(limit - count[k], 0))
+    if take <= 0:
+        return 0
+    load[f] += take * w[c]
+    if k >= 0:
+        count[k] += take
+    return take
+
+
+@njit(cache=True)
+def repair_counts(r, base, mult, fac, pool, w, hr, restart, initial_on, hashprice_dt, rate_dt, energy, cap, demand,
+                  committed, bonus, tol):  # fmt: skip
+    """Feasible counts n[C, T] of running devices per class of mult[c] identical devices, interval by interval.
+
+    First the counts `base` (e.g. a rounded LP solution) as far as they fit; then each class offers its
+    devices that ran at t - 1 (no restart) and the rest (restart paid), each valued with a look-ahead to
+    the relaxed path r[C, T] (staying off costs a restart later if it runs at t + 1). GPUs fill their
+    pools' commitments first (value plus penalty saved), then every offer goes in by value per kW while
+    the cap and the demand allow: integer greedy filling, at most one device of room lost per offer.
+    """
+    C, T = r.shape
+    F, K = cap.shape[0], demand.shape[0]
+    n = np.zeros((C, T), dtype=np.int64)
+    margin = np.empty(C)
+    value = np.empty(2 * C)
+    units = np.empty(2 * C, dtype=np.int64)
+    key = np.empty(2 * C)
+    for t in range(T):
+        _column_margins(t, fac, pool, w, hr, hashprice_dt, rate_dt, energy, margin)
+        load = np.zeros(F)
+        count = np.zeros(K, dtype=np.int64)
+        for c in range(C):
+            before = n[c, t - 1] if t > 0 else mult[c] * initial_on[c]
+            ahead = restart[c] * r[c, t + 1] if t + 1 < T else 0.0
+            value[2 * c], units[2 * c] = margin[c] + ahead, before
+            value[2 * c + 1], units[2 * c + 1] = margin[c] - restart[c] + ahead, mult[c] - before
+        for c in range(C):  # the base counts, devices that ran before first
+            k = pool[c]
+            limit = demand[k, t] if k >= 0 else 0
+            kept = _take(
+                c, t, min(base[c, t], units[2 * c]), fac, pool, w, cap, demand, limit, load, count, tol
+            )
+            started = _take(c, t, min(base[c, t] - kept, units[2 * c + 1]), fac, pool, w, cap, demand, limit, load,
+                            count, tol)  # fmt: skip
+            units[2 * c] -= kept
+            units[2 * c + 1] -= started
+            n[c, t] += kept + started
+        for phase in range(2):  # 0: GPUs up to the commitment, 1: everything up to cap and demand
+            for s in range(2 * C):
+                c = s // 2
+                v = value[s] + (bonus[pool[c]] if phase == 0 and pool[c] >= 0 else 0.0)
+                wanted = units[s] > 0 and v > 0 and (phase == 1 or pool[c] >= 0)
+                key[s] = -v / max(w[c], 1e-12) if wanted else np.inf
+            for s in np.argsort(key):
+                if key[s] == np.inf:
+                    break
+                c, k = s // 2, pool[s // 2]
+                limit = 0 if k < 0 else (demand[k, t] if phase == 1 else min(demand[k, t], committed[k, t]))
+                take = _take(c, t, units[s], fac, pool, w, cap, demand, limit, load, count, tol)
+                n[c, t] += take
+                units[s] -= take
+    return n
+
+
+@njit(cache=True, parallel=True)
+def expand_counts(cls, rank, counts, off_reason):
+    """(plan uint8[D, T], reasons int8[D, T]): device d runs at t when it is among the first counts[cls[d], t]
+    of its class; an off device takes its class's off_reason."""
+    D, T = cls.shape[0], counts.shape[1]
+    x = np.empty((D, T), dtype=np.uint8)
+    reason = np.empty((D, T), dtype=np.int8)
+    for d in prange(D):
+        c = cls[d]
+        for t in range(T):
+            on = rank[d] < counts[c, t]
+            x[d, t] = on
+            reason[d, t] = RUNNING if on else off_reason[c, t]
+    return x, reason
+
+
+@njit(cache=True)
+def _mix(h, v):
+    """Fold 64 bits v into hash h (splitmix64 finaliser)."""
+    h ^= v + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    return h
+
+
+@njit(cache=True)
+def device_classes(fac, pool, power, hr, restart, initial_on):
+    """(cls, rank, first member, size) of the classes of devices identical in all six fields.
+
+    power, hr and restart come as the bits of the float64 arrays (uint64 views): identical means bit-identical.
+
+    Rows are sorted by a hash and split where neighbours differ: a hash collision can only split a class
+    in two, which keeps every class exact.
+    """
+    D = fac.shape[0]
+    key = np.empty(D, dtype=np.uint64)
+    for d in range(D):
+        h = np.uint64(fac[d] + 1)
+        h = _mix(h, np.uint64(pool[d] + 2))
+        h = _mix(h, power[d])
+        h = _mix(h, hr[d])
+        h = _mix(h, restart[d])
+        key[d] = _mix(h, np.uint64(initial_on[d]))
+    order = np.argsort(key, kind="mergesort")
+    cls = np.empty(D, dtype=np.int64)
+    rank = np.empty(D, dtype=np.int64)
+    first = np.empty(D, dtype=np.int64)
+    size = np.zeros(D, dtype=np.int64)
+    c, e = -1, 0
+    for i in range(D):
+        d = order[i]
+        if i == 0 or not (
+            fac[d] == fac[e] and pool[d] == pool[e] and power[d] == power[e] and hr[d] == hr[e]
+            and restart[d] == restart[e] and initial_on[d] == initial_on[e]
+        ):  # fmt: skip
+            c += 1
+            first[c] = d
+        cls[d] = c
+        rank[d] = size[c]
+        size[c] += 1
+        e = d
+    return cls, rank, first[: c + 1], size[: c + 1]

@@ -32,9 +32,18 @@ def _prices(rng: np.random.Generator, n_facilities: int, n_intervals: int, dt: f
 
 
 def generate(
-    n_devices: int, n_intervals: int, n_facilities: int = 3, n_pools: int = 2, seed: int | None = None
+    n_devices: int,
+    n_intervals: int,
+    n_facilities: int = 3,
+    n_pools: int = 2,
+    seed: int | None = None,
+    n_models: int = 0,
 ) -> AllocationProblem:
-    """A random but realistic AllocationProblem: ~85% ASICs, GPU nodes in `n_pools` pools, caps binding at times."""
+    """A random but realistic AllocationProblem: ~85% ASICs, GPU nodes in `n_pools` pools, caps binding at times.
+
+    With `n_models` > 0 the devices come from a catalogue of that many ASIC and GPU models (draw, hashrate
+    and restart cost per model), as a real fleet does; otherwise every device is drawn on its own.
+    """
     rng = np.random.default_rng(seed)
     D, T, F, K = n_devices, n_intervals, n_facilities, n_pools
     dt = 24.0 / T if T >= 24 else 1.0
@@ -45,6 +54,12 @@ def generate(
     power = np.where(is_gpu, rng.uniform(0.7, 10.0, D), rng.uniform(3.0, 3.5, D))
     hashrate = np.where(is_gpu, 0.0, np.clip(power * 1000.0 / joules_per_th, 100.0, 400.0))
     restart = np.where(is_gpu, rng.uniform(0.5, 5.0, D), rng.uniform(0.05, 1.0, D))
+    if n_models > 0:  # every device takes the figures of the first device of its model
+        model = rng.integers(0, n_models, D)
+        first = np.zeros(2 * n_models, dtype=np.int64)
+        kind_model = model + n_models * is_gpu
+        first[kind_model[::-1]] = np.arange(D)[::-1]
+        power, hashrate, restart = (v[first[kind_model]] for v in (power, hashrate, restart))
     pue = rng.uniform(1.05, 1.4, F)
 
     # Caps: 75-110% of the installed load, with a curtailment window that halves it.

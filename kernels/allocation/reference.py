@@ -14,7 +14,7 @@ from kernels.allocation.problem import AllocationProblem, load_kw, margins
 
 @dataclass
 class ReferenceResult:
-    """HiGHS outcome: plan x (uint8[D, T], None for the LP or when none was found), its objective, the bound."""
+    """HiGHS outcome: plan x (uint8[D, T]; float64 for the LP; None when none was found), its objective, the bound."""
 
     x: np.ndarray | None
     objective: float
@@ -24,8 +24,13 @@ class ReferenceResult:
     seconds: float
 
 
-def _model(problem: AllocationProblem) -> tuple[np.ndarray, sparse.csr_array, np.ndarray, int]:
-    """Minimisation form (cost c, rows A x <= b) over [x (D*T), restart u (D*T), short s (K*T)]."""
+def _model(
+    problem: AllocationProblem, mult: np.ndarray | None = None
+) -> tuple[np.ndarray, sparse.csr_array, np.ndarray, int]:
+    """Minimisation form (cost c, rows A x <= b) over [x (D*T), restart u (D*T), short s (K*T)].
+
+    With `mult`, row d stands for mult[d] identical devices and x counts how many of them run.
+    """
     p = problem.validate()
     (D, T), (F, K) = (
         p.hashrate_ths.shape + p.hashprice_usd_per_th_h.shape,
@@ -65,7 +70,8 @@ def _model(problem: AllocationProblem) -> tuple[np.ndarray, sparse.csr_array, np
             n_x,
         )
     )
-    rhs.append(np.where(t_idx == 0, p.initial_on[d_idx].astype(float), 0.0))
+    size = np.ones(D) if mult is None else mult.astype(float)
+    rhs.append(np.where(t_idx == 0, (size * p.initial_on)[d_idx], 0.0))
     rows, cols, vals, offset = [], [], [], 0
     for r, c, v, n in blocks:
         rows.append(r + offset)
@@ -78,15 +84,23 @@ def _model(problem: AllocationProblem) -> tuple[np.ndarray, sparse.csr_array, np
     return cost, A, np.concatenate(rhs), n_x
 
 
-def reference(problem: AllocationProblem, time_limit: float = 60.0, relax: bool = False) -> ReferenceResult:
+def reference(
+    problem: AllocationProblem,
+    time_limit: float = 60.0,
+    relax: bool = False,
+    mult: np.ndarray | None = None,
+    rel_gap: float = 1e-4,
+) -> ReferenceResult:
     """Solve the MILP (or, with relax=True, its LP relaxation) with HiGHS within `time_limit` seconds.
 
     objective is the best plan's value (the LP optimum when relaxed); upper_bound is HiGHS's proven
-    bound on the MILP optimum (maximisation).
+    bound on the MILP optimum (maximisation). With `mult` (classes of identical devices, see
+    grouping.py) x holds counts per class and interval instead of 0/1; HiGHS stops at `rel_gap`.
     """
-    cost, A, b, n_x = _model(problem)
+    cost, A, b, n_x = _model(problem, mult)
     D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
-    upper = np.concatenate([np.ones(2 * n_x), np.full(len(cost) - 2 * n_x, np.inf)])
+    size = np.ones(D) if mult is None else mult.astype(float)
+    upper = np.concatenate([np.repeat(size, T), np.repeat(size, T), np.full(len(cost) - 2 * n_x, np.inf)])
     start = time.perf_counter()
     if relax:
         res = linprog(
@@ -96,14 +110,16 @@ def reference(problem: AllocationProblem, time_limit: float = 60.0, relax: bool 
         seconds = time.perf_counter() - start
         optimal = res.status == 0
         value = -float(res.fun) if optimal else float("nan")
-        return ReferenceResult(None, value, value, optimal, res.message, seconds)
+        x = res.x[:n_x].reshape(D, T) if optimal else None
+        return ReferenceResult(x, value, value, optimal, res.message, seconds)
     integrality = np.concatenate([np.ones(n_x), np.zeros(len(cost) - n_x)])
     res = milp(
         cost, integrality=integrality, bounds=Bounds(0.0, upper), constraints=LinearConstraint(A, -np.inf, b),
-        options={"time_limit": float(time_limit), "disp": False},
+        options={"time_limit": float(time_limit), "disp": False, "mip_rel_gap": rel_gap},
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    x = None if res.x is None else np.rint(res.x[:n_x]).reshape(D, T).astype(np.uint8)
+    dtype = np.uint8 if mult is None else np.int64
+    x = None if res.x is None else np.rint(res.x[:n_x]).reshape(D, T).astype(dtype)
     objective = float("nan") if res.x is None else -float(res.fun)
     bound = getattr(res, "mip_dual_bound", None)
     upper_bound = -float(bound) if bound is not None and np.isfinite(bound) else objective

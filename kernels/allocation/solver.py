@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from kernels.allocation import _kernels as K
+from kernels.allocation.grouping import DeviceClasses, class_problem, device_classes, expand
 from kernels.allocation.problem import AllocationProblem, load_kw
+from kernels.allocation.reference import reference
 from kernels.config import DEFAULT_ALLOCATION, AllocationConfig
 
 REASONS: dict[int, str] = {
@@ -43,7 +46,9 @@ class AllocationResult:
 class _Arrays:
     """The problem pre-scaled for the kernels (money per interval, draw with PUE) and their common arguments."""
 
-    def __init__(self, p: AllocationProblem, tol: float) -> None:
+    def __init__(self, p: AllocationProblem, tol: float, mult: np.ndarray | None = None) -> None:
+        # devices each row stands for (identical devices grouped into one row; 1 without grouping)
+        self.mult = np.ones(len(p.power_kw), dtype=np.int64) if mult is None else mult
         self.fac = p.device_facility
         self.hr = p.hashrate_ths
         self.pool = p.device_pool
@@ -69,6 +74,11 @@ class _Arrays:
             np.int64
         )
         self.tol = tol
+        if (
+            mult is not None
+        ):  # membership matrices: facility load and pool count of class counts in one product
+            self.fac_onehot = (self.fac[None, :] == np.arange(len(p.pue))[:, None]).astype(np.float64)
+            self.pool_onehot = (self.pool[None, :] == np.arange(len(self.bonus))[:, None]).astype(np.int64)
 
     def model(self) -> tuple:
         """Arguments shared by repair, polish and exact_columns after (x[, load, count])."""
@@ -138,18 +148,43 @@ def solve(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCAT
 
 
 def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> AllocationResult:
+    classes = device_classes(problem) if cfg.group_max_share > 0 else None
+    if classes is not None and len(classes) <= cfg.group_max_share * len(classes.cls):
+        return _solve_grouped(problem, classes, cfg, start)
     a = _Arrays(problem, cfg.cap_tolerance_kw)
-    D, T = problem.hashrate_ths.shape[0], problem.hashprice_usd_per_th_h.shape[0]
+
+    def primal(x: np.ndarray) -> tuple[float, np.ndarray]:
+        candidate = x.copy()
+        return _repaired(a, candidate, cfg)[0], candidate
+
+    best_x, best_ub, iteration = _dual_ascent(a, cfg, start, primal, cfg.max_iterations, cfg.repair_every)
+    return _finish(a, cfg, best_x, best_ub, iteration, start)
+
+
+def _dual_ascent(
+    a: _Arrays,
+    cfg: AllocationConfig,
+    start: float,
+    primal: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    max_iterations: int,
+    repair_every: int,
+    relax: Callable = K.relax,
+) -> tuple[np.ndarray, float, int]:
+    """Subgradient steps on the multipliers; `primal` turns relaxed paths into (objective, feasible plan).
+
+    Returns (best plan, best upper bound, iterations).
+    """
+    D, T = a.hr.shape[0], a.hashprice_dt.shape[0]
     lam = K.clearing_prices(a.fac_order, a.fac_start, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy,
-                            a.fac, a.cap)  # fmt: skip
+                            a.fac, a.cap, a.mult)  # fmt: skip
     pi = K.pool_prices(a.pool_order, a.pool_start, a.fac, a.w, a.rate_dt, a.energy, lam, a.demand, a.committed_eff,
-                       a.bonus)  # fmt: skip
+                       a.bonus, a.mult)  # fmt: skip
     x = np.zeros((D, T), dtype=np.uint8)
-    best_x, best_obj, best_ub = x.copy(), -np.inf, np.inf
+    best_x, best_obj, best_ub = None, -np.inf, np.inf
     theta, stall, iteration = cfg.step_initial, 0, 0
-    for iteration in range(1, cfg.max_iterations + 1):
-        paths, load, count = K.relax(a.fac, a.pool, a.w, a.hr, a.restart, a.initial_on, a.hashprice_dt, a.rate_dt,
-                                     a.energy, lam, pi, x, cfg.chunk_devices)  # fmt: skip
+    for iteration in range(1, max_iterations + 1):
+        paths, load, count = relax(a.fac, a.pool, a.w, a.hr, a.restart, a.initial_on, a.hashprice_dt, a.rate_dt,
+                                     a.energy, lam, pi, x, cfg.chunk_devices, a.mult)  # fmt: skip
         ub = paths + _dual_constant(a, lam, pi)
         if ub < best_ub - 1e-9 * abs(best_ub if np.isfinite(best_ub) else 1.0):
             best_ub, stall = ub, 0
@@ -158,9 +193,8 @@ def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> A
         if stall >= cfg.step_patience:
             theta, stall = theta / 2, 0
         out_of_time = time.perf_counter() - start > cfg.iteration_share * cfg.time_limit_s
-        if (iteration - 1) % cfg.repair_every == 0 or out_of_time or iteration == cfg.max_iterations:
-            candidate = x.copy()
-            obj, _, _ = _repaired(a, candidate, cfg)
+        if (iteration - 1) % repair_every == 0 or out_of_time or iteration == max_iterations:
+            obj, candidate = primal(x)
             if obj > best_obj:
                 best_x, best_obj = candidate, obj
         if out_of_time or theta < cfg.step_min or _gap(best_obj, best_ub) <= cfg.gap_tolerance:
@@ -172,7 +206,75 @@ def _solve(problem: AllocationProblem, cfg: AllocationConfig, start: float) -> A
             lam = np.maximum(0.0, lam + 0.5 * theta * excess / norm_lam * g_lam)
         if norm_pi > 0:
             pi = np.minimum(a.bonus[:, None], pi + 0.5 * theta * excess / norm_pi * g_pi)
-    return _finish(a, cfg, best_x, best_ub, iteration, start)
+    return best_x, best_ub, iteration
+
+
+def _solve_grouped(
+    problem: AllocationProblem, classes: DeviceClasses, cfg: AllocationConfig, start: float
+) -> AllocationResult:
+    """The solve on classes of identical devices: a plan is how many of each class run in each interval.
+
+    The LP relaxation of the class problem is small (classes x intervals), so HiGHS solves it exactly: its
+    optimum bounds the device problem (the reduction is exact), and its counts rounded down and greedily
+    topped up give the plan. Where the LP does not finish in its share of the time limit, subgradient
+    steps on the classes give the bound and the plan instead.
+    """
+    a = _Arrays(class_problem(problem, classes), cfg.cap_tolerance_kw, classes.mult)
+    C, T = len(classes), a.hashprice_dt.shape[0]
+    zeros = np.zeros((C, T), dtype=np.int64)
+
+    def primal(paths: np.ndarray, base: np.ndarray = zeros) -> tuple[float, np.ndarray]:
+        counts = K.repair_counts(paths, base, a.mult, *a.model()[:3], a.hr, a.restart, a.initial_on,
+                                 a.hashprice_dt, a.rate_dt, a.energy, a.cap, a.demand, a.committed, a.bonus,
+                                 a.tol)  # fmt: skip
+        return _counts_value(a, counts)[0], counts
+
+    lp = reference(class_problem(problem, classes), time_limit=cfg.grouped_lp_time_limit_s, relax=True,
+                   mult=classes.mult) if cfg.grouped_lp else None  # fmt: skip
+    if lp is not None and lp.optimal:
+        base = np.floor(lp.x + 1e-6).astype(np.int64)
+        _, counts = primal(np.zeros((C, T), dtype=np.uint8), base)
+        ub, iteration = lp.objective, 0
+    else:
+        # one thread: classes x intervals is tiny, starting a parallel region would cost more than the work
+        # (the steps get a time budget of their own: the LP may have used up the first one)
+        counts, ub, iteration = _dual_ascent(a, cfg, time.perf_counter(), primal, cfg.grouped_max_iterations,
+                                             cfg.grouped_repair_every, K.relax_serial)  # fmt: skip
+    obj, load, count = _counts_value(a, counts)
+    ub = max(ub, obj)
+    # why a device of each class is off: the class's reason with all of it off, running devices get 0
+    off = K.reasons(np.zeros_like(counts, dtype=np.uint8), load, count, a.fac, a.pool, a.w, a.hr, a.hashprice_dt,
+                    a.rate_dt, a.energy, a.cap, a.demand, a.committed, a.bonus, a.tol)  # fmt: skip
+    x, reason = expand(counts, off, classes)
+    return _result(a, x, obj, ub, count, reason, iteration, start)
+
+
+def _result(
+    a: _Arrays, x, obj: float, ub: float, count, reason, iterations: int, start: float
+) -> AllocationResult:
+    """The result of plan x with objective `obj`, pool counts [K, T], reasons and a bound."""
+    return AllocationResult(
+        x=x,
+        objective=obj,
+        upper_bound=ub,
+        gap=_gap(obj, ub),
+        shortfall=np.maximum(0, a.committed - count),
+        reason=reason,
+        iterations=iterations,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _counts_value(a: _Arrays, counts: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(objective, facility load [F, T], pool count [K, T]) of running counts[C, T] of each class."""
+    revenue = np.where(a.pool[:, None] >= 0, a.rate_dt[np.maximum(a.pool, 0)] if a.rate_dt.size else 0.0,
+                       a.hr[:, None] * a.hashprice_dt[None, :])  # fmt: skip
+    margin = revenue - a.w[:, None] * a.energy[a.fac]
+    before = np.concatenate([(a.mult * a.initial_on)[:, None], counts[:, :-1]], axis=1)
+    value = float(np.sum(margin * counts) - np.sum(a.restart[:, None] * np.maximum(0, counts - before)))
+    load = a.fac_onehot @ (a.w[:, None] * counts)
+    count = a.pool_onehot @ counts
+    return value - a.penalty(count), load, count
 
 
 def _gap(objective: float, upper_bound: float) -> float:
@@ -213,13 +315,4 @@ def _finish(
     ub = max(ub, obj)
     reason = K.reasons(x, load, count, a.fac, a.pool, a.w, a.hr, a.hashprice_dt, a.rate_dt, a.energy, a.cap,
                        a.demand, a.committed, a.bonus, a.tol)  # fmt: skip
-    return AllocationResult(
-        x=x,
-        objective=obj,
-        upper_bound=ub,
-        gap=_gap(obj, ub),
-        shortfall=np.maximum(0, a.committed - count),
-        reason=reason,
-        iterations=iterations,
-        seconds=time.perf_counter() - start,
-    )
+    return _result(a, x, obj, ub, count, reason, iterations, start)

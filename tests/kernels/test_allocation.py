@@ -11,14 +11,16 @@ from hypothesis import strategies as st
 
 from kernels.allocation import REASONS, AllocationProblem, evaluate, generate, reference, solve
 from kernels.allocation.evaluate import facility_loads, pool_counts
+from kernels.allocation.grouping import class_problem, device_classes
 from kernels.allocation.problem import load_kw, margins
+from kernels.config import DEFAULT_ALLOCATION, AllocationConfig
 
 CODE = {name: code for code, name in REASONS.items()}
 
 
-def _solve_checked(problem: AllocationProblem):
+def _solve_checked(problem: AllocationProblem, config: AllocationConfig = DEFAULT_ALLOCATION):
     """Solve and assert what must hold for every instance: feasible, scored like the oracle, bound above."""
-    result = solve(problem)
+    result = solve(problem, config)
     objective, feasible, violations = evaluate(problem, result.x)
     assert feasible, violations
     assert result.x.dtype == np.uint8 and result.x.shape == problem.hashrate_ths.shape + problem.pue.shape[
@@ -138,7 +140,11 @@ def test_huge_restart_cost_rides_through_a_spike():
 
 def test_reasons_are_consistent():
     problem = generate(400, 24, seed=13)
-    result = _solve_checked(problem)
+    _check_reasons(problem, _solve_checked(problem))
+
+
+def _check_reasons(problem: AllocationProblem, result) -> None:
+    """Each off slot's reason is true of the plan, and the cap explains some of them."""
     off = result.x == 0
     assert np.all((result.reason == CODE["running"]) == ~off)
     margin = margins(problem)
@@ -207,3 +213,55 @@ def test_reference_lp_bounds_the_milp():
     exact, relaxed = reference(problem), reference(problem, relax=True)
     assert relaxed.objective >= exact.objective - 1e-7
     assert evaluate(problem, exact.x)[1]
+
+
+# --- fleets of a few models: the solve on classes of identical devices ------------------------------
+
+
+def test_device_classes_hold_identical_devices_and_count_them():
+    problem = generate(3_000, 4, seed=31, n_models=4)
+    classes = device_classes(problem)
+    assert len(classes) <= (1 + 2) * 3 * 2 * 4  # (ASIC | 2 GPU pools) x facility x initial state x model
+    for name in ("device_facility", "device_pool", "power_kw", "hashrate_ths", "restart_usd", "initial_on"):
+        values = getattr(problem, name)
+        np.testing.assert_array_equal(values, values[classes.rep][classes.cls], err_msg=name)
+    np.testing.assert_array_equal(np.bincount(classes.cls), classes.mult)
+    # ranks number each class's devices 0..size-1
+    assert sorted(zip(classes.cls, classes.rank, strict=True)) == [
+        (c, r) for c in range(len(classes)) for r in range(classes.mult[c])
+    ]
+    assert len(device_classes(generate(3_000, 4, seed=31))) == 3_000  # devices drawn one by one differ
+
+
+@pytest.mark.parametrize(("devices", "intervals", "seed"), [(3_000, 8, 1), (4_000, 6, 2)])
+def test_grouped_solve_matches_the_milp_optimum(devices, intervals, seed):
+    problem = generate(devices, intervals, seed=seed, n_models=3)
+    assert len(device_classes(problem)) <= 0.02 * devices  # the solve takes the grouped path
+    result = _solve_checked(problem, AllocationConfig(time_limit_s=60.0))
+    exact = reference(problem, time_limit=120.0)
+    scale = max(abs(exact.objective), 1.0)
+    assert result.upper_bound >= exact.upper_bound - 1e-6 * scale  # a valid bound on the device problem
+    assert (exact.objective - result.objective) / scale <= 0.005
+    assert result.gap <= 0.005 and result.iterations == 0  # from the classes' LP
+
+
+def test_grouped_fallback_without_the_lp_is_feasible_and_bounded():
+    problem = generate(3_000, 8, seed=1, n_models=3)
+    result = _solve_checked(problem, AllocationConfig(grouped_lp=False, time_limit_s=30.0))
+    exact = reference(problem, time_limit=120.0)
+    assert result.iterations > 0  # the subgradient steps ran
+    assert result.upper_bound >= exact.upper_bound - 1e-6 * abs(exact.upper_bound)
+    assert result.objective >= 0.9 * exact.objective
+
+
+def test_class_lp_equals_the_device_lp():
+    # the reduction is exact: one row per class with its size gives the same LP optimum
+    problem = generate(300, 12, seed=4, n_models=3)
+    classes = device_classes(problem)
+    grouped = reference(class_problem(problem, classes), relax=True, mult=classes.mult)
+    assert grouped.objective == pytest.approx(reference(problem, relax=True).objective, rel=1e-7)
+
+
+def test_grouped_reasons_are_consistent():
+    problem = generate(2_000, 24, seed=13, n_models=3)
+    _check_reasons(problem, _solve_checked(problem))

@@ -1,0 +1,43 @@
+"""`hcp bench scale` on a tiny fleet, so the benchmark cannot rot; and its split of the landing files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from benchmarks.scale import STAGES, format_table, run_benchmark, split_landing
+from ingestion.simulator.run import simulate
+
+END = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def test_split_keeps_history_and_the_cycle_hour_apart(tmp_path):
+    simulate(tmp_path / "sim", devices=20, days=1, end=END, workers=1)
+    cycle = END - timedelta(hours=1)
+    rows = split_landing(tmp_path / "sim", tmp_path / "history", tmp_path / "hour", cycle, history_hours=3)
+    # 20 devices (ASICs and 8-GPU nodes' GPUs) every 5 minutes: 12 samples an hour per device and metric
+    assert rows["hour"] > 0 and rows["history"] == 3 * rows["hour"]
+    hour_files = sorted(p.relative_to(tmp_path / "hour").as_posix() for p in (tmp_path / "hour").rglob("*.*"))
+    assert hour_files == ["telemetry/dcgm/2026-03-01T23.prom", "telemetry/miner/2026-03-01T23.jsonl"]
+    for line in (tmp_path / "hour/telemetry/miner/2026-03-01T23.jsonl").read_text().splitlines():
+        when = json.loads(line)["summary"]["STATUS"][0]["When"]
+        assert cycle.timestamp() <= when < END.timestamp()
+    assert (tmp_path / "history/reference/devices.csv").exists()
+
+
+@pytest.mark.fresh_database
+def test_tiny_fleet_runs_one_cycle(database_url):
+    messages: list[str] = []
+    result = run_benchmark(database_url, devices=(200,), hours=(2,), end=END, progress=messages.append)
+    fleet = result["fleets"][0]
+    assert set(fleet["stages"]) == set(STAGES)
+    assert all(s["seconds"] > 0 and s["peak_rss_bytes"] > 10 * 2**20 for s in fleet["stages"].values())
+    # the load stage read the cycle hour's telemetry: one row per miner line, one per GPU and time from
+    # the DCGM lines (one line per metric)
+    assert 0 < fleet["stages"]["load"]["rows"] < fleet["telemetry_rows"]["hour"]
+    assert fleet["database_bytes_per_day"] > 0 and result["per_device_ratio"] == 1.0
+    table = format_table(result)
+    assert "cycle s" in table and "plan peak RSS MB" in table and "per-device cost ratio" in table
+    assert any("cycle stage plan" in m for m in messages)
