@@ -121,6 +121,20 @@ def create_partitions(conn: psycopg.Connection, schema: str, table: Table, days:
         ).fetchone()[0]
 
 
+def ensure_day_partitions(
+    conn: psycopg.Connection, table: str, timestamps: Iterable, schema: str = "raw"
+) -> int:
+    """Create the day partitions that rows at ``timestamps`` (datetimes or ISO text) need, for code
+    that writes a partitioned raw table with plain SQL (tests, synthetic benchmarks); the loader does
+    this itself. Returns how many were made."""
+    with conn.transaction():
+        return conn.execute(
+            "select raw.create_day_partitions(%s::regclass,"
+            " array(select (t at time zone 'UTC')::date from unnest(%s::timestamptz[]) as t))",
+            (f"{schema}.{table}", [str(t) if not isinstance(t, datetime) else t for t in timestamps]),
+        ).fetchone()[0]
+
+
 def insert_staged(conn: psycopg.Connection, schema: str, table: Table, load_id: int) -> int:
     """Move the staged rows into the table, skipping those whose unique key exists; returns how many
     were inserted (the rest are duplicates, of loaded rows or of earlier rows of the same file)."""

@@ -38,7 +38,12 @@ begin
         part := format('%s_p%s', parent_name, to_char(day, 'YYYYMMDD'));
         continue when to_regclass(format('%I.%I', parent_schema, part)) is not null;
         perform pg_advisory_xact_lock(hashtext('hcp-partition:' || parent_schema || '.' || part));
-        continue when to_regclass(format('%I.%I', parent_schema, part)) is not null;
+        -- rechecked with a query (a fresh snapshot sees the other load's commit; to_regclass reads the
+        -- catalog cache, which taking an advisory lock does not refresh)
+        continue when exists (
+            select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = parent_schema and c.relname = part
+        );
         execute format(
             'create table %I.%I (like %s including defaults including generated including constraints)',
             parent_schema, part, parent
