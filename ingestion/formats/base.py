@@ -128,8 +128,10 @@ def csv_blocks(path: str | Path, rows: int, read_bytes: int = 1 << 24) -> Iterat
                 return
             bytes_ = np.frombuffer(buffer, dtype=np.uint8)
             newlines = np.flatnonzero(bytes_ == 10)
-            quotes = np.cumsum(bytes_ == 34)[newlines] if len(newlines) else newlines
-            ends = newlines[quotes % 2 == 0] + 1  # record ends: newlines outside quotes
+            if b'"' in buffer:  # record ends: newlines with an even number of quotes before them
+                quotes = np.flatnonzero(bytes_ == 34)
+                newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+            ends = newlines + 1
             start = 0
             for k in range(rows - 1, len(ends), rows):
                 block = buffer[start : ends[k]]
