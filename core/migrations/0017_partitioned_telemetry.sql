@@ -85,7 +85,9 @@ from raw.device_telemetry_unpartitioned
 order by load_id
 on conflict do nothing;
 
-drop table raw.device_telemetry_unpartitioned;
+-- dbt staging views that read raw.device_telemetry (stg_raw__device_power_live) followed the renamed
+-- table: they go with it, and `hcp db migrate` rebuilds dbt staging after applying migrations.
+drop table raw.device_telemetry_unpartitioned cascade;
 
 -- A re-ingest looks up the rejects its file already quarantined (ingestion.bulk.quarantine_staged).
 create index quarantine_source_file on raw.quarantine (source_file);
