@@ -2,7 +2,7 @@
 much of a file's content an error message may echo (files can be links to secrets, logs are kept).
 
 - ``HCP_INGEST_MAX_FILE_MB`` (default 2048): larger files are refused before they are read.
-- ``HCP_INGEST_CHUNK_ROWS`` (default 200000): rows of a bulk file held in memory at once.
+- ``HCP_INGEST_CHUNK_ROWS`` (default 50000): rows of a bulk file held in memory at once.
 - ``HCP_INGEST_EARLIEST`` (default 2000-01-01) and ``HCP_INGEST_MAX_DAYS_AHEAD`` (default 2): rows
   stamped outside that window are quarantined with the reason.
 """
@@ -25,7 +25,7 @@ def max_file_bytes() -> int:
 
 def chunk_rows() -> int:
     """Rows of a streamed landing file parsed and validated at a time (bounds the loader's memory)."""
-    return max(1, int(os.environ.get("HCP_INGEST_CHUNK_ROWS", "200000")))
+    return max(1, int(os.environ.get("HCP_INGEST_CHUNK_ROWS", "50000")))
 
 
 def time_window() -> tuple[float, float]:
