@@ -135,7 +135,10 @@ _LOADER = """
 import json, resource, sys
 from ingestion.loader import ingest_file
 result = ingest_file(sys.argv[1], "telemetry", sys.argv[2], schema=sys.argv[3])
-print(json.dumps({**result.to_dict(), "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM is this process's own peak: ru_maxrss keeps the forking parent's across exec (Linux)
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+peak_kb = int(status["VmHWM"].split()[0]) if "VmHWM" in status else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({**result.to_dict(), "maxrss_kb": peak_kb}))
 """
 
 
