@@ -87,6 +87,7 @@ def _fill(conn: psycopg.Connection, customers: int, workloads: int, seed: int) -
                     60 if wtype == "batch" else 1,
                 ),
             )
+        cur.execute("select raw.create_day_partitions('raw.device_telemetry', array['2026-11-03'::date])")
         cur.execute(
             "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values ('x', '2026-11-03', 0, 1)"
         )

@@ -82,6 +82,10 @@ select d.device_id, d.facility_id, d.kind, s.ts, d.nominal_power_kw,
 from (select distinct on (device_id) * from raw.devices order by device_id, load_id desc) as d
 cross join _slots as s;
 
+select raw.create_day_partitions(
+    'raw.device_telemetry', array(select distinct (ts at time zone 'UTC')::date from _slots)
+);
+
 insert into raw.device_telemetry (device_id, ts, power_kw, hashrate_ths, gpu_util_pct, temperature_c, load_id)
 select device_id, ts, power_kw,
        case when kind = 'asic' then nominal_hashrate_ths * power_kw / nominal_power_kw end,

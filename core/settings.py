@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_runs: int = Field(default=6, description="Dagster runs at once on this machine (-1: no cap)")
     backup_passphrase: str | None = Field(default=None, description="seals the PII key inside backups")
     backup_keep_days: int = Field(default=14, description="nightly backups older than this are deleted")
+    raw_keep_days: int = Field(
+        default=35,
+        description="raw telemetry day partitions older than this are dropped once the marts hold them",
+    )
 
     @property
     def backups(self) -> Path:

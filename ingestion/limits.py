@@ -5,6 +5,7 @@ much of a file's content an error message may echo (files can be links to secret
 - ``HCP_INGEST_MAX_PARQUET_MB`` (default 8192): a Parquet file whose data would decompress to more
   than this (the uncompressed sizes in its footer) is refused before its pages are read: a small,
   highly compressed file must not exhaust memory.
+- ``HCP_INGEST_CHUNK_ROWS`` (default 50000): rows of a bulk file held in memory at once.
 - ``HCP_INGEST_EARLIEST`` (default 2000-01-01) and ``HCP_INGEST_MAX_DAYS_AHEAD`` (default 2): rows
   stamped outside that window are quarantined with the reason.
 """
@@ -51,6 +52,11 @@ def check_parquet(path: Path) -> None:
             f"Parquet data of {size:,} bytes uncompressed is over the limit of {limit:,} bytes "
             "(HCP_INGEST_MAX_PARQUET_MB)",
         )
+
+
+def chunk_rows() -> int:
+    """Rows of a streamed landing file parsed and validated at a time (bounds the loader's memory)."""
+    return max(1, int(os.environ.get("HCP_INGEST_CHUNK_ROWS", "50000")))
 
 
 def time_window(now: datetime | None = None) -> tuple[float, float]:

@@ -1,5 +1,10 @@
-"""Loading one landing file into its raw table: read, validate, skip exact duplicates, COPY, all in
-one transaction under an advisory lock, with the counts in ``raw.load_log``.
+"""Loading one landing file into its raw table: read, validate, skip exact duplicates, COPY, with the
+counts in ``raw.load_log``, the rows committed in one transaction.
+
+High-volume tables (telemetry) take the bulk path (``ingestion.bulk``): the file is streamed in
+chunks into temporary tables, its day partitions are created, and one INSERT ... ON CONFLICT DO
+NOTHING dedups on the table's unique key; loads run concurrently. Small tables are compared in
+Python by row hash under an advisory lock per table.
 
 Every input row ends in exactly one place: rows_in = loaded + quarantined + duplicates_skipped.
 A row with the same key as a loaded row but different values is a new version and is loaded (raw
@@ -25,15 +30,15 @@ import psycopg
 from psycopg import sql
 
 from core.pii import PiiKey, decrypt_pii, encrypt_pii, load_key
-from ingestion import limits
+from ingestion import bulk, limits
 from ingestion.dedup import duplicate_mask, existing_rows, row_hashes, to_storage
 from ingestion.errors import IngestError
-from ingestion.formats import READERS, Parsed
+from ingestion.formats import READERS, Parsed, read_chunks
 from ingestion.formats.prices import MARKET_TIMEZONES
 from ingestion.kinds import KINDS, LOAD_ORDER, TABLE_OF, NotIngested, detect_kind
 from ingestion.pgcopy import copy_frame
 from ingestion.tables import PII_FIELDS, TABLES, Table
-from ingestion.validation import KNOWN_IDS, validate
+from ingestion.validation import validate
 
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
 
@@ -71,12 +76,15 @@ def ingest_file(
     progress: Progress | None = None,
     *,
     schema: str = "raw",
+    chunk_rows: int | None = None,
 ) -> LoadResult:
     """Load one file of ``kind`` (see ``KINDS``); raises IngestError when the file is unusable.
-    ``schema`` is for the benchmark, which loads into a scratch copy of the raw tables."""
+    ``schema`` is for the benchmark, which loads into a scratch copy of the raw tables; ``chunk_rows``
+    bounds the rows in memory at once on the bulk path (default ``HCP_INGEST_CHUNK_ROWS``)."""
     if kind not in KINDS:
         raise IngestError(path, f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     path = Path(path)
+    table = TABLES[TABLE_OF[kind]]
     started = time.perf_counter()
     with _connection(conn_or_url) as conn:
         try:
@@ -84,21 +92,28 @@ def ingest_file(
             # hashlib and the readers' C code release the GIL: hash the file while it is parsed
             with ThreadPoolExecutor(max_workers=1) as pool:
                 digest = pool.submit(_sha256, path)
-                parsed = READERS[kind](path)
+                if table.unique_key:
+                    staged = _stage(
+                        conn, schema, kind, table, path, chunk_rows or limits.chunk_rows(), progress
+                    )
+                else:
+                    parsed = READERS[kind](path)
                 sha256 = digest.result()
-        except IngestError:
-            _record_failure(conn, schema, kind, path)
-            raise
-        try:
+            if table.unique_key:
+                bulk.create_partitions(conn, schema, table, staged.days)
             with conn.transaction():
                 conn.execute("set local timezone = 'UTC'")
-                table = TABLES[TABLE_OF[kind]]
-                # Serialise loads into the same table, so two loads cannot both miss each other's rows.
-                conn.execute(
-                    "select pg_advisory_xact_lock(hashtext(%s))", (f"hcp-ingest:{schema}.{table.name}",)
-                )
-                load_id = _start_load(conn, schema, kind, path, sha256)
-                counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
+                if table.unique_key:
+                    load_id = _start_load(conn, schema, kind, path, sha256)
+                    counts = _insert_staged(conn, schema, kind, table, load_id, path, staged)
+                else:
+                    # Serialise loads into the same small table, so two loads cannot both miss each
+                    # other's rows (the bulk path needs no lock: its unique key does this).
+                    conn.execute(
+                        "select pg_advisory_xact_lock(hashtext(%s))", (f"hcp-ingest:{schema}.{table.name}",)
+                    )
+                    load_id = _start_load(conn, schema, kind, path, sha256)
+                    counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
                 conn.execute(
                     sql.SQL(
                         "update {} set finished_at = now(), status = 'succeeded', rows_in = %s, loaded = %s,"
@@ -106,7 +121,7 @@ def ingest_file(
                     ).format(sql.Identifier(schema, "load_log")),
                     (*counts, load_id),
                 )
-        except psycopg.Error:
+        except (IngestError, psycopg.Error):
             with contextlib.suppress(psycopg.Error):  # the connection itself may be gone
                 _record_failure(conn, schema, kind, path)
             raise
@@ -114,6 +129,23 @@ def ingest_file(
     return LoadResult(
         load_id, kind, str(path), rows_in, loaded, quarantined, duplicates, time.perf_counter() - started
     )
+
+
+def _stage(conn, schema: str, kind: str, table: Table, path: Path, chunk_rows: int, progress) -> bulk.Staged:
+    """The file streamed into the load's temporary tables (committed: they outlive this transaction
+    and vanish with the session; a killed load leaves nothing behind)."""
+    with conn.transaction():
+        bulk.create_stage(conn, schema, table)
+        known = bulk.reference_ids(conn, schema, table.name)
+        return bulk.stage_chunks(conn, schema, table, read_chunks(kind, path, chunk_rows), known, progress)
+
+
+def _insert_staged(conn, schema: str, kind: str, table: Table, load_id: int, path: Path, staged: bulk.Staged):
+    loaded = bulk.insert_staged(conn, schema, table, load_id)
+    quarantined = bulk.quarantine_staged(conn, schema, table, kind, str(path), load_id)
+    bulk.drop_stage(conn, table)
+    duplicates = (staged.rows - loaded) + (staged.rejects - quarantined)
+    return staged.rows + staged.rejects, loaded, quarantined, duplicates
 
 
 def _sha256(path: Path) -> str:
@@ -147,7 +179,7 @@ def _record_failure(conn: psycopg.Connection, schema: str, kind: str, path: Path
 def _load(
     conn, schema, kind, table: Table, load_id, path, parsed: Parsed, progress
 ) -> tuple[int, int, int, int]:
-    known = _reference_ids(conn, schema, table.name)
+    known = bulk.reference_ids(conn, schema, table.name)
     valid, rejects = validate(table.name, parsed.frame, known, now=datetime.now(UTC))
     rejects = pd.concat([parsed.rejects, rejects], ignore_index=True) if len(parsed.rejects) else rejects
     if table.name == "customers" and len(rejects):
@@ -166,20 +198,12 @@ def _load(
         new, columns = _encrypt(new, columns)
     new["load_id"] = load_id
     loaded = copy_frame(conn, schema, table.name, {**columns, "load_id": "bigint"}, new, progress)
-    seen = _already_quarantined(conn, schema, kind, path, rejects)
-    _quarantine(conn, schema, kind, path, load_id, rejects[~seen])
-    quarantined, duplicates = int((~seen).sum()), int(duplicate.sum()) + int(seen.sum())
+    bulk.create_stage(conn, schema, table, rows_table=False)
+    bulk.stage_rejects(conn, table, rejects)
+    quarantined = bulk.quarantine_staged(conn, schema, table, kind, str(path), load_id)
+    bulk.drop_stage(conn, table)
+    duplicates = int(duplicate.sum()) + len(rejects) - quarantined
     return loaded + quarantined + duplicates, loaded, quarantined, duplicates
-
-
-def _reference_ids(conn, schema: str, table: str) -> dict[str, set[str]]:
-    if table not in KNOWN_IDS:
-        return {}
-    column, reference = KNOWN_IDS[table]
-    query = sql.SQL("select distinct {} from {}").format(
-        sql.Identifier(column), sql.Identifier(schema, reference)
-    )
-    return {reference: {row[0] for row in conn.execute(query)}}
 
 
 def _existing(conn, schema: str, table: Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -245,20 +269,6 @@ def _register_nodes(conn, schema: str, frame: pd.DataFrame, load_id: int) -> Non
         )
 
 
-def _already_quarantined(conn, schema: str, kind: str, path: Path, rejects: pd.DataFrame) -> np.ndarray:
-    """Rejects this file already put in quarantine (a re-ingest): duplicates, not new quarantine rows."""
-    if rejects.empty:
-        return np.zeros(0, dtype=bool)
-    query = sql.SQL(
-        "select line_no, field, reason, raw_record from {} where kind = %s and source_file = %s"
-    ).format(sql.Identifier(schema, "quarantine"))
-    known = set(conn.execute(query, (kind, str(path))).fetchall())
-    if not known:
-        return np.zeros(len(rejects), dtype=bool)
-    keys = zip(rejects["_line"], rejects["field"], rejects["reason"], rejects["raw"], strict=True)
-    return np.array([(_int(line), _none(f), r, _none(raw)) in known for line, f, r, raw in keys], dtype=bool)
-
-
 REDACTED = "[redacted]"
 
 
@@ -277,33 +287,6 @@ def redact_pii(raw):
     return json.dumps(
         {k: (REDACTED if k in PII_FIELDS and v not in (None, "") else v) for k, v in record.items()}
     )
-
-
-def _int(value) -> int | None:
-    return None if pd.isna(value) else int(value)
-
-
-def _none(value):
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
-
-
-def _quarantine(conn, schema: str, kind: str, path: Path, load_id: int, rejects: pd.DataFrame) -> None:
-    if rejects.empty:
-        return
-    frame = pd.DataFrame(
-        {
-            "load_id": load_id,
-            "kind": kind,
-            "source_file": str(path),
-            "line_no": pd.to_numeric(rejects["_line"], errors="coerce").to_numpy(),
-            "field": rejects["field"].to_numpy(),
-            "reason": rejects["reason"].to_numpy(),
-            "raw_record": rejects["raw"].to_numpy(),
-        }
-    )
-    types = {"load_id": "bigint", "kind": "text", "source_file": "text", "line_no": "int", "field": "text",
-             "reason": "text", "raw_record": "text"}  # fmt: skip
-    copy_frame(conn, schema, "quarantine", types, frame)
 
 
 def landing_files(folder: str | Path) -> list[tuple[str, Path]]:

@@ -18,14 +18,20 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     time_column: str | None = None  # None: small reference table, compared whole
+    # Natural key of a high-volume table whose unique index (key + row_hash) dedups in the database
+    # and which is partitioned by day on time_column (the bulk path, ingestion.bulk); None: the
+    # loader compares row hashes in Python (small tables; customers need their PII decrypted).
+    unique_key: tuple[str, ...] | None = None
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
 
-def _t(name: str, time_column: str | None, *columns: tuple) -> Table:
-    return Table(name, tuple(Column(*c) for c in columns), time_column)
+def _t(
+    name: str, time_column: str | None, *columns: tuple, unique_key: tuple[str, ...] | None = None
+) -> Table:
+    return Table(name, tuple(Column(*c) for c in columns), time_column, unique_key)
 
 
 TABLES: dict[str, Table] = {
@@ -78,6 +84,7 @@ TABLES: dict[str, Table] = {
             "device_telemetry", "ts",
             ("device_id", "text"), ("ts", "timestamptz"), ("power_kw", "real", False),
             ("hashrate_ths", "real", False), ("gpu_util_pct", "real", False), ("temperature_c", "real", False),
+            unique_key=("ts", "device_id"),
         ),
         _t(
             "fleet_status", "ts",

@@ -62,10 +62,22 @@ def db_start() -> None:
 
 @db_app.command("migrate")
 def db_migrate() -> None:
-    """Apply pending schema migrations (and the analysts' password from HCP_ANALYST_PASSWORD)."""
-    from core.migrate import available
+    """Apply pending schema migrations (and the analysts' password from HCP_ANALYST_PASSWORD); after
+    any, rebuild dbt staging (a migration may replace a raw table its views read)."""
+    from core import db
+    from core.dbt import build_staging
+    from core.migrate import available, prepare
 
-    url = ready_database()
+    try:
+        url = db.database_url()
+        applied = prepare(url)
+    except db.DatabaseError as err:
+        fail(str(err))
+    if applied:
+        build_staging(url)
+        console.print(
+            f"applied {', '.join(f'{m.version:04d}_{m.name}' for m in applied)}; dbt staging rebuilt"
+        )
     console.print(f"schema at version {available()[-1].version}: {url}")
 
 

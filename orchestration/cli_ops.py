@@ -66,6 +66,30 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             console.print(f"backup {manifest['path']}: {manifest['bytes']} bytes in {manifest['seconds']} s")
             console.print(f"PII key: {manifest['pii_key']}")
 
+    @db_app.command("prune")
+    def db_prune(
+        keep_days: Annotated[int, typer.Option("--keep-days", min=1, help="keep this many days of raw")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="list, drop nothing")] = False,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Drop raw telemetry day partitions older than --keep-days once the hourly mart holds them;
+        refuses (dropping nothing) while it does not."""
+        from ingestion.retention import PruneRefused, prune
+        from orchestration.terminal import console, emit_json, fail, ready_database
+
+        try:
+            result = prune(ready_database(), keep_days, dry_run=dry_run)
+        except PruneRefused as refused:
+            fail(str(refused))
+        if as_json:
+            emit_json(result.to_dict())
+            return
+        verb = "would drop" if dry_run else "dropped"
+        for table, names in result.dropped.items():
+            console.print(
+                f"raw.{table}: {verb} {len(names)} partitions before {result.cutoff}: {', '.join(names) or '-'}"
+            )
+
     @db_app.command("restore")
     def db_restore(
         archive: Annotated[Path, typer.Argument(help="an hcp-backup-*.tar", exists=True, dir_okay=False)],

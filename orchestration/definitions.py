@@ -7,7 +7,7 @@ import dagster as dg
 from assets import allocation, billing, fleet, ingestion, marts, ml, quality
 from assets.groups import INTERMEDIATE, MARTS, STAGING
 from assets.resources import default_resources
-from orchestration import automation, backups
+from orchestration import automation, backups, retention
 from orchestration.sensors import landing_folder_sensor
 
 # The dbt models follow their inputs (orchestration.automation); this job is for a manual rebuild.
@@ -38,6 +38,7 @@ defs = automation.apply(
         billing.defs,
         fleet.defs,
         backups.defs,
+        retention.defs,
         dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
     )
 )

@@ -6,9 +6,11 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ingestion.errors import IngestError
@@ -77,12 +79,25 @@ def read_csv_rows(
     """A CSV with a header as strings under canonical column names; rows with the wrong number of
     fields are rejected with their line; blank lines are skipped. Missing optional columns are ''."""
     text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
+    header_end = text.find("\n") + 1 if "\n" in text else len(text)
+    header = next(csv.reader([text[:header_end]]))
     positions = map_header(path, header, columns, optional)
+    return csv_rows(text[header_end:], header, positions, columns, first_line_no=2)
+
+
+def csv_rows(
+    text: str,
+    header: list[str],
+    positions: dict[str, int],
+    columns: dict[str, tuple[str, ...]],
+    first_line_no: int,
+) -> Parsed:
+    """CSV records (no header) as strings under canonical column names, ``_line`` counted from
+    ``first_line_no``; a row with the wrong number of fields is rejected, blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
     rows, lines, rejects = [], [], []
     for record in reader:
-        line = reader.line_num
+        line = first_line_no - 1 + reader.line_num
         if not record or all(not value.strip() for value in record):
             continue
         if len(record) != len(header):
@@ -95,6 +110,46 @@ def read_csv_rows(
     frame = pd.DataFrame(rows, columns=list(columns), dtype=object)
     frame["_line"] = lines
     return Parsed(frame, rejects_frame(rejects))
+
+
+def csv_blocks(path: str | Path, rows: int, read_bytes: int = 1 << 24) -> Iterator[tuple[int, int, bytes]]:
+    """The records after a CSV's header line in blocks of at most ``rows`` records:
+    ``(number of the block's first line, byte offset, bytes)``. Blocks end at a newline outside
+    quotes, so a quoted field with a line break is never cut; at most one block is held at a time."""
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        line, offset, pending = 2, len(header), b""
+        while True:
+            data = handle.read(read_bytes)
+            buffer = pending + data
+            if not data:
+                if buffer:
+                    yield line, offset, buffer
+                return
+            bytes_ = np.frombuffer(buffer, dtype=np.uint8)
+            newlines = np.flatnonzero(bytes_ == 10)
+            if b'"' in buffer:  # record ends: newlines with an even number of quotes before them
+                quotes = np.flatnonzero(bytes_ == 34)
+                newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+            ends = newlines + 1
+            start = 0
+            for k in range(rows - 1, len(ends), rows):
+                block = buffer[start : ends[k]]
+                yield line, offset, block
+                line, offset, start = line + block.count(b"\n"), offset + len(block), int(ends[k])
+            pending = buffer[start:]
+
+
+def decode_block(path: str | Path, block: bytes, line: int, offset: int) -> str:
+    """A block of a file as UTF-8 text; IngestError naming the line and byte offset otherwise."""
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise IngestError(
+            path,
+            f"not UTF-8 text (byte {block[err.start]:#04x} at offset {offset + err.start})",
+            line=line + block[: err.start].count(b"\n"),
+        ) from None
 
 
 def first_line(path: str | Path) -> str:

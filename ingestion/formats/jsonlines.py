@@ -14,7 +14,7 @@ from orjson import JSONDecodeError as _DecodeError
 from orjson import loads as _loads
 
 from ingestion.errors import IngestError
-from ingestion.formats.base import Parsed, read_text, rejects_frame
+from ingestion.formats.base import Parsed, rejects_frame
 from ingestion.limits import time_window
 
 EVENT_FIELDS = [
@@ -32,32 +32,63 @@ class RecordError(ValueError):
 
 
 def _objects(path) -> Iterator[tuple[int, str, dict | None, str | None]]:
-    """(line, text, object, error) for each non-blank line."""
-    text = read_text(path)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = _loads(line)
-        except _DecodeError as err:
-            yield number, line, None, f"invalid JSON: {err}"
-            continue
-        yield number, line, obj, None if isinstance(obj, dict) else "not a JSON object"
+    """(line, text, object, error) for each non-blank line, read line by line (bounded memory)."""
+    with open(path, "rb") as handle:
+        offset, blank = 0, True
+        for number, data in enumerate(handle, start=1):
+            if number == 1 and data.startswith(b"\xef\xbb\xbf"):
+                data, offset = data[3:], 3
+            try:
+                line = data.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise IngestError(
+                    path,
+                    f"not UTF-8 text (byte {data[err.start]:#04x} at offset {offset + err.start})",
+                    line=number,
+                ) from None
+            offset += len(data)
+            if not line.strip():
+                continue
+            blank = False
+            try:
+                obj = _loads(line)
+            except _DecodeError as err:
+                yield number, line, None, f"invalid JSON: {err}"
+                continue
+            yield number, line, obj, None if isinstance(obj, dict) else "not a JSON object"
+    if blank:
+        raise IngestError(path, "empty file")
 
 
-def _read(path, extract: Callable[[dict], dict], columns: list[str]) -> Parsed:
-    rows, rejects = [], []
+def _read_chunks(
+    path, extract: Callable[[dict], dict], columns: list[str], chunk_rows: int
+) -> Iterator[Parsed]:
+    """Rows of at most ``chunk_rows`` lines at a time; a file with no readable line raises IngestError
+    (after its last chunk: only the count and the first reject are kept)."""
+    rows, rejects, readable, first_reject = [], [], False, None
     for line, text, obj, error in _objects(path):
         if error:
             rejects.append((line, None, error, text))
-            continue
-        try:
-            rows.append({**extract(obj), "_line": line})
-        except RecordError as err:
-            rejects.append((line, err.field, str(err), text))
-    if not rows and rejects and all(r[1] is None for r in rejects):
-        raise IngestError(path, f"no readable JSON lines ({rejects[0][2]})", line=rejects[0][0])
-    return Parsed(pd.DataFrame(rows, columns=[*columns, "_line"]), rejects_frame(rejects))
+            first_reject = first_reject or (line, error)
+        else:
+            try:
+                rows.append({**extract(obj), "_line": line})
+                readable = True
+            except RecordError as err:
+                rejects.append((line, err.field, str(err), text))
+                readable = readable or err.field is not None  # a JSON object, not a usable record
+        if len(rows) + len(rejects) >= chunk_rows:
+            yield Parsed(pd.DataFrame(rows, columns=[*columns, "_line"]), rejects_frame(rejects))
+            rows, rejects = [], []
+    if not readable and first_reject:
+        raise IngestError(path, f"no readable JSON lines ({first_reject[1]})", line=first_reject[0])
+    if rows or rejects:
+        yield Parsed(pd.DataFrame(rows, columns=[*columns, "_line"]), rejects_frame(rejects))
+
+
+def _read(path, extract: Callable[[dict], dict], columns: list[str]) -> Parsed:
+    chunks = list(_read_chunks(path, extract, columns, chunk_rows=1 << 62))
+    return chunks[0] if chunks else Parsed(pd.DataFrame(columns=[*columns, "_line"]))
 
 
 def read_events(path: str | Path) -> Parsed:
@@ -74,12 +105,21 @@ def _event(obj: dict) -> dict:
     return row
 
 
+MINER_COLUMNS = ["device_id", "ts", "power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
+
+
 def read_miner(path: str | Path) -> Parsed:
     """Telemetry rows from cgminer ``summary`` + ``stats`` replies, one JSON object per poll."""
-    columns = ["device_id", "ts", "power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
-    parsed = _read(path, _miner_row, columns)
+    parsed = _read(path, _miner_row, MINER_COLUMNS)
     parsed.frame["ts"] = pd.to_datetime(parsed.frame["ts"], unit="s", utc=True)
     return parsed
+
+
+def iter_miner(path: str | Path, chunk_rows: int) -> Iterator[Parsed]:
+    """:func:`read_miner` in chunks of at most ``chunk_rows`` lines: a file of any size in bounded memory."""
+    for parsed in _read_chunks(path, _miner_row, MINER_COLUMNS, chunk_rows):
+        parsed.frame["ts"] = pd.to_datetime(parsed.frame["ts"], unit="s", utc=True)
+        yield parsed
 
 
 def _miner_row(obj: dict) -> dict:

@@ -1,20 +1,31 @@
 """Normalized device telemetry: CSV or Parquet with ``device_id,ts,power_kw,hashrate_ths,gpu_util_pct,temperature_c``.
 
 This is the bulk path, so a clean CSV is read by pyarrow's multithreaded reader straight into typed
-columns; only a file with unreadable values or malformed rows falls back to the row-exact reader
-that can name each bad line.
+columns, block by block (bounded memory); only a block with unreadable values or malformed rows
+falls back to the row-exact reader that can name each bad line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from ingestion.errors import IngestError
-from ingestion.formats.base import Parsed, first_line, header_key, map_header, read_csv_rows, read_text
+from ingestion.formats.base import (
+    Parsed,
+    csv_blocks,
+    csv_rows,
+    decode_block,
+    first_line,
+    header_key,
+    map_header,
+    read_text,
+)
 from ingestion.limits import check_parquet
 
 METRICS = ["power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
@@ -29,26 +40,36 @@ _TYPES = {
 
 
 def read_telemetry(path: str | Path) -> Parsed:
-    """Telemetry rows; Parquet by suffix, CSV otherwise."""
+    """Telemetry rows; Parquet by suffix, CSV otherwise (the whole file as one chunk)."""
+    return next(iter_telemetry(path, 1 << 62), None) or Parsed(pd.DataFrame(columns=[*COLUMNS, "_line"]))
+
+
+def iter_telemetry(path: str | Path, chunk_rows: int) -> Iterator[Parsed]:
+    """Telemetry rows in chunks of at most ``chunk_rows`` rows, a file of any size in bounded memory.
+    Each CSV block is read typed by pyarrow; a block with a malformed row or an unreadable value is
+    read again by the row-exact reader, which names each bad line."""
     if Path(path).suffix.lower() == ".parquet":
-        return _read_parquet(path)
+        yield from _iter_parquet(path, chunk_rows)
+        return
     header = first_line(path)
     if not header:
         read_text(path)  # raises the precise error: empty file or wrong encoding
     names = [name.strip().strip('"') for name in header.split(",")]
     positions = map_header(path, names, COLUMNS, optional=set(METRICS))
-    fast = _read_fast(path, names, positions)
-    if fast is not None:
-        return fast
-    read_text(path)  # a wrong encoding is an IngestError, not a column of bad rows
-    parsed = read_csv_rows(path, COLUMNS, optional=set(METRICS))
-    for metric in METRICS:
-        parsed.frame[metric] = parsed.frame[metric].replace("", None)
-    return parsed
+    for line, offset, block in csv_blocks(path, chunk_rows):
+        fast = _read_fast(block, names, positions, line)
+        if fast is None:
+            text = decode_block(path, block, line, offset)  # a wrong encoding is an IngestError
+            fast = csv_rows(text, names, positions, COLUMNS, first_line_no=line)
+            for metric in METRICS:
+                fast.frame[metric] = fast.frame[metric].replace("", None)
+        yield fast
 
 
-def _read_fast(path, names: list[str], positions: dict[str, int]) -> Parsed | None:
-    """Typed read of a clean file; None when any row is malformed or any value unreadable."""
+def _read_fast(
+    block: bytes, names: list[str], positions: dict[str, int], first_line_no: int
+) -> Parsed | None:
+    """Typed read of a clean block; None when any row is malformed or any value unreadable."""
     invalid = []
 
     def on_invalid(row):
@@ -58,8 +79,8 @@ def _read_fast(path, names: list[str], positions: dict[str, int]) -> Parsed | No
     by_position = {names[i]: canonical for canonical, i in positions.items()}
     try:
         table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            pa.py_buffer(block),
+            read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: _TYPES[c] for name, c in by_position.items()},
@@ -80,24 +101,27 @@ def _read_fast(path, names: list[str], positions: dict[str, int]) -> Parsed | No
             frame[metric] = float("nan")
     if list(frame.columns) != list(COLUMNS):
         frame = frame[list(COLUMNS)]
-    frame["_line"] = range(2, len(frame) + 2)
+    frame["_line"] = range(first_line_no, first_line_no + len(frame))
     return Parsed(frame)
 
 
-def _read_parquet(path) -> Parsed:
+def _iter_parquet(path, chunk_rows: int) -> Iterator[Parsed]:
     check_parquet(Path(path))  # a zip bomb is refused from its footer, before any page is read
     try:
-        frame = pd.read_parquet(path)
+        source = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet
         raise IngestError(path, f"not a readable Parquet file: {err}") from None
-    positions = map_header(path, list(frame.columns), COLUMNS, optional=set(METRICS))
-    frame = pd.DataFrame({c: frame.iloc[:, i] for c, i in positions.items()})
-    for metric in METRICS:
-        if metric not in frame:
-            frame[metric] = float("nan")
-    frame = frame[list(COLUMNS)].reset_index(drop=True)
-    frame["_line"] = range(1, len(frame) + 1)  # Parquet has no lines: the row number
-    return Parsed(frame)
+    positions = map_header(path, source.schema_arrow.names, COLUMNS, optional=set(METRICS))
+    first = 1  # Parquet has no lines: the row number
+    for batch in source.iter_batches(batch_size=min(chunk_rows, 1 << 30)):
+        frame = pd.DataFrame({c: batch.column(i).to_pandas() for c, i in positions.items()})
+        for metric in METRICS:
+            if metric not in frame:
+                frame[metric] = float("nan")
+        frame = frame[list(COLUMNS)].reset_index(drop=True)
+        frame["_line"] = range(first, first + len(frame))
+        first += len(frame)
+        yield Parsed(frame)
 
 
 def telemetry_header_matches(header: str) -> bool:

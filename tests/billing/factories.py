@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from core.pii import encrypt_pii, load_key
+from ingestion.bulk import ensure_day_partitions
 
 _event_ids = itertools.count(1)
 H100 = "NVIDIA H100 80GB HBM3"
@@ -75,6 +76,7 @@ def run(conn, wid, cid, start: datetime, end: datetime, devices, wtype="inferenc
 
 def data_until(conn, at: datetime) -> None:
     """A telemetry sample marking that data reaches ``at`` (usage completeness)."""
+    ensure_day_partitions(conn, "device_telemetry", [at])
     conn.execute(
         "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values ('marker', %s, 0, 1)",
         (at,),

@@ -16,6 +16,7 @@ from billing.periods import period_bounds
 from billing.reconcile import reconcile
 from billing.reconcile_energy import energy_lines as recomputed_lines
 from billing.usage import load_energy
+from ingestion.bulk import ensure_day_partitions
 from tests.billing import factories as f
 
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
@@ -46,6 +47,7 @@ def _setup(conn) -> None:
     # so billing a half-interval's mean for the whole hour on each side would not add up
     for n in range(15 * 6):
         at = UTC0 + timedelta(hours=12, minutes=10 * n)
+        ensure_day_partitions(conn, "device_telemetry", [at])
         for device, base in (("a1", 3.0), ("a2", 2.5)):
             conn.execute(
                 "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values (%s, %s, %s, 1)",

@@ -22,6 +22,9 @@ MARTS = (
 )
 
 LATE_DATA_SQL = """
+select raw.create_day_partitions('raw.device_telemetry',
+    array[(select (max(ts) + interval '1 hour') at time zone 'UTC' from raw.device_telemetry)::date]);
+
 with newest as (select max(ts) as ts from raw.device_telemetry)
 insert into raw.device_telemetry (device_id, ts, power_kw, hashrate_ths, gpu_util_pct, temperature_c, load_id)
 select t.device_id, t.ts, t.power_kw * 1.05, t.hashrate_ths, least(t.gpu_util_pct + 7, 100), t.temperature_c, %(load_id)s

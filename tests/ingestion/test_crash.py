@@ -1,4 +1,4 @@
-"""A load killed inside its COPY leaves the tables as they were; the rerun completes."""
+"""A load killed inside its COPY (or its final INSERT) leaves the tables as they were; the rerun completes."""
 
 from __future__ import annotations
 
@@ -35,12 +35,15 @@ def _register(conn, device_ids: list[str]) -> None:
             copy.write_row((device_id, "fac", "asic", "m", 3.0, load_id))
 
 
-def _wait_for_copy(conn, process: subprocess.Popen, timeout: float = 60) -> bool:
+def _wait_for_copy(
+    conn, process: subprocess.Popen, timeout: float = 60, pattern: str = "copy%device_telemetry%"
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         active = conn.execute(
-            """select count(*) from pg_stat_activity where state = 'active' and query ilike 'copy%%device_telemetry%%'
-               and datname = current_database()"""
+            """select count(*) from pg_stat_activity where state = 'active' and query ilike %s
+               and datname = current_database()""",
+            (pattern,),
         ).fetchone()[0]
         if active:
             return True
@@ -49,14 +52,21 @@ def _wait_for_copy(conn, process: subprocess.Popen, timeout: float = 60) -> bool
 
 
 @pytest.mark.slow
-def test_kill_during_copy_leaves_previous_state(raw, database_url, tmp_path):
+@pytest.mark.parametrize(
+    "phase",
+    [
+        "copy%device_telemetry%",  # streaming chunks into the load's temporary table
+        'insert into "raw"."device_telemetry"%',  # moving them into the partitioned table
+    ],
+)
+def test_kill_during_copy_leaves_previous_state(raw, database_url, tmp_path, phase):
     path = tmp_path / "big.csv"
     _register(raw, write_telemetry_csv(path, ROWS, devices=500))
     before, logs = snapshot(raw), raw.execute("select count(*) from raw.load_log").fetchone()[0]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen([sys.executable, "-c", _LOADER, database_url, str(path)], env=env)
     try:
-        assert _wait_for_copy(raw, process), "the load never reached its COPY"
+        assert _wait_for_copy(raw, process, pattern=phase), f"the load never reached {phase!r}"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
@@ -65,8 +75,9 @@ def test_kill_during_copy_leaves_previous_state(raw, database_url, tmp_path):
     # the server notices the dead client and rolls its transaction back
     deadline = time.monotonic() + 30
     while raw.execute(
-        """select count(*) from pg_stat_activity where query ilike 'copy%%device_telemetry%%'
-           and pid <> pg_backend_pid() and datname = current_database()"""
+        """select count(*) from pg_stat_activity where query ilike %s
+           and pid <> pg_backend_pid() and datname = current_database()""",
+        (phase,),
     ).fetchone()[0]:
         assert time.monotonic() < deadline
         time.sleep(0.05)

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from ingestion.bulk import ensure_day_partitions
+
 DAY = "2026-03-10"  # a closed day (CDT, no DST change)
 CHICAGO = ZoneInfo("America/Chicago")
 DEVICES = [("asic-001", "asic", 3.5, 200.0), ("asic-002", "asic", 3.5, 200.0), ("gpu-001", "gpu", 0.7, None)]
@@ -81,6 +83,7 @@ def telemetry_rows(day: str = DAY, load_id: int = 1) -> list[list]:
 
 
 def insert_telemetry(conn: psycopg.Connection, rows: list[list]) -> None:
+    ensure_day_partitions(conn, "device_telemetry", [row[1] for row in rows])
     with conn.cursor() as cur:
         cur.executemany(
             """insert into raw.device_telemetry (device_id, ts, power_kw, hashrate_ths, gpu_util_pct,

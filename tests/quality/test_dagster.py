@@ -9,6 +9,7 @@ import pytest
 from assets import quality
 from assets.ingestion import daily_partitions, raw_assets
 from assets.resources import LandingResource, PostgresResource
+from ingestion.bulk import ensure_day_partitions
 from tests.quality import data
 
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
@@ -80,6 +81,7 @@ def freshness_defs(quality_url: str) -> dg.Definitions:
 
 def insert_reading(conn, age: timedelta) -> None:
     ts = datetime.now(UTC) - age
+    ensure_day_partitions(conn, "device_telemetry", [ts])
     conn.execute(
         "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values ('asic-001', %s, 3.0, 1)",
         (ts,),

@@ -18,6 +18,7 @@ import pytest
 
 from billing.catalog import load_catalog
 from billing.usage import load_energy
+from ingestion.bulk import ensure_day_partitions
 from tests.billing import factories as f
 
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
@@ -97,6 +98,7 @@ def test_catalog_and_energy_take_the_newest_load(conn):
     conn.execute(
         "insert into raw.energy_prices values ('ERCOT', 'HB_WEST', 'rt', %s, 60, %s, 50, 2)", (at, at)
     )
+    ensure_day_partitions(conn, "device_telemetry", [at])
     for power, load in ((1.0, 1), (2.0, 2)):  # a corrected file re-sends the sample
         conn.execute(
             "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values ('a1', %s, %s, %s)",
