@@ -1,5 +1,5 @@
 """The FastAPI application: ``create_app()`` (uvicorn's factory) wires settings, the hcp_api pool,
-the rate limiter, the audit middleware and the /v1 routers."""
+the audit middleware and the /v1 routers (rate limits live in PostgreSQL: api/auth.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.audit import AuditMiddleware, AuditWriter
-from api.auth import Limiter
 from api.config import get_api_settings, key_secret
 from api.db import make_pool
 from api.routes import health, invoices, plans, stripe_webhook, usage, workloads
@@ -33,7 +32,6 @@ def _database_url() -> str:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = make_pool(_database_url(), get_api_settings().pool_size)
     app.state.key_secret = key_secret()
-    app.state.limiter = Limiter.in_memory()
     app.state.audit = AuditWriter(app.state.pool)
     try:
         yield

@@ -2,38 +2,41 @@
 
 Every request that presents a key id (valid or not) leaves one row in the append-only
 ``ops.audit_log`` (api/audit.py): actor ``api-key:<key_id>``, the method, path, query and status.
-Rate limits are per key, in a moving one-minute window held in this process (one server process
-per deployment; several would need a shared store such as Redis, which ``limits`` also speaks).
+Rate limits are per key, in fixed one-minute windows counted in PostgreSQL
+(``ops.api_rate_windows``), so every API process behind a load balancer draws on the same budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import psycopg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from api.keys import ApiKey, parse_token, verify
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer hcp_<id>_<secret>`")
 
 
-@dataclass
-class Limiter:
-    """Per-key moving-window rate limits."""
+# One statement a request: count the hit in the key's current window (UPSERT, so concurrent
+# processes serialize on the row) and drop the key's past windows, which nothing reads again.
+_HIT = """
+with past as (
+    delete from ops.api_rate_windows where key_id = %(key)s and window_start < date_trunc('minute', now())
+)
+insert into ops.api_rate_windows as w (key_id, window_start, hits)
+values (%(key)s, date_trunc('minute', now()), 1)
+on conflict (key_id, window_start) do update set hits = w.hits + 1
+returning w.hits, ceil(extract(epoch from w.window_start + interval '1 minute' - now()))::integer
+"""
 
-    limiter: MovingWindowRateLimiter
 
-    @classmethod
-    def in_memory(cls) -> Limiter:
-        return cls(MovingWindowRateLimiter(MemoryStorage()))
-
-    def allow(self, key: ApiKey) -> bool:
-        return self.limiter.hit(RateLimitItemPerMinute(key.rate_per_minute), key.key_id)
+def rate_limit(conn: psycopg.Connection, key: ApiKey) -> int | None:
+    """Count one request of ``key``; None while it is within its rate per minute, else the seconds
+    until its window ends (for ``Retry-After``)."""
+    hits, seconds_left = conn.execute(_HIT, {"key": key.key_id}).fetchone()
+    return None if hits <= key.rate_per_minute else max(seconds_left, 1)
 
 
 def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
@@ -45,11 +48,14 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
     state = request.app.state
     with state.pool.connection() as conn:
         key = verify(conn, credentials.credentials, state.key_secret)
-    if key is None:
-        raise HTTPException(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
-    request.state.api_key = key
-    if not state.limiter.allow(key):
-        raise HTTPException(429, "rate limit of this key exceeded", headers={"Retry-After": "60"})
+        if key is None:
+            raise HTTPException(
+                401, "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+            )
+        request.state.api_key = key
+        retry_after = rate_limit(conn, key)
+    if retry_after is not None:
+        raise HTTPException(429, "rate limit of this key exceeded", headers={"Retry-After": str(retry_after)})
     return key
 
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
+
+# Exact decimals travel as strings; the "decimal" format tells generators (the SDK's models) to type
+# them as Decimal rather than str.
+DecimalString = Annotated[Decimal, WithJsonSchema({"type": "string", "format": "decimal"})]
 
 
 class Health(BaseModel):
@@ -27,7 +32,7 @@ class UsageRow(BaseModel):
     workloads: int
     gpu_seconds: int
     billable_gpu_seconds: int
-    amount_usd: Decimal = Field(description="informational (6 decimals); invoices round per line")
+    amount_usd: DecimalString = Field(description="informational (6 decimals); invoices round per line")
 
 
 class UsagePage(BaseModel):
@@ -42,10 +47,10 @@ class InvoiceLine(BaseModel):
     gpu_model: str | None
     gpu_pool: str | None
     workload_type: str | None
-    quantity: Decimal
+    quantity: DecimalString
     unit: str
-    unit_price_usd: Decimal
-    amount_usd: Decimal
+    unit_price_usd: DecimalString
+    amount_usd: DecimalString
 
 
 class InvoiceSummary(BaseModel):
@@ -58,11 +63,11 @@ class InvoiceSummary(BaseModel):
     period_end: datetime
     status: str
     currency: str
-    subtotal_usd: Decimal
-    discount_usd: Decimal
-    credit_usd: Decimal
-    tax_usd: Decimal
-    total_usd: Decimal
+    subtotal_usd: DecimalString
+    discount_usd: DecimalString
+    credit_usd: DecimalString
+    tax_usd: DecimalString
+    total_usd: DecimalString
     issued_at: datetime | None
     due_at: datetime | None
     paid_at: datetime | None
@@ -124,8 +129,8 @@ class Plan(BaseModel):
     plan_id: str
     issued_at: datetime
     horizon_start: datetime
-    horizon_hours: Decimal
-    dt_hours: Decimal
+    horizon_hours: DecimalString
+    dt_hours: DecimalString
     objective: float | None
     upper_bound: float | None
     gap: float | None
@@ -142,11 +147,11 @@ class PlanPage(BaseModel):
 class FacilityInterval(BaseModel):
     facility_id: str
     interval_start: datetime
-    mw_mining: Decimal
-    mw_inference: Decimal
-    mw_curtailed: Decimal
-    cap_mw: Decimal
-    expected_profit_usd: Decimal
+    mw_mining: DecimalString
+    mw_inference: DecimalString
+    mw_curtailed: DecimalString
+    cap_mw: DecimalString
+    expected_profit_usd: DecimalString
 
 
 class PlanDetail(Plan):
@@ -157,7 +162,7 @@ class DeviceInterval(BaseModel):
     device_id: str
     interval_start: datetime
     mode: str
-    expected_margin_usd: Decimal
+    expected_margin_usd: DecimalString
     reason: str
 
 

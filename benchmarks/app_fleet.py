@@ -10,59 +10,48 @@ duration, so the developer's own data and Dagster instance are never touched.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from unittest import mock
+from typing import TypedDict, Unpack
+
+from core.settings import environment, get_settings
 
 
-@contextlib.contextmanager
-def platform_at(url: str, home: Path) -> Iterator[None]:
+def platform_at(url: str, home: Path) -> contextlib.AbstractContextManager[None]:
     """Point the platform (settings, Dagster instance) at database ``url`` and folder ``home``."""
-    from core.settings import get_settings
+    return environment({"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")})
 
-    pointed = {"DATABASE_URL": url, "HCP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    with mock.patch.dict(os.environ, pointed):  # the environment as it was comes back on exit
-        get_settings.cache_clear()
-        try:
-            yield
-        finally:
-            get_settings.cache_clear()
+
+class FleetSize(TypedDict, total=False):
+    """The simulator's size options (its defaults where left out)."""
+
+    facilities: int
+    devices: int
+    days: int
+    customers: int
+    end: datetime | None
 
 
 def build(
     url: str,
     home: Path,
     *,
-    facilities: int,
-    devices: int,
-    days: int,
-    customers: int,
-    end: datetime | None = None,
     seed: int = 7,
     progress: Callable[[str], None] | None = None,
+    **size: Unpack[FleetSize],
 ) -> list[str]:
     """Simulate a fleet into ``home``/landing and materialize every asset into ``url``.
 
     Returns the names of the stages that ran; raises RuntimeError naming the first failed run."""
     from core.pii import create_key, key_path
-    from core.settings import get_settings
     from ingestion.simulator import simulate
     from orchestration.materialize import materialize
 
     with platform_at(url, home):
         if not os.environ.get("HCP_PII_KEY") and not key_path().exists():
             create_key()  # the throwaway platform's own key, in its throwaway home
-        simulate(
-            get_settings().landing,
-            seed=seed,
-            facilities=facilities,
-            devices=devices,
-            days=days,
-            end=end,
-            customers=customers,
-        )
+        simulate(get_settings().landing, seed=seed, **size)
         stages = materialize(progress=progress)
     failed = [stage for stage in stages if not stage.success]
     if failed or not stages:

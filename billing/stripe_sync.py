@@ -3,8 +3,9 @@ credit notes against the Stripe invoice of the invoice they correct.
 
 Every create carries an idempotency key derived from our own ids (customer id, invoice number,
 line id), so a retry after a timeout, a dropped connection, a 500 or a 429 never bills twice: Stripe
-replays the first result for a key it has seen. We retry ourselves (the library's automatic
-retries are off) with the same key and exponential backoff. Objects created are recorded in
+replays the first result for a key it has seen. The library retries dropped connections, 409s and
+5xx itself (``max_network_retries``, with our key and its own backoff); a 429 rate limit, which it
+leaves to the caller, is retried by the gateway with exponential backoff (tenacity). Objects created are recorded in
 billing.stripe_objects, so a later sync skips them. Without an API key the sync is a dry run that
 writes the requests it would send to a JSON-lines file.
 
@@ -21,7 +22,6 @@ choice, so such a push fails with Stripe's message instead of guessing.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,13 +31,12 @@ from typing import Any
 
 import psycopg
 import stripe
+import tenacity
 
 from billing.config import get_config
 from core.audit import write_audit
 from core.files import write_private
 from kernels.billing import to_cents
-
-RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
 
 
 class StripeSyncError(RuntimeError):
@@ -63,11 +62,29 @@ def _quoted(value) -> str:
 
 
 class LiveGateway(Gateway):
-    """The official ``stripe`` library; ``api_base`` points it at another server (tests)."""
+    """The official ``stripe`` library; ``api_base`` points it at another server (tests). Each call is
+    retried up to ``max_network_retries`` times: by the library on dropped connections and 5xx, here
+    on 429 rate limits (from ``rate_limit_backoff_s``, doubling)."""
 
-    def __init__(self, api_key: str, api_base: str | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str | None = None,
+        max_network_retries: int = 4,
+        rate_limit_backoff_s: float = 0.5,
+    ):
         addresses = {"api": api_base} if api_base else None
-        self.client = stripe.StripeClient(api_key, base_addresses=addresses, max_network_retries=0)
+        self.client = stripe.StripeClient(
+            api_key, base_addresses=addresses, max_network_retries=max_network_retries
+        )
+        self._rate_limited = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(stripe.RateLimitError),
+            stop=tenacity.stop_after_attempt(max_network_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=rate_limit_backoff_s),
+            reraise=True,
+        )
+        for name in ("create", "find", "finalize"):
+            setattr(self, name, self._rate_limited.wraps(getattr(self, name)))
 
     def create(self, resource: str, params: dict, idempotency_key: str) -> str:
         service = {
@@ -145,20 +162,16 @@ def gateway_for(api_key: str | None, api_base: str | None = None) -> Gateway:
     return DryRunGateway(get_config().reports_dir / "stripe-dry-run" / f"{stamp}.jsonl")
 
 
-def with_retries(call: Callable[[], Any], what: str, attempts: int = 5, backoff_s: float = 0.2) -> Any:
-    """``call()`` retried on rate limits, dropped connections and 5xx (same idempotency key each
-    time, captured by ``call``); returns its result or raises StripeSyncError after ``attempts``."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except RETRYABLE as err:
-            status = getattr(err, "http_status", None)
-            if isinstance(err, stripe.APIError) and status is not None and status < 500:
-                raise StripeSyncError(f"{what}: Stripe refused the request ({status}): {err}") from err
-            if attempt == attempts:
-                raise StripeSyncError(f"{what}: gave up after {attempts} attempts: {err}") from err
-            time.sleep(backoff_s * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+def stripe_call(call: Callable[[], Any], what: str) -> Any:
+    """``call()`` (already retried by the gateway); a Stripe error that remains becomes a
+    StripeSyncError naming ``what``: given up on (connection, 429, 5xx) or refused (other 4xx)."""
+    try:
+        return call()
+    except stripe.StripeError as err:
+        status = err.http_status
+        if isinstance(err, stripe.APIConnectionError | stripe.RateLimitError) or (status or 0) >= 500:
+            raise StripeSyncError(f"{what}: gave up after the retries: {err}") from err
+        raise StripeSyncError(f"{what}: Stripe refused the request ({status}): {err}") from err
 
 
 def _recorded(conn, object_type: str, our_id: str) -> str | None:
@@ -169,9 +182,7 @@ def _recorded(conn, object_type: str, our_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _ensure(
-    conn, gateway: Gateway, object_type: str, our_id: str, params: dict, key: str, dry: bool, **retry
-) -> str:
+def _ensure(conn, gateway: Gateway, object_type: str, our_id: str, params: dict, key: str, dry: bool) -> str:
     known = _recorded(conn, object_type, our_id)
     if known:
         return known
@@ -179,9 +190,7 @@ def _ensure(
         # An intent without a record: an earlier run may have crashed after Stripe created the object.
         # Its idempotency key may have expired (24 h), so look the object up before creating it.
         if _intended(conn, object_type, our_id):
-            found = with_retries(
-                lambda: gateway.find(object_type, params), f"find {object_type} {our_id}", **retry
-            )
+            found = stripe_call(lambda: gateway.find(object_type, params), f"find {object_type} {our_id}")
             if found:
                 _record(conn, object_type, our_id, found, key)
                 return found
@@ -190,9 +199,7 @@ def _ensure(
                values (%s, %s, %s) on conflict do nothing""",
             (object_type, our_id, key),
         )
-    stripe_id = with_retries(
-        lambda: gateway.create(object_type, params, key), f"{object_type} {our_id}", **retry
-    )
+    stripe_id = stripe_call(lambda: gateway.create(object_type, params, key), f"{object_type} {our_id}")
     if not dry:
         _record(conn, object_type, our_id, stripe_id, key)
     return stripe_id
@@ -229,7 +236,7 @@ def _customer_params(conn, customer_id: str) -> dict:
 
 
 def sync_invoice(
-    conn: psycopg.Connection, invoice_id: int, gateway: Gateway, actor: str | None = None, **retry
+    conn: psycopg.Connection, invoice_id: int, gateway: Gateway, actor: str | None = None
 ) -> dict:
     """Push one finalized invoice (or debit note): its customer, one invoice item per line plus
     discount, tax and credit items, the invoice, and its finalization. Returns what was sent."""
@@ -244,7 +251,7 @@ def sync_invoice(
     if status == "draft":
         raise StripeSyncError(f"invoice {invoice_id} is a draft: only finalized invoices are pushed")
     if kind == "credit_note":
-        return sync_credit_note(conn, invoice_id, gateway, actor, **retry)
+        return sync_credit_note(conn, invoice_id, gateway, actor)
     dry = isinstance(gateway, DryRunGateway)
     result = {"invoice_number": number, "total_cents": to_cents(Decimal(total)), "dry_run": dry}
     done = None if dry else _recorded(conn, "invoice_finalized", number)
@@ -258,7 +265,6 @@ def sync_invoice(
         _customer_params(conn, customer_id),
         f"hcp-customer-{customer_id}",
         dry,
-        **retry,
     )
     stripe_invoice = _ensure(
         conn,
@@ -277,7 +283,6 @@ def sync_invoice(
         },
         f"hcp-invoice-{number}",
         dry,
-        **retry,
     )
     items = [
         (f"line-{line_id}", description, amount)
@@ -306,12 +311,11 @@ def sync_invoice(
             },
             f"hcp-invoiceitem-{number}-{suffix}",
             dry,
-            **retry,
         )
         sent += 1
     if not _recorded(conn, "invoice_finalized", number):
         key = f"hcp-invoice-finalize-{number}"
-        with_retries(lambda: gateway.finalize(stripe_invoice, key), f"finalize {number}", **retry)
+        stripe_call(lambda: gateway.finalize(stripe_invoice, key), f"finalize {number}")
         if not dry:
             conn.execute(
                 """insert into billing.stripe_objects (object_type, our_id, stripe_id, idempotency_key)
@@ -377,7 +381,6 @@ def sync_credit_note(
     gateway: Gateway,
     actor: str | None = None,
     stripe_invoice: str | None = None,
-    **retry,
 ) -> dict:
     """Push one finalized credit note as a Stripe credit note on the Stripe invoice of the invoice
     it corrects (pushed first if it is not yet; ``stripe_invoice`` if the caller just did).
@@ -401,7 +404,7 @@ def sync_credit_note(
         ).fetchone()[0]
         stripe_invoice = (
             _recorded(conn, "invoice_finalized", original)
-            or sync_invoice(conn, refers_to, gateway, actor, **retry)["stripe_invoice"]
+            or sync_invoice(conn, refers_to, gateway, actor)["stripe_invoice"]
         )
     result = {
         "invoice_number": number,
@@ -420,7 +423,6 @@ def sync_credit_note(
         credit_note_params(conn, note_id, stripe_invoice),
         key,
         dry,
-        **retry,
     )
     result.update({"stripe_credit_note": stripe_id, "stripe_invoice": stripe_invoice, "pushed": True})
     if not dry:

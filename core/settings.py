@@ -5,9 +5,13 @@ Nothing is read at import time; call :func:`get_settings` where a value is neede
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from unittest import mock
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,3 +80,16 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """The process environment with ``values`` set for the block, settings re-read from it; the
+    environment as it was (and settings re-read) after."""
+    # patch.dict restores the whole environment, so what the block itself set goes too
+    with mock.patch.dict(os.environ, values):
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()

@@ -56,16 +56,21 @@ def serve(
 def spec(
     check: Annotated[bool, typer.Option("--check", help="exit 1 if api/openapi.json is out of date")] = False,
 ) -> None:
-    """Write the OpenAPI 3.1 spec to api/openapi.json (or check it)."""
+    """Write the OpenAPI 3.1 spec to api/openapi.json and the SDK's models generated from it (or check
+    both)."""
+    from api.sdk_models import SDK_MODELS_PATH, sdk_models_text, write_sdk_models
     from api.spec import SPEC_PATH, spec_text, write_spec
     from orchestration.terminal import console, fail
 
     if check:
         if not SPEC_PATH.exists() or SPEC_PATH.read_text() != spec_text():
             fail(f"{SPEC_PATH} is out of date: run `hcp api spec`")
-        console.print(f"{SPEC_PATH} is up to date")
+        if not SDK_MODELS_PATH.exists() or SDK_MODELS_PATH.read_text() != sdk_models_text():
+            fail(f"{SDK_MODELS_PATH} is out of date: run `hcp api spec`")
+        console.print(f"{SPEC_PATH} and {SDK_MODELS_PATH} are up to date")
         return
     console.print(f"wrote {write_spec()}")
+    console.print(f"wrote {write_sdk_models()}")
 
 
 @keys_app.command("create")

@@ -15,14 +15,13 @@ loads the files, the automation sensor rebuilds marts, forecasts, the plan and a
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,27 +29,11 @@ import numpy as np
 import psycopg
 
 from core import db
-from core.settings import get_settings
+from core.settings import environment, get_settings
 
 MART_GROUP = "marts"
 FORECASTS = ("ml", "forecasts")
 PLAN = ("ops", "allocation_plan")
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
 
 
 def _free_port() -> int:
@@ -109,7 +92,7 @@ def _soak(url, home: Path, hours, speed, devices, facilities, timeout, say) -> d
     reference, daily = _ordered(staging)
     with (
         db.scratch_database(url, "hcp_soak") as scratch,
-        _environment(
+        environment(
             {
                 "HCP_HOME": str(home / "home"),
                 "DAGSTER_HOME": str(home / "home" / "dagster"),

@@ -20,7 +20,7 @@ import pytest
 from filelock import FileLock
 
 from benchmarks.app_fleet import platform_at
-from core.settings import get_settings
+from core.settings import environment
 from tests import databases
 from tests.databases import Template, TestServer
 from tests.templates import SPECS, share
@@ -59,24 +59,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test runs with the CI environment, a test PII key and a throwaway data folder."""
-    keys = ("DATABASE_URL", "HCP_HOME", "HCP_ENV", "HCP_PII_KEY", "DAGSTER_HOME", "HCP_DB_PASSWORDS_FILE")
-    saved = {k: os.environ.get(k) for k in keys}
     home = tmp_path_factory.mktemp("hcp-home")
-    os.environ.update({"HCP_HOME": str(home), "HCP_ENV": "ci", "DAGSTER_HOME": str(home / "dagster")})
+    values = {"HCP_HOME": str(home), "HCP_ENV": "ci", "DAGSTER_HOME": str(home / "dagster")}
+    values["HCP_PII_KEY"] = os.environ.get("HCP_PII_KEY") or base64.b64encode(b"k" * 32).decode()
     # Database roles are cluster-wide: every process of the session shares one password file.
-    os.environ["HCP_DB_PASSWORDS_FILE"] = str(Path(os.environ[databases.ROOT_ENV]) / "db_roles.json")
-    os.environ.setdefault("HCP_PII_KEY", base64.b64encode(b"k" * 32).decode())
+    values["HCP_DB_PASSWORDS_FILE"] = str(Path(os.environ[databases.ROOT_ENV]) / "db_roles.json")
     # A test that uses the database asks for it (``database_url``, ``conn``, a fleet fixture);
     # one that does not gets this address, which fails at once and names the problem.
-    os.environ["DATABASE_URL"] = NO_DATABASE
-    get_settings.cache_clear()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    values["DATABASE_URL"] = NO_DATABASE
+    with environment(values):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -103,41 +95,18 @@ def _share_template_builds(request: pytest.FixtureRequest, platform_env: None) -
             pg.template(key)
 
 
-# One fixture per template of tests.templates.SPECS, named <key>_template.
-@pytest.fixture(scope="session")
-def migrated_template(pg: TestServer) -> Template:
-    """Every migration applied, no data."""
-    return pg.template("migrated")
+def _template_fixture(key: str):
+    def template(pg: TestServer) -> Template:
+        return pg.template(key)
+
+    template.__doc__ = f"The session's ``{key}`` template (tests.templates.SPECS)."
+    return pytest.fixture(scope="session", name=f"{key}_template")(template)
 
 
-@pytest.fixture(scope="session")
-def marts_fleet_template(pg: TestServer) -> Template:
-    return pg.template("marts_fleet")
-
-
-@pytest.fixture(scope="session")
-def app_fleet_template(pg: TestServer) -> Template:
-    return pg.template("app_fleet")
-
-
-@pytest.fixture(scope="session")
-def app_empty_template(pg: TestServer) -> Template:
-    return pg.template("app_empty")
-
-
-@pytest.fixture(scope="session")
-def allocation_fleet_template(pg: TestServer) -> Template:
-    return pg.template("allocation_fleet")
-
-
-@pytest.fixture(scope="session")
-def ml_fleet_template(pg: TestServer) -> Template:
-    return pg.template("ml_fleet")
-
-
-@pytest.fixture(scope="session")
-def billing_month_template(pg: TestServer) -> Template:
-    return pg.template("billing_month")
+# One fixture per template of tests.templates.SPECS, named <key>_template (migrated_template: every
+# migration applied, no data).
+for _key in SPECS:
+    globals()[f"{_key}_template"] = _template_fixture(_key)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ changes (a status moving to paid included), and ``If-None-Match`` answers 304.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 
-from api import pagination
 from api.auth import customer_filter, require
 from api.keys import ApiKey
-from api.routes.common import DEFAULT, Cursor, CustomerId, From, Limit, To, rows
+from api.routes.common import DEFAULT, Cursor, CustomerId, From, Limit, To, keyset_page, rows
 from api.schemas import Invoice, InvoicePage
 
 router = APIRouter(tags=["invoices"])
@@ -33,7 +32,7 @@ where kind = any(%(kinds)s)
   and (%(period)s::text is null or period = %(period)s)
   and (%(start)s::timestamptz is null or period_start >= %(start)s)
   and (%(end)s::timestamptz is null or period_start < %(end)s)
-  and (%(after)s::bigint is null or invoice_id < %(after)s)
+  and (%(c0)s::bigint is null or invoice_id < %(c0)s)
 order by invoice_id desc
 limit %(limit)s
 """
@@ -55,27 +54,31 @@ NOT_MODIFIED = {304: {"description": "not modified since the ETag in If-None-Mat
 IfNoneMatch = Annotated[str | None, Header(description="an ETag from an earlier response")]
 
 
-def _list(
-    request: Request, key: ApiKey, kinds: list[str], customer_id, status, period, start, end, limit, cursor
-):
-    after = pagination.decode(cursor, 1) or [None]
-    found = rows(
-        request,
-        _LIST,
-        {
-            "kinds": kinds,
-            "customer": customer_filter(key, customer_id),
-            "final_only": not key.is_operator,
-            "status": status,
-            "period": period,
-            "start": start,
-            "end": end,
-            "after": after[0],
-            "limit": limit + 1,
-        },
-    )
-    data, next_cursor = pagination.page(found, limit, ("invoice_id",))
-    return {"data": data, "next_cursor": next_cursor}
+def _filters(
+    customer_id: CustomerId = None,
+    status: str | None = None,
+    period: str | None = None,
+    start: From = None,
+    end: To = None,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """The query parameters of a document list (invoices or credit notes)."""
+    return locals()
+
+
+Filters = Annotated[dict[str, Any], Depends(_filters)]
+Reader = Annotated[ApiKey, Depends(require("invoices:read"))]
+
+
+def _list(request: Request, key: ApiKey, kinds: list[str], filters: dict[str, Any]) -> dict:
+    params = {
+        "kinds": kinds,
+        "customer": customer_filter(key, filters["customer_id"]),
+        "final_only": not key.is_operator,
+        **{name: filters[name] for name in ("status", "period", "start", "end")},
+    }
+    return keyset_page(request, _LIST, params, ("invoice_id",), filters["limit"], filters["cursor"])
 
 
 def _document(request: Request, key: ApiKey, invoice_id: int, kinds: list[str]) -> dict:
@@ -99,35 +102,38 @@ def _with_etag(body: bytes, media_type: str, if_none_match: str | None) -> Respo
     return Response(content=body, media_type=media_type, headers=headers)
 
 
-@router.get("/v1/invoices", response_model=InvoicePage, summary="Invoices and debit notes, newest first")
-def list_invoices(
-    request: Request,
-    key: Annotated[ApiKey, Depends(require("invoices:read"))],
-    customer_id: CustomerId = None,
-    status: str | None = None,
-    period: str | None = None,
-    start: From = None,
-    end: To = None,
-    limit: Limit = DEFAULT,
-    cursor: Cursor = None,
-) -> dict:
-    return _list(request, key, INVOICE_KINDS, customer_id, status, period, start, end, limit, cursor)
+def _document_routes(
+    resource: str, kinds: list[str], names: tuple[str, str], summaries: tuple[str, str], **route
+):
+    """A kind of billing document's list and one-document endpoints (``names``: their operation names)."""
+
+    def list_documents(request: Request, key: Reader, filters: Filters) -> dict:
+        return _list(request, key, kinds, filters)
+
+    def get_document(
+        request: Request, invoice_id: int, key: Reader, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        document = Invoice.model_validate(_document(request, key, invoice_id, kinds))
+        return _with_etag(document.model_dump_json().encode(), "application/json", if_none_match)
+
+    path = f"/v1/{resource}"
+    router.add_api_route(
+        path, list_documents, response_model=InvoicePage, name=names[0], summary=summaries[0], **route
+    )
+    router.add_api_route(
+        path + "/{invoice_id}", get_document, response_model=Invoice, responses=NOT_MODIFIED, name=names[1],
+        summary=summaries[1], **route,
+    )  # fmt: skip
 
 
-@router.get(
-    "/v1/invoices/{invoice_id}",
-    response_model=Invoice,
-    responses=NOT_MODIFIED,
-    summary="One invoice with lines",
-)
-def get_invoice(
-    request: Request,
-    invoice_id: int,
-    key: Annotated[ApiKey, Depends(require("invoices:read"))],
-    if_none_match: IfNoneMatch = None,
-) -> Response:
-    document = Invoice.model_validate(_document(request, key, invoice_id, INVOICE_KINDS))
-    return _with_etag(document.model_dump_json().encode(), "application/json", if_none_match)
+_document_routes(
+    "invoices", INVOICE_KINDS, ("list_invoices", "get_invoice"),
+    ("Invoices and debit notes, newest first", "One invoice with lines"),
+)  # fmt: skip
+_document_routes(
+    "credit-notes", NOTE_KINDS, ("list_credit_notes", "get_credit_note"),
+    ("Credit notes", "One credit note with lines"), tags=["credit notes"],
+)  # fmt: skip
 
 
 @router.get(
@@ -139,7 +145,7 @@ def get_invoice(
 def get_invoice_pdf(
     request: Request,
     invoice_id: int,
-    key: Annotated[ApiKey, Depends(require("invoices:read"))],
+    key: Reader,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     from api.reports import render_invoice_pdf
@@ -148,35 +154,3 @@ def get_invoice_pdf(
     with request.app.state.pool.connection() as conn:
         _, content = render_invoice_pdf(conn, invoice_id)
     return _with_etag(content, "application/pdf", if_none_match)
-
-
-@router.get("/v1/credit-notes", response_model=InvoicePage, tags=["credit notes"], summary="Credit notes")
-def list_credit_notes(
-    request: Request,
-    key: Annotated[ApiKey, Depends(require("invoices:read"))],
-    customer_id: CustomerId = None,
-    status: str | None = None,
-    period: str | None = None,
-    start: From = None,
-    end: To = None,
-    limit: Limit = DEFAULT,
-    cursor: Cursor = None,
-) -> dict:
-    return _list(request, key, NOTE_KINDS, customer_id, status, period, start, end, limit, cursor)
-
-
-@router.get(
-    "/v1/credit-notes/{invoice_id}",
-    response_model=Invoice,
-    responses=NOT_MODIFIED,
-    tags=["credit notes"],
-    summary="One credit note with lines",
-)
-def get_credit_note(
-    request: Request,
-    invoice_id: int,
-    key: Annotated[ApiKey, Depends(require("invoices:read"))],
-    if_none_match: IfNoneMatch = None,
-) -> Response:
-    document = Invoice.model_validate(_document(request, key, invoice_id, NOTE_KINDS))
-    return _with_etag(document.model_dump_json().encode(), "application/json", if_none_match)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from api import pagination
 from api.auth import require
 from api.keys import ApiKey
-from api.routes.common import DEFAULT, Cursor, From, Limit, To, rows
+from api.routes.common import DEFAULT, Cursor, From, Limit, To, keyset_page, rows
 from api.schemas import DeviceIntervalPage, PlanDetail, PlanPage
 
 router = APIRouter(tags=["plan"])
@@ -68,10 +67,8 @@ def list_plans(
     limit: Limit = DEFAULT,
     cursor: Cursor = None,
 ) -> dict:
-    after = pagination.decode(cursor, 2) or [None, None]
-    params = {"start": start, "end": end, "c0": after[0], "c1": after[1], "limit": limit + 1}
-    data, next_cursor = pagination.page(rows(request, _HISTORY, params), limit, ("issued_at", "plan_id"))
-    return {"data": data, "next_cursor": next_cursor}
+    params = {"start": start, "end": end}
+    return keyset_page(request, _HISTORY, params, ("issued_at", "plan_id"), limit, cursor)
 
 
 @router.get(
@@ -100,17 +97,5 @@ def plan_devices(
     cursor: Cursor = None,
 ) -> dict:
     plan = _header(request, None if plan_id == "current" else plan_id)["plan_id"]
-    after = pagination.decode(cursor, 2) or [None, None]
-    params = {
-        "plan": plan,
-        "device": device_id,
-        "start": start,
-        "end": end,
-        "c0": after[0],
-        "c1": after[1],
-        "limit": limit + 1,
-    }
-    data, next_cursor = pagination.page(
-        rows(request, _DEVICES, params), limit, ("device_id", "interval_start")
-    )
-    return {"data": data, "next_cursor": next_cursor}
+    params = {"plan": plan, "device": device_id, "start": start, "end": end}
+    return keyset_page(request, _DEVICES, params, ("device_id", "interval_start"), limit, cursor)

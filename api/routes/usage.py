@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api import pagination
 from api.auth import customer_filter, require
 from api.keys import ApiKey
-from api.routes.common import DEFAULT, Cursor, CustomerId, Limit, rows
+from api.routes.common import DEFAULT, Cursor, CustomerId, Limit, keyset_page
 from api.schemas import UsagePage
 
 router = APIRouter(tags=["usage"])
@@ -50,22 +49,11 @@ def list_usage(
     limit: Limit = DEFAULT,
     cursor: Cursor = None,
 ) -> dict:
-    after = pagination.decode(cursor, 4) or [None] * 4
-    found = rows(
-        request,
-        _QUERY,
-        {
-            "customer": customer_filter(key, customer_id),
-            "start": start,
-            "end": end,
-            "model": gpu_model,
-            "wtype": workload_type,
-            "c0": after[0],
-            "c1": after[1],
-            "c2": after[2],
-            "c3": after[3],
-            "limit": limit + 1,
-        },
-    )
-    data, next_cursor = pagination.page(found, limit, _KEY)
-    return {"data": data, "next_cursor": next_cursor}
+    params = {
+        "customer": customer_filter(key, customer_id),
+        "start": start,
+        "end": end,
+        "model": gpu_model,
+        "wtype": workload_type,
+    }
+    return keyset_page(request, _QUERY, params, _KEY, limit, cursor)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from api import pagination
 from api.auth import customer_filter, require
 from api.keys import ApiKey
-from api.routes.common import DEFAULT, Cursor, CustomerId, From, Limit, To, rows
+from api.routes.common import DEFAULT, Cursor, CustomerId, From, Limit, To, keyset_page, rows
 from api.schemas import SessionPage, WorkloadDetail, WorkloadPage
 
 router = APIRouter(tags=["workloads"])
@@ -22,7 +21,7 @@ select workload_id, max(customer_id) as customer_id, max(workload_type) as workl
 from marts.fct_workload_sessions
 where (%(customer)s::text is null or customer_id = %(customer)s)
   and (%(workload)s::text is null or workload_id = %(workload)s)
-  and (%(after)s::text is null or workload_id > %(after)s)
+  and (%(c0)s::text is null or workload_id > %(c0)s)
 group by workload_id
 having (%(start)s::timestamptz is null or max(ended_at) >= %(start)s)
    and (%(end)s::timestamptz is null or min(started_at) < %(end)s)
@@ -53,17 +52,8 @@ def list_workloads(
     limit: Limit = DEFAULT,
     cursor: Cursor = None,
 ) -> dict:
-    after = pagination.decode(cursor, 1) or [None]
-    params = {
-        "customer": customer_filter(key, customer_id),
-        "workload": None,
-        "after": after[0],
-        "start": start,
-        "end": end,
-        "limit": limit + 1,
-    }
-    data, next_cursor = pagination.page(rows(request, _WORKLOADS, params), limit, ("workload_id",))
-    return {"data": data, "next_cursor": next_cursor}
+    params = {"customer": customer_filter(key, customer_id), "workload": None, "start": start, "end": end}
+    return keyset_page(request, _WORKLOADS, params, ("workload_id",), limit, cursor)
 
 
 @router.get(
@@ -75,7 +65,6 @@ def get_workload(
     params = {
         "customer": customer_filter(key, None),
         "workload": workload_id,
-        "after": None,
         "start": None,
         "end": None,
         "c0": None,
@@ -99,15 +88,10 @@ def list_sessions(
     limit: Limit = DEFAULT,
     cursor: Cursor = None,
 ) -> dict:
-    after = pagination.decode(cursor, 2) or [None, None]
     params = {
         "customer": customer_filter(key, customer_id),
         "workload": workload_id,
         "start": start,
         "end": end,
-        "c0": after[0],
-        "c1": after[1],
-        "limit": limit + 1,
     }
-    data, next_cursor = pagination.page(rows(request, _SESSIONS, params), limit, ("started_at", "session_id"))
-    return {"data": data, "next_cursor": next_cursor}
+    return keyset_page(request, _SESSIONS, params, ("started_at", "session_id"), limit, cursor)

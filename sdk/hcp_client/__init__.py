@@ -7,7 +7,7 @@ with HcpClient("http://127.0.0.1:8000", "hcp_<id>_<secret>") as hcp:
         print(row.usage_date, row.gpu_model, row.amount_usd)
 """
 
+from hcp_client._base import Page
 from hcp_client.client import HcpApiError, HcpClient
-from hcp_client.models import Page
 
 __all__ = ["HcpApiError", "HcpClient", "Page"]

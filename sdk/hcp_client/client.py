@@ -1,6 +1,6 @@
 """``HcpClient``: the HCP REST API over httpx, one typed method per endpoint.
 
-List methods return one :class:`~hcp_client.models.Page`; ``iter_*`` methods follow the cursors
+List methods return one :class:`~hcp_client.Page`; ``iter_*`` methods follow the cursors
 through every page. Document fetches remember ETags and ask with ``If-None-Match``, so an
 unchanged invoice costs a 304 and no body.
 """
@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from hcp_client._base import Page
 from hcp_client.models import (
     DeviceInterval,
     Health,
     Invoice,
     InvoiceSummary,
-    Page,
     Plan,
     PlanDetail,
     Session,

@@ -1,148 +1,166 @@
-"""Typed models of the API's responses (the component schemas of api/openapi.json).
+"""Typed models of the API's responses: GENERATED from api/openapi.json, do not edit.
 
-Money fields are ``Decimal`` (the API sends exact decimal strings); times are aware datetimes.
+Regenerate with ``uv run hcp api spec``. Money and other exact quantities are ``Decimal`` (the API
+sends decimal strings); times are aware datetimes. Lists come as ``hcp_client.Page[Model]``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, Field
 
-T = TypeVar("T")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+from hcp_client._base import Model
 
 
-class Health(_Model):
-    status: str
-    database: bool
-    schema_version: int | None
+class DeviceInterval(Model):
+    device_id: str = Field(..., title="Device Id")
+    expected_margin_usd: Decimal = Field(..., title="Expected Margin Usd")
+    interval_start: AwareDatetime = Field(..., title="Interval Start")
+    mode: str = Field(..., title="Mode")
+    reason: str = Field(..., title="Reason")
 
 
-class UsageRow(_Model):
-    customer_id: str
-    usage_date: date
-    gpu_model: str | None
-    workload_type: str | None
-    workloads: int
-    gpu_seconds: int
-    billable_gpu_seconds: int
-    amount_usd: Decimal
+class FacilityInterval(Model):
+    cap_mw: Decimal = Field(..., title="Cap Mw")
+    expected_profit_usd: Decimal = Field(..., title="Expected Profit Usd")
+    facility_id: str = Field(..., title="Facility Id")
+    interval_start: AwareDatetime = Field(..., title="Interval Start")
+    mw_curtailed: Decimal = Field(..., title="Mw Curtailed")
+    mw_inference: Decimal = Field(..., title="Mw Inference")
+    mw_mining: Decimal = Field(..., title="Mw Mining")
 
 
-class InvoiceLine(_Model):
-    line_no: int
-    line_kind: str
-    description: str
-    gpu_model: str | None
-    gpu_pool: str | None
-    workload_type: str | None
-    quantity: Decimal
-    unit: str
-    unit_price_usd: Decimal
-    amount_usd: Decimal
+class Health(Model):
+    database: bool = Field(..., title="Database")
+    schema_version: int | None = Field(..., title="Schema Version")
+    status: str = Field(..., title="Status")
 
 
-class InvoiceSummary(_Model):
-    invoice_id: int
-    kind: str
-    invoice_number: str | None
-    customer_id: str
-    period: str
-    period_start: datetime
-    period_end: datetime
-    status: str
-    currency: str
-    subtotal_usd: Decimal
-    discount_usd: Decimal
-    credit_usd: Decimal
-    tax_usd: Decimal
-    total_usd: Decimal
-    issued_at: datetime | None
-    due_at: datetime | None
-    paid_at: datetime | None
-    refers_to: int | None
-    reason: str | None
+class InvoiceLine(Model):
+    amount_usd: Decimal = Field(..., title="Amount Usd")
+    description: str = Field(..., title="Description")
+    gpu_model: str | None = Field(..., title="Gpu Model")
+    gpu_pool: str | None = Field(..., title="Gpu Pool")
+    line_kind: str = Field(..., title="Line Kind")
+    line_no: int = Field(..., title="Line No")
+    quantity: Decimal = Field(..., title="Quantity")
+    unit: str = Field(..., title="Unit")
+    unit_price_usd: Decimal = Field(..., title="Unit Price Usd")
+    workload_type: str | None = Field(..., title="Workload Type")
 
 
-class Invoice(InvoiceSummary):
-    lines: list[InvoiceLine]
+class InvoiceSummary(Model):
+    credit_usd: Decimal = Field(..., title="Credit Usd")
+    currency: str = Field(..., title="Currency")
+    customer_id: str = Field(..., title="Customer Id")
+    discount_usd: Decimal = Field(..., title="Discount Usd")
+    due_at: AwareDatetime | None = Field(..., title="Due At")
+    invoice_id: int = Field(..., title="Invoice Id")
+    invoice_number: str | None = Field(..., title="Invoice Number")
+    issued_at: AwareDatetime | None = Field(..., title="Issued At")
+    kind: str = Field(..., title="Kind")
+    paid_at: AwareDatetime | None = Field(..., title="Paid At")
+    period: str = Field(..., title="Period")
+    period_end: AwareDatetime = Field(..., title="Period End")
+    period_start: AwareDatetime = Field(..., title="Period Start")
+    reason: str | None = Field(..., title="Reason")
+    refers_to: int | None = Field(..., title="Refers To")
+    """
+    for a credit or debit note: the invoice it corrects
+    """
+    status: str = Field(..., title="Status")
+    subtotal_usd: Decimal = Field(..., title="Subtotal Usd")
+    tax_usd: Decimal = Field(..., title="Tax Usd")
+    total_usd: Decimal = Field(..., title="Total Usd")
 
 
-class Workload(_Model):
-    workload_id: str
-    customer_id: str
-    workload_type: str | None
-    gpu_pool: str | None
-    gpus_requested: int | None
-    sessions: int
-    first_started_at: datetime
-    last_ended_at: datetime | None
-    is_open: bool
-    gpu_seconds: int
-
-
-class Session(_Model):
-    session_id: str
-    workload_id: str
-    device_id: str | None
-    customer_id: str
-    workload_type: str | None
-    gpu_pool: str | None
-    started_at: datetime
-    ended_at: datetime | None
-    end_reason: str | None
-    is_open: bool
-    gpu_seconds: int
-
-
-class WorkloadDetail(Workload):
-    session_list: list[Session]
-
-
-class Plan(_Model):
-    plan_id: str
-    issued_at: datetime
-    horizon_start: datetime
-    horizon_hours: Decimal
-    dt_hours: Decimal
-    objective: float | None
-    upper_bound: float | None
-    gap: float | None
-    devices: int
-    intervals: int
-    status: str
-
-
-class FacilityInterval(_Model):
-    facility_id: str
-    interval_start: datetime
-    mw_mining: Decimal
-    mw_inference: Decimal
-    mw_curtailed: Decimal
-    cap_mw: Decimal
-    expected_profit_usd: Decimal
+class Plan(Model):
+    devices: int = Field(..., title="Devices")
+    dt_hours: Decimal = Field(..., title="Dt Hours")
+    gap: float | None = Field(..., title="Gap")
+    horizon_hours: Decimal = Field(..., title="Horizon Hours")
+    horizon_start: AwareDatetime = Field(..., title="Horizon Start")
+    intervals: int = Field(..., title="Intervals")
+    issued_at: AwareDatetime = Field(..., title="Issued At")
+    objective: float | None = Field(..., title="Objective")
+    plan_id: str = Field(..., title="Plan Id")
+    status: str = Field(..., title="Status")
+    upper_bound: float | None = Field(..., title="Upper Bound")
 
 
 class PlanDetail(Plan):
-    facilities: list[FacilityInterval]
+    facilities: list[FacilityInterval] = Field(..., title="Facilities")
 
 
-class DeviceInterval(_Model):
-    device_id: str
-    interval_start: datetime
-    mode: str
-    expected_margin_usd: Decimal
-    reason: str
+class Session(Model):
+    customer_id: str = Field(..., title="Customer Id")
+    device_id: str | None = Field(..., title="Device Id")
+    end_reason: str | None = Field(..., title="End Reason")
+    ended_at: AwareDatetime | None = Field(..., title="Ended At")
+    gpu_pool: str | None = Field(..., title="Gpu Pool")
+    gpu_seconds: int = Field(..., title="Gpu Seconds")
+    is_open: bool = Field(..., title="Is Open")
+    session_id: str = Field(..., title="Session Id")
+    started_at: AwareDatetime = Field(..., title="Started At")
+    workload_id: str = Field(..., title="Workload Id")
+    workload_type: str | None = Field(..., title="Workload Type")
 
 
-class Page(_Model, Generic[T]):
-    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next (None: the last)."""
+class UsageRow(Model):
+    """
+    Usage of one customer on one day (the customer's time zone) for one product.
+    """
 
-    data: list[T]
-    next_cursor: str | None
+    amount_usd: Decimal = Field(..., title="Amount Usd")
+    """
+    informational (6 decimals); invoices round per line
+    """
+    billable_gpu_seconds: int = Field(..., title="Billable Gpu Seconds")
+    customer_id: str = Field(..., title="Customer Id")
+    gpu_model: str | None = Field(..., title="Gpu Model")
+    gpu_seconds: int = Field(..., title="Gpu Seconds")
+    usage_date: date = Field(..., title="Usage Date")
+    workload_type: str | None = Field(..., title="Workload Type")
+    workloads: int = Field(..., title="Workloads")
+
+
+class ValidationError(Model):
+    ctx: dict[str, Any] | None = Field(None, title="Context")
+    input: Any | None = Field(None, title="Input")
+    loc: list[str | int] = Field(..., title="Location")
+    msg: str = Field(..., title="Message")
+    type: str = Field(..., title="Error Type")
+
+
+class WebhookResult(Model):
+    duplicate: bool = Field(..., title="Duplicate")
+    event_id: str = Field(..., title="Event Id")
+    outcome: str = Field(..., title="Outcome")
+
+
+class Workload(Model):
+    customer_id: str = Field(..., title="Customer Id")
+    first_started_at: AwareDatetime = Field(..., title="First Started At")
+    gpu_pool: str | None = Field(..., title="Gpu Pool")
+    gpu_seconds: int = Field(..., title="Gpu Seconds")
+    gpus_requested: int | None = Field(..., title="Gpus Requested")
+    is_open: bool = Field(..., title="Is Open")
+    last_ended_at: AwareDatetime | None = Field(..., title="Last Ended At")
+    sessions: int = Field(..., title="Sessions")
+    workload_id: str = Field(..., title="Workload Id")
+    workload_type: str | None = Field(..., title="Workload Type")
+
+
+class WorkloadDetail(Workload):
+    session_list: list[Session] = Field(..., title="Session List")
+
+
+class HTTPValidationError(Model):
+    detail: list[ValidationError] | None = Field(None, title="Detail")
+
+
+class Invoice(InvoiceSummary):
+    lines: list[InvoiceLine] = Field(..., title="Lines")

@@ -267,7 +267,10 @@ export interface components {
         DeviceInterval: {
             /** Device Id */
             device_id: string;
-            /** Expected Margin Usd */
+            /**
+             * Expected Margin Usd
+             * Format: decimal
+             */
             expected_margin_usd: string;
             /**
              * Interval Start
@@ -288,9 +291,15 @@ export interface components {
         };
         /** FacilityInterval */
         FacilityInterval: {
-            /** Cap Mw */
+            /**
+             * Cap Mw
+             * Format: decimal
+             */
             cap_mw: string;
-            /** Expected Profit Usd */
+            /**
+             * Expected Profit Usd
+             * Format: decimal
+             */
             expected_profit_usd: string;
             /** Facility Id */
             facility_id: string;
@@ -299,11 +308,20 @@ export interface components {
              * Format: date-time
              */
             interval_start: string;
-            /** Mw Curtailed */
+            /**
+             * Mw Curtailed
+             * Format: decimal
+             */
             mw_curtailed: string;
-            /** Mw Inference */
+            /**
+             * Mw Inference
+             * Format: decimal
+             */
             mw_inference: string;
-            /** Mw Mining */
+            /**
+             * Mw Mining
+             * Format: decimal
+             */
             mw_mining: string;
         };
         /** HTTPValidationError */
@@ -322,13 +340,19 @@ export interface components {
         };
         /** Invoice */
         Invoice: {
-            /** Credit Usd */
+            /**
+             * Credit Usd
+             * Format: decimal
+             */
             credit_usd: string;
             /** Currency */
             currency: string;
             /** Customer Id */
             customer_id: string;
-            /** Discount Usd */
+            /**
+             * Discount Usd
+             * Format: decimal
+             */
             discount_usd: string;
             /** Due At */
             due_at: string | null;
@@ -365,16 +389,28 @@ export interface components {
             refers_to: number | null;
             /** Status */
             status: string;
-            /** Subtotal Usd */
+            /**
+             * Subtotal Usd
+             * Format: decimal
+             */
             subtotal_usd: string;
-            /** Tax Usd */
+            /**
+             * Tax Usd
+             * Format: decimal
+             */
             tax_usd: string;
-            /** Total Usd */
+            /**
+             * Total Usd
+             * Format: decimal
+             */
             total_usd: string;
         };
         /** InvoiceLine */
         InvoiceLine: {
-            /** Amount Usd */
+            /**
+             * Amount Usd
+             * Format: decimal
+             */
             amount_usd: string;
             /** Description */
             description: string;
@@ -386,11 +422,17 @@ export interface components {
             line_kind: string;
             /** Line No */
             line_no: number;
-            /** Quantity */
+            /**
+             * Quantity
+             * Format: decimal
+             */
             quantity: string;
             /** Unit */
             unit: string;
-            /** Unit Price Usd */
+            /**
+             * Unit Price Usd
+             * Format: decimal
+             */
             unit_price_usd: string;
             /** Workload Type */
             workload_type: string | null;
@@ -404,13 +446,19 @@ export interface components {
         };
         /** InvoiceSummary */
         InvoiceSummary: {
-            /** Credit Usd */
+            /**
+             * Credit Usd
+             * Format: decimal
+             */
             credit_usd: string;
             /** Currency */
             currency: string;
             /** Customer Id */
             customer_id: string;
-            /** Discount Usd */
+            /**
+             * Discount Usd
+             * Format: decimal
+             */
             discount_usd: string;
             /** Due At */
             due_at: string | null;
@@ -445,22 +493,37 @@ export interface components {
             refers_to: number | null;
             /** Status */
             status: string;
-            /** Subtotal Usd */
+            /**
+             * Subtotal Usd
+             * Format: decimal
+             */
             subtotal_usd: string;
-            /** Tax Usd */
+            /**
+             * Tax Usd
+             * Format: decimal
+             */
             tax_usd: string;
-            /** Total Usd */
+            /**
+             * Total Usd
+             * Format: decimal
+             */
             total_usd: string;
         };
         /** Plan */
         Plan: {
             /** Devices */
             devices: number;
-            /** Dt Hours */
+            /**
+             * Dt Hours
+             * Format: decimal
+             */
             dt_hours: string;
             /** Gap */
             gap: number | null;
-            /** Horizon Hours */
+            /**
+             * Horizon Hours
+             * Format: decimal
+             */
             horizon_hours: string;
             /**
              * Horizon Start
@@ -487,13 +550,19 @@ export interface components {
         PlanDetail: {
             /** Devices */
             devices: number;
-            /** Dt Hours */
+            /**
+             * Dt Hours
+             * Format: decimal
+             */
             dt_hours: string;
             /** Facilities */
             facilities: components["schemas"]["FacilityInterval"][];
             /** Gap */
             gap: number | null;
-            /** Horizon Hours */
+            /**
+             * Horizon Hours
+             * Format: decimal
+             */
             horizon_hours: string;
             /**
              * Horizon Start
@@ -572,6 +641,7 @@ export interface components {
         UsageRow: {
             /**
              * Amount Usd
+             * Format: decimal
              * @description informational (6 decimals); invoices round per line
              */
             amount_usd: string;

@@ -23,7 +23,11 @@ from tests.billing.fake_stripe import FakeStripe
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
-FAST = {"backoff_s": 0.01}
+
+
+def live(server: FakeStripe, **options) -> LiveGateway:
+    """The live gateway on the fake server, with short 429 backoffs."""
+    return LiveGateway("sk_test_fake", server.url, **{"rate_limit_backoff_s": 0.01, **options})
 
 
 @pytest.fixture()
@@ -62,7 +66,7 @@ def test_sync_survives_drop_500_and_429(conn, finalized):
         server.inject("/v1/invoiceitems", "429")
         server.inject("/v1/invoiceitems", "drop_after")
         server.inject("/v1/invoices/", "drop_before")  # the finalize call
-        result = sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **FAST)
+        result = sync_invoice(conn, finalized, live(server))
         outcomes = [outcome for _, _, outcome in server.requests]
         assert {"dropped", "500", "429", "replayed"} <= set(outcomes)
         _assert_one_each(server, conn, finalized)
@@ -80,11 +84,30 @@ def test_sync_survives_drop_500_and_429(conn, finalized):
         # even with our local record lost, the intents make a re-push look the objects up by our
         # metadata (or replay an idempotency key): nothing is executed twice
         conn.execute("truncate billing.stripe_objects")
-        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **FAST)
+        sync_invoice(conn, finalized, live(server))
         _assert_one_each(server, conn, finalized)
         assert all(o in ("get", "replayed") for _, _, o in server.requests[before:])
     audit = conn.execute("select count(*) from ops.audit_log where action = 'stripe.push'").fetchone()[0]
     assert audit >= 1
+
+
+def test_stripe_library_retries_transient_failures_with_our_key(conn, finalized):
+    """A 500 and a dropped connection are retried by stripe-python itself (max_network_retries),
+    with the same idempotency key; with the library's retries off, one 500 ends the step."""
+    with FakeStripe() as server:
+        server.inject("/v1/customers", "500")
+        server.inject("/v1/customers", "drop_before")
+        sync_invoice(conn, finalized, live(server, max_network_retries=2))
+        customers = [(key, outcome) for path, key, outcome in server.requests if path == "/v1/customers"]
+        assert [outcome for _, outcome in customers] == ["500", "dropped", "executed"]
+        assert len({key for key, _ in customers}) == 1 and customers[0][0].startswith("hcp-")
+        _assert_one_each(server, conn, finalized)
+    conn.execute("truncate billing.stripe_objects, billing.stripe_intents")
+    with FakeStripe() as server:
+        server.inject("/v1/customers", "500")
+        with pytest.raises(StripeSyncError, match="gave up"):
+            sync_invoice(conn, finalized, live(server, max_network_retries=0))
+        assert [o for p, _, o in server.requests if p == "/v1/customers"] == ["500"]
 
 
 def test_sync_gives_up_after_repeated_failures(conn, finalized):
@@ -92,10 +115,10 @@ def test_sync_gives_up_after_repeated_failures(conn, finalized):
         for _ in range(3):
             server.inject("/v1/customers", "500")
         with pytest.raises(StripeSyncError, match="gave up"):
-            sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), attempts=3, backoff_s=0.01)
+            sync_invoice(conn, finalized, live(server, max_network_retries=2))
         assert server.objects["customer"] == {}
         # the next run succeeds and still creates exactly one of each
-        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **FAST)
+        sync_invoice(conn, finalized, live(server))
         _assert_one_each(server, conn, finalized)
 
 
@@ -212,15 +235,15 @@ def test_credit_notes_survive_drop_500_and_429(conn, finalized, credited):
 
 def test_credit_note_gives_up_then_pushes_once(conn, finalized, credited):
     with FakeStripe() as server:
-        gateway = LiveGateway("sk_test_fake", server.url)
-        sync_invoice(conn, finalized, gateway, **FAST)
+        gateway = live(server)
+        sync_invoice(conn, finalized, gateway)
         for _ in range(3):
             server.inject("/v1/credit_notes", "429")
         with pytest.raises(StripeSyncError, match="gave up"):
-            sync_invoice(conn, credited[0], gateway, attempts=3, backoff_s=0.01)
+            sync_invoice(conn, credited[0], live(server, max_network_retries=2))
         assert server.objects["credit_note"] == {}
         for note_id in credited:
-            sync_invoice(conn, note_id, gateway, **FAST)
+            sync_invoice(conn, note_id, gateway)
         _assert_one_credit_note_each(server, conn, credited)
 
 

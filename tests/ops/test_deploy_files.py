@@ -3,12 +3,16 @@ topology as ``hcp serve``, and agree with the settings and the instance configur
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
 
+from api.config import ApiSettings
+from api.spec import SPEC_PATH
 from core.settings import PROJECT_ROOT, Settings
 from orchestration import serve
+from orchestration.cli import app as hcp_cli
 from orchestration.instance import dagster_yaml
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -21,7 +25,7 @@ def load(name: str) -> dict:
 def test_compose_runs_the_served_topology_on_the_settings_ports():
     compose = load("compose.yaml")
     services = compose["services"]
-    assert {"postgres", "migrate", "codeserver", "webserver", "daemon", "app"} <= set(services)
+    assert {"postgres", "migrate", "codeserver", "webserver", "daemon", "app", "api"} <= set(services)
     # roles and their passwords exist before any component connects as its own role
     assert services["migrate"]["command"] == ["hcp", "db", "migrate"]
     for name in ("codeserver", "webserver", "daemon", "app"):
@@ -108,3 +112,50 @@ def test_helm_values_use_the_k8s_run_launcher_and_the_same_limits():
     assert queued["maxConcurrentRuns"] == served["max_concurrent_runs"]
     assert queued["tagConcurrencyLimits"] == served["tag_concurrency_limits"]
     assert values["telemetry"]["enabled"] is False
+
+
+def _is_hcp_command(argv: list[str]) -> bool:
+    """``argv`` is ``hcp <group> <command>`` and the CLI has that command."""
+    assert argv[0] == "hcp", argv
+    group, command = argv[1:3]
+    (typer_group,) = [g.typer_instance for g in hcp_cli.registered_groups if g.name == group]
+    return command in {c.name or c.callback.__name__ for c in typer_group.registered_commands}
+
+
+def _api_health_path() -> str:
+    paths = json.loads(SPEC_PATH.read_text())["paths"]
+    assert "/v1/health" in paths and "security" not in paths["/v1/health"]["get"]  # no key needed
+    return "/v1/health"
+
+
+def test_compose_serves_the_api_as_hcp_api_serve_on_the_settings_port():
+    api = load("compose.yaml")["services"]["api"]
+    assert _is_hcp_command(api["command"]) and api["command"] == ["hcp", "api", "serve"]
+    port = ApiSettings().port
+    env = api["environment"]
+    # bound beyond the container's loopback, on the port the settings name; published on the host's loopback
+    assert env["HCP_API_HOST"] == "0.0.0.0" and int(env["HCP_API_PORT"]) == port
+    assert api["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert {"DATABASE_URL", "HCP_API_DB_PASSWORD", "HCP_API_KEY_SECRET", "HCP_STRIPE_WEBHOOK_SECRET"} <= set(
+        env
+    )
+    assert "HCP_API_DATABASE_URL" not in env  # derived from DATABASE_URL for the hcp_api role
+    assert f"127.0.0.1:{port}{_api_health_path()}" in " ".join(api["healthcheck"]["test"])
+    assert str(port) in (DEPLOY / "Dockerfile").read_text().split("EXPOSE", 1)[1].splitlines()[0]
+
+
+def test_kubernetes_api_deployment_matches_the_settings():
+    deployment, service = yaml.safe_load_all((DEPLOY / "k8s" / "api.yaml").read_text())
+    assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
+    assert deployment["spec"]["replicas"] >= 2  # rate limits are shared through PostgreSQL
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert _is_hcp_command(container["command"]) and container["command"] == ["hcp", "api", "serve"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    port = ApiSettings().port
+    assert env["HCP_API_HOST"] == "0.0.0.0" and int(env["HCP_API_PORT"]) == port
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"] == {"path": _api_health_path(), "port": "http"}
+    assert container["envFrom"] == [{"secretRef": {"name": "hcp-platform-secrets"}}]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"

@@ -3,6 +3,7 @@ the API served out of process by uvicorn as hcp_api, and keys of every kind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -113,19 +115,18 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
 
 
-@pytest.fixture(scope="session")
-def api_server(api_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextlib.contextmanager
+def serve(fleet: Fleet, log: Path) -> Iterator[Server]:
     """``uvicorn api.app:create_app`` in its own process on 127.0.0.1, connected as hcp_api."""
-    enable_login(api_fleet.url, None)
+    enable_login(fleet.url, None)
     port = _free_port()
     env = {
         **os.environ,
-        "HCP_API_DATABASE_URL": api_database_url(api_fleet.url),
+        "HCP_API_DATABASE_URL": api_database_url(fleet.url),
         "HCP_API_KEY_SECRET": KEY_SECRET,
         "HCP_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     env.pop("DATABASE_URL", None)  # the server gets the least-privilege login only
-    log = tmp_path_factory.mktemp("api") / "uvicorn.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -149,6 +150,13 @@ def api_server(api_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def api_server(api_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The API served out of process (see :func:`serve`)."""
+    with serve(api_fleet, tmp_path_factory.mktemp("api") / "uvicorn.log") as server:
+        yield server
 
 
 @dataclass

@@ -10,6 +10,8 @@ import pytest
 
 from api.app import create_app
 from api.db import api_database_url
+from api.keys import create_key
+from tests.restapi.conftest import KEY_SECRET, serve
 
 LISTS = ["/v1/usage", "/v1/invoices", "/v1/credit-notes", "/v1/workloads", "/v1/sessions"]
 PLAN = ["/v1/plans", "/v1/plans/current", "/v1/plans/{plan_id}", "/v1/plans/{plan_id}/devices"]
@@ -187,8 +189,15 @@ def test_invoice_etag_and_pdf(api_server, api_fleet, keys) -> None:
     assert note["kind"] == "credit_note" and note["refers_to"] == invoice_id and note["total_usd"] == "-1.00"
 
 
+def _early_in_a_minute() -> None:
+    """Rate windows are calendar minutes: start a count where a few requests cannot cross into the next."""
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+
+
 def test_rate_limit_per_key(api_server, keys) -> None:
     limited = api_server.client(keys.limited)
+    _early_in_a_minute()
     statuses = [limited.get("/v1/usage", params={"limit": 1}).status_code for _ in range(5)]
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     assert api_server.client(keys.customer[next(iter(keys.customer))]).get("/v1/usage").status_code == 200
@@ -220,3 +229,22 @@ def test_every_use_is_audited_with_the_key_id(api_server, api_fleet, keys) -> No
     ]
     assert mine[0][3]["query"] == "limit=2" and mine[0][3]["customer_id"] == owner
     assert any(r[0] == f"api-key:{keys.ids[keys.revoked]}" and r[1] == "api.denied" for r in rows)
+
+
+def test_rate_limit_is_shared_by_api_processes(api_server, api_fleet, tmp_path) -> None:
+    """Two uvicorn processes draw on one key's budget (counted in PostgreSQL): 4 per minute in all."""
+    with psycopg.connect(api_fleet.url, autocommit=True) as conn:
+        _, token = create_key(
+            conn,
+            KEY_SECRET.encode(),
+            actor="test",
+            name="shared",
+            customer_id=api_fleet.customers[0],
+            rate_per_minute=4,
+        )
+    with serve(api_fleet, tmp_path / "second.log") as second:
+        clients = [api_server.client(token), second.client(token)]
+        _early_in_a_minute()
+        answers = [clients[i % 2].get("/v1/usage", params={"limit": 1}) for i in range(6)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429, 429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60

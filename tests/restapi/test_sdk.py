@@ -8,10 +8,18 @@ from decimal import Decimal
 
 import hcp_client.models as models
 import pytest
-from hcp_client import HcpApiError, HcpClient
+from hcp_client import HcpApiError, HcpClient, Page
 from pydantic import BaseModel
 
+from api.sdk_models import SDK_MODELS_PATH, sdk_models_text
 from api.spec import SPEC_PATH
+
+
+def test_generated_models_have_not_drifted() -> None:
+    """The SDK's models are what datamodel-code-generator makes of the checked-in spec."""
+    assert SDK_MODELS_PATH.read_text() == sdk_models_text(), (
+        "sdk/hcp_client/models.py is stale: run `hcp api spec`"
+    )
 
 
 def test_models_match_the_spec() -> None:
@@ -57,4 +65,4 @@ def test_sdk_reads_typed_pages_and_documents(api_server, api_fleet, keys) -> Non
         assert plan.facilities and hcp.plans().data[0].plan_id == plan.plan_id
         devices = hcp.plan_devices(plan.plan_id, limit=5)
         assert len(devices.data) == 5 and devices.next_cursor is not None
-        assert typing.get_type_hints(HcpClient.usage)["return"] == models.Page[models.UsageRow]
+        assert typing.get_type_hints(HcpClient.usage)["return"] == Page[models.UsageRow]

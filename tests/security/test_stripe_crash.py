@@ -11,17 +11,15 @@ from tests.billing.test_stripe_sync import _assert_one_each, finalized  # noqa: 
 
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
 
-ONCE = {"attempts": 1, "backoff_s": 0.01}
-
 
 @pytest.mark.parametrize("lost", ["/v1/customers", "/v1/invoices", "/v1/invoiceitems"])
 def test_crash_after_the_call_then_retry_after_key_expiry_does_not_duplicate(conn, finalized, lost):  # noqa: F811
     with FakeStripe() as server:
         server.inject(lost, "drop_after")  # Stripe created it; our process died before recording it
         with pytest.raises(StripeSyncError):
-            sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **ONCE)
+            sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url, max_network_retries=0))
         server.expire_keys()  # a day later
-        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **ONCE)
+        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url, max_network_retries=0))
         _assert_one_each(server, conn, finalized)
-        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url), **ONCE)
+        sync_invoice(conn, finalized, LiveGateway("sk_test_fake", server.url, max_network_retries=0))
         _assert_one_each(server, conn, finalized)
