@@ -10,6 +10,7 @@ duration, so the developer's own data and Dagster instance are never touched.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path

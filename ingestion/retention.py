@@ -4,7 +4,8 @@ the hourly mart holds their hours (the marts keep hourly and daily grain for the
 A day is covered when every hour that has raw rows has rows in ``marts.fct_device_hourly``; both
 sides are probed hour by hour through their time indexes, so the check reads no partition whole.
 If any old day is not covered, nothing is dropped and :class:`PruneRefused` names the days.
-Partitions are detached CONCURRENTLY (PostgreSQL 14+), so running loads are never blocked.
+Partitions are detached and dropped by raw.drop_day_partition (migration 0019), which runs as the
+table's owner: the nightly job runs as the pipeline role.
 """
 
 from __future__ import annotations
@@ -119,13 +120,9 @@ def _not_covered(conn: psycopg.Connection, old: dict[str, list[tuple[date, str]]
 
 
 def _drop(conn: psycopg.Connection, table: str, partition: str) -> None:
-    """Detach without blocking loads of the parent, then drop the detached table."""
-    conn.execute(
-        sql.SQL("alter table {} detach partition {} concurrently").format(
-            sql.Identifier("raw", table), sql.Identifier("raw", partition)
-        )
-    )
-    conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", partition)))
+    """Detach and drop one day partition, through the owner's function (migration 0019): the
+    pipeline role runs the nightly prune and does not own the table."""
+    conn.execute("select raw.drop_day_partition(%s::regclass, %s)", (f"raw.{table}", partition))
 
 
 def create_ahead(url: str, days: int = 2, *, now: datetime | None = None) -> int:

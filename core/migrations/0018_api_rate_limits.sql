@@ -1,3 +1,4 @@
+-- reapply after restore: idempotent (the table if missing, its grant to hcp_api)
 -- REST API rate limits shared by every API process: a fixed one-minute window per key, counted
 -- with an UPSERT (api/auth.py). Unlogged: a counter is worth nothing after a crash (the budget then
 -- starts afresh), and unlogged writes skip the WAL on every request.
