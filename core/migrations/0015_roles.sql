@@ -111,9 +111,10 @@ begin
             where c.relnamespace = s.oid and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
               and c.relowner <> s.owner::regrole::oid
               -- a serial's or identity's sequence moves with its table
+              -- (a partitioned table depends internally on itself: that one is not a sequence's)
               and not exists (select from pg_catalog.pg_depend d
                               where d.classid = 'pg_class'::regclass and d.objid = c.oid
-                                and d.deptype in ('a', 'i'))
+                                and d.refobjid <> c.oid and d.deptype in ('a', 'i'))
         loop
             execute format('alter %s %I.%I owner to %I', o.kind, s.nspname, o.relname, s.owner);
         end loop;
