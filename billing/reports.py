@@ -10,7 +10,7 @@ import csv
 import importlib.resources
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -142,6 +142,9 @@ def render_invoice_pdf(conn: psycopg.Connection, invoice_id: int) -> tuple[str, 
     invoice = _invoice(conn, invoice_id)
     bill_to = invoice_bill_to(conn, invoice_id)
     pdf = _pdf(orientation="L")
+    # Dated by the invoice, not the clock: the same invoice gives the same bytes (the API's ETag,
+    # a restore that reproduces the PDF).
+    pdf.set_creation_date(invoice["issued_at"] or datetime.combine(invoice["period_start"], time(), UTC))
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
     title = {"invoice": "Invoice", "credit_note": "Credit note", "debit_note": "Debit note"}[invoice["kind"]]

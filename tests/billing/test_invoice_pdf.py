@@ -67,3 +67,15 @@ def test_long_description_non_latin_name_and_repeated_heading(conn):
     }
     assert fonts and all(FONT in font for font in fonts)  # only the embedded Unicode font
     assert all(path.is_file() for path in FONT_FILES.values())
+
+
+def test_the_same_invoice_renders_to_the_same_bytes(conn):
+    """An invoice's PDF is a function of the invoice, not of the clock: the API's ETag hashes it, and
+    a restore reproduces it byte for byte."""
+    import time
+
+    invoice_id = _invoice(conn, 3)
+    _, first = render_invoice_pdf(conn, invoice_id)
+    time.sleep(1.1)  # PDF dates have one-second resolution
+    _, again = render_invoice_pdf(conn, invoice_id)
+    assert first == again
