@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import psycopg
@@ -90,3 +91,17 @@ def solve_plan(
     x = solve(problem).x[:, 0]
     modes = {i: "mining" if on else "curtailed" for i, on in zip(ids, x, strict=True)}
     return write_modes(conn, modes)
+
+
+def load_price_spike(conn: psycopg.Connection, folder: Path, usd_mwh: float = 5000.0) -> None:
+    """A real-time price at the fixture facility's node (ERCOT HB_WEST) for the current 15 minutes."""
+    from ingestion.loader import ingest_file
+
+    now = datetime.now(UTC)
+    start = now.replace(minute=(now.minute // 15) * 15, second=0, microsecond=0)
+    spike = folder / "spike.csv"
+    spike.write_text(
+        "market,node_name,price_kind,interval_start_utc,interval_minutes,price_usd_per_mwh\n"
+        f"ERCOT,HB_WEST,rt,{start:%Y-%m-%dT%H:%M:%SZ},15,{usd_mwh:g}\n"
+    )
+    assert ingest_file(conn, "prices", spike).loaded == 1

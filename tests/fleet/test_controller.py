@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +16,7 @@ from ingestion.live.miners import MinerPool
 from ingestion.loader import ingest_file
 from tests.fleet.conftest import loopback
 from tests.fleet.fakes import FakeAntminer, FakeBitaxe
-from tests.fleet.helpers import age_commands, write_modes
+from tests.fleet.helpers import age_commands, load_price_spike, write_modes
 
 SETTINGS = FleetSettings(timeout_s=5, min_dwell_minutes=30, max_changes=10)
 
@@ -155,15 +154,7 @@ def test_machine_woken_since_the_last_poll_counts_at_once_for_a_price_spike(db, 
         write_modes(db, {"asic-0001": "mining"})
         assert apply_plan(database_url, inventory, SETTINGS, execute=True).applied == 1
         assert not fake.sleeping  # woken; the last poll still says sleeping
-        start = datetime.now(UTC).replace(
-            minute=(datetime.now(UTC).minute // 15) * 15, second=0, microsecond=0
-        )
-        spike = tmp_path / "spike.csv"
-        spike.write_text(
-            "market,node_name,price_kind,interval_start_utc,interval_minutes,price_usd_per_mwh\n"
-            f"ERCOT,HB_WEST,rt,{start:%Y-%m-%dT%H:%M:%SZ},15,5000\n"
-        )
-        ingest_file(db, "prices", spike)
+        load_price_spike(db, tmp_path)
         result = apply_plan(database_url, inventory, SETTINGS, execute=True)  # no poll in between
         assert [(c["action"], c["rule"]) for c in result.commands] == [("sleep", "curtail_price_spike")]
         assert fake.sleeping

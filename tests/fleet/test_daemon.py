@@ -12,17 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
 import psycopg
 
 from core.settings import PROJECT_ROOT, get_settings
-from ingestion.loader import ingest_file
 from tests.fleet.conftest import loopback
 from tests.fleet.fakes import FakeAntminer
-from tests.fleet.helpers import solve_plan
+from tests.fleet.helpers import load_price_spike, solve_plan
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 # Each step is a queued run started as a new process: minutes on a loaded machine, seconds on a quiet one.
@@ -96,15 +94,7 @@ def test_daemon_polls_applies_and_curtails_on_a_price_spike(
                     )  # fmt: skip
                     print(f"first poll after {polled:.0f} s, miners woken {woken:.0f} s later")
 
-                    start = datetime.now(UTC).replace(
-                        minute=(datetime.now(UTC).minute // 15) * 15, second=0, microsecond=0
-                    )
-                    spike = tmp_path / "spike.csv"
-                    spike.write_text(
-                        "market,node_name,price_kind,interval_start_utc,interval_minutes,price_usd_per_mwh\n"
-                        f"ERCOT,HB_WEST,rt,{start:%Y-%m-%dT%H:%M:%SZ},15,5000\n"
-                    )
-                    assert ingest_file(fleet_db, "prices", spike).loaded == 1
+                    load_price_spike(fleet_db, tmp_path)
                     curtailed = _wait(
                         "the controller sensor to curtail on the price spike",
                         lambda: a1.sleeping and a2.sleeping, TIMEOUT, platform.logs,

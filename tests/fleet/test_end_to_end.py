@@ -9,13 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-from ingestion.loader import ingest_file
 from tests.fleet.conftest import loopback
 from tests.fleet.fakes import FakeAntminer, FakeExporter
-from tests.fleet.helpers import solve_plan
+from tests.fleet.helpers import load_price_spike, solve_plan
 
 HCP = Path(sys.executable).parent / "hcp"
 
@@ -64,15 +62,7 @@ def test_poll_plan_apply_then_price_spike_curtails(fleet_db, staging_views, tmp_
         assert states["asic-0001"] == states["asic-0002"] == "mining"
 
         # The real-time price at the facility's node spikes to 5,000 USD/MWh.
-        start = datetime.now(UTC).replace(
-            minute=(datetime.now(UTC).minute // 15) * 15, second=0, microsecond=0
-        )
-        spike = tmp_path / "spike.csv"
-        spike.write_text(
-            "market,node_name,price_kind,interval_start_utc,interval_minutes,price_usd_per_mwh\n"
-            f"ERCOT,HB_WEST,rt,{start:%Y-%m-%dT%H:%M:%SZ},15,5000\n"
-        )
-        assert ingest_file(fleet_db, "prices", spike).loaded == 1
+        load_price_spike(fleet_db, tmp_path)
         curtailed = hcp("fleet", "apply", "--execute", "--inventory", str(inventory))
         assert sorted((c["device_id"], c["action"], c["rule"]) for c in curtailed["commands"]) == [
             ("asic-0001", "sleep", "curtail_price_spike"),
