@@ -26,6 +26,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from core.roles import OWNER_ROLE
 from ingestion import limits
 
 DEVICES = 2_000
@@ -58,13 +59,24 @@ def write_telemetry_csv(path: Path, rows: int, devices: int = DEVICES, seed: int
 
 
 def _scratch_schema(conn: psycopg.Connection, schema: str, device_ids: list[str]) -> None:
-    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+    # owned like raw: the loader makes day partitions through raw.create_day_partitions, which runs
+    # as the owner role and attaches them to the owner's table
+    conn.execute(
+        sql.SQL("create schema {} authorization {}").format(
+            sql.Identifier(schema), sql.Identifier(OWNER_ROLE)
+        )
+    )
     for table in _TABLES:
         conn.execute(
             sql.SQL("create table {} (like {} including all)").format(
                 sql.Identifier(schema, table), sql.Identifier("raw", table)
             )
             + (sql.SQL(" partition by range (ts)") if table == "device_telemetry" else sql.SQL(""))
+        )
+        conn.execute(
+            sql.SQL("alter table {} owner to {}").format(
+                sql.Identifier(schema, table), sql.Identifier(OWNER_ROLE)
+            )
         )
     with conn.cursor().copy(
         sql.SQL("copy {} (device_id, facility_id, kind, model, nominal_power_kw, load_id) from stdin").format(

@@ -65,7 +65,7 @@ def _stage(stage: str, url: str, folder: str, target: str) -> dict:
 
     chosen = {"anomalies": [anomalies], "forecasts": [forecasts], "plan": [allocation_plan],
               "models": [forecast_models]}[stage]  # fmt: skip
-    result = dg.materialize(chosen, resources={"postgres": PostgresResource(url=url)}, raise_on_error=True)
+    result = dg.materialize(chosen, resources={"postgres": PostgresResource.at(url)}, raise_on_error=True)
     return {"rows": 0, "success": result.success}
 
 

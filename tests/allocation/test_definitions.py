@@ -21,7 +21,7 @@ def test_allocation_assets_are_in_the_optimization_group_downstream_of_the_marts
 def test_plan_follows_the_forecasts_not_a_cron_offset():
     repo = defs.get_repository_def()
     plan = defs.resolve_asset_graph().get(PLAN)
-    assert plan.automation_condition is not None and plan.automation_condition.get_label() == "eager"
+    assert plan.automation_condition is not None and plan.automation_condition.get_label() == "follows_inputs"
     assert plan.freshness_policy is not None
     assert "allocation_plan_hourly" not in {s.job_name for s in repo.schedule_defs}
     assert repo.get_job("allocation_plan_hourly")  # still there for a manual re-plan

@@ -12,6 +12,7 @@ import pytest
 
 from billing import invoices as inv
 from billing.reconcile import marts_crosscheck, reconcile
+from ingestion.bulk import ensure_day_partitions
 from tests.billing import factories as f
 
 pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
@@ -250,6 +251,7 @@ def test_running_workload_is_cut_at_the_newest_event(conn, month):
         """insert into raw.facilities values ('fac-1', 'Site', 'ERCOT', 'HB_WEST', 'America/Chicago',
                1000, 1.1, 1)"""
     )
+    ensure_day_partitions(conn, "device_telemetry", [T(2026, 10, 31, 23, 55)])
     conn.execute(
         "insert into raw.device_telemetry (device_id, ts, power_kw, load_id) values (%s, %s, 0.7, 1)",
         (month[0], T(2026, 10, 31, 23, 55)),

@@ -101,7 +101,7 @@ def test_hcp_db_prune_command(conn, database_url, tmp_path):
 def test_nightly_job_creates_ahead_and_prunes(conn, database_url):
     with dg.DagsterInstance.ephemeral() as instance:
         result = prune_raw_nightly.execute_in_process(
-            instance=instance, resources={"postgres": PostgresResource(url=database_url)}
+            instance=instance, resources={"postgres": PostgresResource.at(database_url)}
         )
     assert result.success
     today = datetime.now(UTC).date()

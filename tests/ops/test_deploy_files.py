@@ -61,13 +61,16 @@ def _published(spec: str) -> tuple[str, int, int]:
 def test_ui_and_app_are_reached_only_through_an_authenticating_proxy():
     """The Dagster UI (its launchpad runs jobs) and the app are published only through oauth2-proxy
     (OIDC sign-in), on the settings' ports, bound to localhost unless HCP_BIND_ADDRESS says else;
-    nothing else publishes a port."""
+    nothing else publishes a port but the REST API, which authenticates every caller with an API key
+    itself, bound the same way."""
     services = load("compose.yaml")["services"]
     defaults = Settings()
     upstreams = {"webserver": defaults.dagster_port, "app": defaults.streamlit_port}
     proxies = {name: s for name, s in services.items() if s.get("image", "").startswith(PROXY_IMAGE)}
     publishing = {name for name, s in services.items() if s.get("ports")}
-    assert publishing == set(proxies) and len(proxies) == 2
+    assert publishing == set(proxies) | {"api"} and len(proxies) == 2
+    [api_mapping] = services["api"]["ports"]
+    assert _published(api_mapping)[0] == "127.0.0.1"
     for upstream, port in upstreams.items():
         (name,) = [n for n, s in proxies.items() if f"--upstream=http://{upstream}:{port}/" in s["command"]]
         proxy = proxies[name]

@@ -17,7 +17,7 @@ def test_downstream_assets_follow_their_inputs():
     graph = defs.resolve_asset_graph()
     for key in FOLLOWERS:
         condition = graph.get(dg.AssetKey(list(key))).automation_condition
-        assert condition is not None and condition.get_label() == "eager", key
+        assert condition is not None and condition.get_label() == "follows_inputs", key
     assert (
         graph.get(dg.AssetKey(["raw", "device_telemetry"])).automation_condition is None
     )  # the sensor loads

@@ -87,7 +87,8 @@ def insert_telemetry(conn: psycopg.Connection, rows: list[list]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             """insert into raw.device_telemetry (device_id, ts, power_kw, hashrate_ths, gpu_util_pct,
-                   temperature_c, load_id) values (%s, %s, %s, %s, %s, %s, %s)""",
+                   temperature_c, load_id) values (%s, %s, %s, %s, %s, %s, %s)
+               on conflict do nothing""",  # as the loader: an exact repeat of a stored row is kept once
             rows,
         )
 
