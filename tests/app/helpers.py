@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from unittest import mock
 
 from core.roles import APP_ROLES
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, environment
 
 APP_DIR = PROJECT_ROOT / "apps" / "streamlit"
 
@@ -24,7 +23,8 @@ def using(url: str) -> Iterator[str]:
 
     from apps.streamlit.lib import db
 
-    with mock.patch.dict(os.environ, {"DATABASE_URL": url}):
+    # settings are cached per process: environment() re-reads them on entry and on exit
+    with environment({"DATABASE_URL": url}):
         db.reset()
         st.cache_data.clear()
         st.cache_resource.clear()
