@@ -43,3 +43,13 @@ def test_materialize_ingestion_twice_is_idempotent(small_fleet, conn):
     again = materialize("group:ingestion")
     assert all(stage.success for stage in again)
     assert raw_counts(conn) == counts
+
+
+def test_a_dimension_builds_before_the_marts_that_reference_it(small_fleet, conn):
+    # The automation builds dim_devices as soon as its inputs land, before fct_usage exists. The
+    # relationship test of fct_usage -> dim_devices belongs to fct_usage: it must wait for both.
+    assert all(stage.success for stage in materialize("group:ingestion"))
+    built = materialize("key:marts/dim_devices")
+    assert built and all(stage.success for stage in built), built
+    assert conn.execute("select to_regclass('marts.fct_usage')").fetchone()[0] is None
+    assert conn.execute("select count(*) from marts.dim_devices").fetchone()[0] == 40
