@@ -22,6 +22,16 @@ class PostgresResource(dg.ConfigurableResource):
 
     _url: str = PrivateAttr(default="")
 
+    def __init__(self, **data: object) -> None:
+        # Dagster's config models accept unknown keywords; here one would quietly mean the default
+        # database, so a caller that names a URL is told where a fixed URL goes.
+        if data:
+            raise TypeError(
+                f"PostgresResource takes no arguments (got {', '.join(sorted(data))}): "
+                "use PostgresResource.at(url) for a fixed database"
+            )
+        super().__init__()
+
     @classmethod
     def at(cls, url: str) -> dg.ResourceDefinition:
         """The resource fixed to ``url`` for code that holds a URL itself (tests, benchmarks): a

@@ -111,3 +111,14 @@ def test_launchpad_cannot_repoint_the_database(database_url, tmp_path: Path):
     assert connected == [], "the run connected to the server named in run config"
     assert done.returncode != 0, output[-3000:]
     assert 'unexpected config entry "url"' in output
+
+
+@pytest.mark.parametrize("field", ["url", "database_url"])
+def test_code_cannot_repoint_the_database_by_a_keyword(field: str):
+    """In code, too: a keyword the resource does not have is an error, not silently the default
+    database (``PostgresResource(url=...)`` once ran a benchmark against the platform's database)."""
+    from assets.resources import PostgresResource
+
+    with pytest.raises(TypeError, match=rf"{field}.*PostgresResource\.at"):
+        PostgresResource(**{field: "postgresql://hcp@127.0.0.1/elsewhere"})
+    assert PostgresResource.at("postgresql://hcp@127.0.0.1/elsewhere") is not None
