@@ -22,6 +22,7 @@ FORECASTS = dg.AssetKey(["ml", "forecasts"])
 ANOMALIES = dg.AssetKey(["ml", "anomalies"])
 PLAN = dg.AssetKey(["ops", "allocation_plan"])
 
+# what the automation builds: a missing one of these upstream of a follower means "wait for it"
 FOLLOWERS = dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS) | dg.AssetSelection.assets(
     FORECASTS, ANOMALIES, PLAN
 )
@@ -32,16 +33,26 @@ FRESHNESS = dg.FreshnessPolicy.time_window(
 
 
 def follows_inputs() -> dg.AutomationCondition:
-    """``eager()`` whose "no input missing" clause looks at the dbt models only: a model reads
-    day-partitioned raw tables, whose days before the first file stay missing for ever and would
-    block it, but a model whose upstream model was never built would fail on a missing relation
-    (the soak saw ``relation "staging.stg_raw__device_telemetry" does not exist``)."""
-    unbuilt_model = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
-        dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS)
+    """``eager()`` whose "no input missing" clause looks at what automation itself builds: a model
+    reads day-partitioned raw tables, whose days before the first file stay missing for ever and
+    would block it, but a model whose upstream model was never built would fail on a missing
+    relation (the soak saw ``relation "staging.stg_raw__device_telemetry" does not exist``).
+
+    Also a first build of what was never built, once its upstream models exist: a raw table that
+    never gets a file (GPU telemetry at a site of miners only) exists empty from the migrations, and
+    without it every model downstream would wait for ever (the soak's plan never came). A first
+    build that failed is not retried every tick; the next input update retries it."""
+    unbuilt_upstream = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
+        FOLLOWERS
     )
-    return (
-        dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()) & ~unbuilt_model
-    ).with_label("follows_inputs")
+    first_build = (
+        dg.AutomationCondition.missing()
+        & ~dg.AutomationCondition.in_progress()
+        & ~dg.AutomationCondition.execution_failed()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+    )
+    eager = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    return ((eager | first_build) & ~unbuilt_upstream).with_label("follows_inputs")
 
 
 def apply(defs: dg.Definitions) -> dg.Definitions:

@@ -7,7 +7,7 @@ failed run, an ERROR in the daemon's log, a mart that differs from the batch reb
 
 from pathlib import Path
 
-from orchestration.soak import compare_fingerprints, log_errors, verdict
+from orchestration.soak import compare_fingerprints, log_errors, run_soak, verdict
 
 GOOD = {"files": {"a.csv": 1, "b.csv": 1}, "failed_runs": 0, "forecasts": [20.0], "plan": [21.0],
         "last_load": 10.0, "errors": [], "settled": True}  # fmt: skip
@@ -37,3 +37,11 @@ def test_the_checks_fail_on_what_a_broken_soak_observes(tmp_path: Path):
     assert compare_fingerprints(marts, {"fct_usage": dict(marts["fct_usage"])})["equal"] is True
     off = compare_fingerprints(marts, {"fct_usage": {"rows": 10, "energy_kwh": "12.400000"}})
     assert off["equal"] is False and list(off["differing"]) == ["fct_usage"]
+
+
+def test_short_soak_daemon_does_everything(database_url):
+    report = run_soak(database_url, hours=3, speed=180, devices=2, timeout=1500)
+    failed = {name: passed for name, passed in report["checks"].items() if not passed}
+    assert failed == {}, report
+    assert report["files"] > 5
+    assert report["lag_file_to_mart_seconds"]["files"] == report["files"]
