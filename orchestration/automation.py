@@ -38,13 +38,14 @@ def follows_inputs() -> dg.AutomationCondition:
     would block it, but a model whose upstream model was never built would fail on a missing
     relation (the soak saw ``relation "staging.stg_raw__device_telemetry" does not exist``).
 
-    Also a first build of what was never built, once its upstream models exist: a raw table that
+    Also a first build of what was never built, with its never-built upstream models: a raw table that
     never gets a file (GPU telemetry at a site of miners only) exists empty from the migrations, and
     without it every model downstream would wait for ever (the soak's plan never came). A first
     build that failed is not retried every tick; the next input update retries it."""
-    unbuilt_upstream = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
-        FOLLOWERS
-    )
+    # (a model built in the same tick is built first in the same run)
+    unbuilt_upstream = dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.missing() & ~dg.AutomationCondition.will_be_requested()
+    ).allow(FOLLOWERS)
     first_build = (
         dg.AutomationCondition.missing()
         & ~dg.AutomationCondition.in_progress()

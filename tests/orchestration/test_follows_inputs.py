@@ -39,40 +39,45 @@ def requested(result) -> set[str]:
     return {"/".join(r.key.path) for r in result.results if r.true_subset.size}
 
 
-def test_a_model_waits_for_an_upstream_model_never_built():
+def test_a_model_waits_for_an_upstream_model_that_is_not_being_built():
+    """The relation of an upstream model that is neither built nor being built does not exist."""
+    defs = dg.Definitions(assets=[raw_prices, stg_prices, stg_broken, joined])
     with dg.instance_for_test() as instance:
-        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance)
-        dg.materialize([raw_prices], instance=instance, partition_key="2026-11-18")
-        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
-        # after its input, raw days missing or not (stg_telemetry's first build: no run launched here)
-        assert requested(result) == {"staging/stg_prices", "staging/stg_telemetry"}
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert requested(result) == {"staging/stg_prices", "staging/stg_broken", "intermediate/joined"}
         dg.materialize([stg_prices], instance=instance)
-        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
-        # prices updated, but telemetry's staging model was never built: aligned waits for it
-        assert "intermediate/aligned" not in requested(result)
-        dg.materialize([stg_telemetry], instance=instance)
-        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
-        assert "intermediate/aligned" in requested(result)
+        assert not dg.materialize([stg_broken], instance=instance, raise_on_error=False).success
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        assert requested(result) == set()
+        dg.materialize([raw_prices], instance=instance, partition_key=DAYS.get_last_partition_key())
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+        # prices updated, but stg_broken was never built (and is not retried): joined waits for it
+        assert requested(result) == {"staging/stg_prices"}
 
 
 def test_a_model_whose_input_never_arrives_is_still_built_once():
     """A site with miners only never lands GPU telemetry: the staging model of that raw table (which
-    migrations create, empty) is built on its own, or every model downstream would wait for ever."""
+    migrations create, empty) is built on its own, with everything downstream in the same tick, or
+    every model downstream would wait for ever."""
     with dg.instance_for_test() as instance:
         result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance)
-        assert requested(result) == {"staging/stg_prices", "staging/stg_telemetry"}
-        # not the intermediate model: its upstream models are not built yet
-        dg.materialize([stg_prices, stg_telemetry], instance=instance)
-        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
-        assert requested(result) == {"intermediate/aligned"}
-        dg.materialize([aligned], instance=instance)
+        assert requested(result) == {"staging/stg_prices", "staging/stg_telemetry", "intermediate/aligned"}
+        dg.materialize([stg_prices, stg_telemetry, aligned], instance=instance)
         result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
         assert requested(result) == set()  # built once: nothing new until an input lands
+        dg.materialize([raw_prices], instance=instance, partition_key=DAYS.get_last_partition_key())
+        result = dg.evaluate_automation_conditions(defs=DEFS, instance=instance, cursor=result.cursor)
+        assert requested(result) == {"staging/stg_prices", "intermediate/aligned"}
 
 
 @dg.asset(key=["staging", "stg_broken"], group_name="staging", automation_condition=follows_inputs())
 def stg_broken() -> None:
     raise RuntimeError("the model's SQL is wrong")
+
+
+@dg.asset(key=["intermediate", "joined"], deps=[stg_prices, stg_broken], group_name="intermediate",
+          automation_condition=follows_inputs())  # fmt: skip
+def joined() -> None: ...
 
 
 def test_a_failed_first_build_is_not_retried_every_tick():
