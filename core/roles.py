@@ -5,7 +5,8 @@ Every component connects as its own role (migration 0015 creates them and grants
 - ``hcp_owner`` owns the platform's schemas and tables (NOLOGIN; migrations run on the admin path);
 - ``hcp_pipeline``: loads, dbt (it owns the dbt schemas), billing writes, Dagster assets;
 - ``hcp_app``: the Streamlit app, reads marts and writes only its own tables;
-- ``hcp_api``: the REST API (migration 0010); ``hcp_analyst``: analysts, read only (migration 0004).
+- ``hcp_api``: the REST API (migration 0010); ``hcp_analyst``: analysts, read only (migration 0004);
+- ``hcp_dagster``: Dagster's storage (runs, event logs, schedules); owns Dagster's database (0020).
 
 Passwords are generated (``secrets``) into one 0600 file outside the repository
 (``$HCP_HOME/secrets/db_roles.json``) by :func:`ensure_roles`, the explicit step that ``hcp db
@@ -31,8 +32,9 @@ PIPELINE_ROLE = "hcp_pipeline"
 APP_ROLE = "hcp_app"
 API_ROLE = "hcp_api"
 ANALYST_ROLE = "hcp_analyst"
+DAGSTER_ROLE = "hcp_dagster"
 # The roles that log in, each with a generated password (hcp_owner never logs in).
-LOGIN_ROLES: tuple[str, ...] = (PIPELINE_ROLE, APP_ROLE, API_ROLE, ANALYST_ROLE)
+LOGIN_ROLES: tuple[str, ...] = (PIPELINE_ROLE, APP_ROLE, API_ROLE, ANALYST_ROLE, DAGSTER_ROLE)
 
 # Roles of the app's users (ops.app_users.role; its check constraint lists the same names), from the
 # least to the most privileged. The one definition: the app, the CLI and the tests import it.

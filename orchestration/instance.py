@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, sql
 from sqlalchemy.engine import URL
 
 from core.db import with_database
@@ -83,12 +83,60 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def ensure_dagster_database(platform_url: str) -> str:
-    """Create Dagster's database when missing; returns its SQLAlchemy URL for dagster-postgres."""
+    """Dagster's database, owned by ``hcp_dagster`` (created when missing; one an older version
+    created as the admin is handed over); returns its SQLAlchemy URL, logging in as ``hcp_dagster``.
+
+    ``platform_url`` is the admin path: the platform is migrated and the roles can log in first."""
+    from core.migrate import prepare
+    from core.roles import DAGSTER_ROLE, ensure_roles, role_url
+
+    prepare(platform_url)
+    ensure_roles(platform_url)
     name = dagster_database_name(platform_url)
     with psycopg.connect(platform_url, autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-            conn.execute(f'create database "{name}"')
-    return sqlalchemy_url(with_database(platform_url, name))
+        owner = conn.execute(
+            "select pg_catalog.pg_get_userbyid(datdba) from pg_catalog.pg_database where datname = %s",
+            (name,),
+        ).fetchone()
+        if owner is None:
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(name), sql.Identifier(DAGSTER_ROLE)
+                )
+            )
+        elif owner[0] != DAGSTER_ROLE:
+            conn.execute(
+                sql.SQL("alter database {} owner to {}").format(
+                    sql.Identifier(name), sql.Identifier(DAGSTER_ROLE)
+                )
+            )
+    if owner is not None and owner[0] != DAGSTER_ROLE:
+        with psycopg.connect(with_database(platform_url, name), autocommit=True) as conn:
+            conn.execute(_HAND_OVER)
+    return sqlalchemy_url(role_url(with_database(platform_url, name), DAGSTER_ROLE))
+
+
+# Tables, views and free-standing sequences of public (a serial's sequence moves with its table).
+_HAND_OVER = """
+do $$
+declare
+    o record;
+begin
+    for o in
+        select c.relname, case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                                         when 'S' then 'sequence' else 'table' end as kind
+        from pg_catalog.pg_class c
+        where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
+          and c.relowner <> 'hcp_dagster'::regrole
+          and not exists (select from pg_catalog.pg_depend d
+                          where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                            and d.refobjid <> c.oid and d.deptype in ('a', 'i'))
+    loop
+        execute format('alter %s public.%I owner to hcp_dagster', o.kind, o.relname);
+    end loop;
+end
+$$
+"""
 
 
 def ensure_dagster_home(platform_url: str | None = None) -> Path:

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from core import roles
 from core.db import with_login
 
-LOGIN_ROLES = ("hcp_pipeline", "hcp_app", "hcp_api", "hcp_analyst")
+LOGIN_ROLES = ("hcp_pipeline", "hcp_app", "hcp_api", "hcp_analyst", "hcp_dagster")
 ALL_ROLES = ("hcp_owner", *LOGIN_ROLES)
 
 
@@ -30,6 +30,7 @@ def _component_urls(database_url: str) -> dict[str, str]:
     from apps.streamlit.lib import db as app_db
     from assets.resources import PostgresResource
     from core.dbt import dbt_env
+    from orchestration.instance import ensure_dagster_database
 
     env = dbt_env(database_url)
     dbt_url = make_conninfo(
@@ -41,7 +42,44 @@ def _component_urls(database_url: str) -> dict[str, str]:
         "pipeline (dbt profile)": dbt_url,
         "app": app_db.database_url(),
         "api": api_database_url(database_url),
+        "dagster storage": _libpq(ensure_dagster_database(database_url)),
     }
+
+
+def _libpq(sqlalchemy_url: str) -> str:
+    """dagster-postgres' SQLAlchemy URL as the libpq conninfo it stands for."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(sqlalchemy_url)
+    return make_conninfo(
+        user=url.username, password=url.password, dbname=url.database, host=url.host or url.query.get("host"),
+        port=url.port,
+    )  # fmt: skip
+
+
+def test_dagster_database_an_older_version_made_is_handed_to_its_role(database_url, conn):
+    """Before 0020 the admin created Dagster's database and Dagster's tables in it as itself."""
+    from core.db import with_database
+    from orchestration.instance import dagster_database_name, ensure_dagster_database
+
+    name = dagster_database_name(database_url)
+    conn.execute(f'drop database if exists "{name}"')
+    conn.execute(f'create database "{name}"')
+    with psycopg.connect(with_database(database_url, name), autocommit=True) as old:
+        old.execute("create table runs (id serial primary key, run_body text)")
+        old.execute("create sequence free_standing")
+    with psycopg.connect(_libpq(ensure_dagster_database(database_url)), autocommit=True) as dagster:
+        owners = dagster.execute(
+            """select c.relname, pg_get_userbyid(c.relowner) from pg_class c
+               where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'S')"""
+        ).fetchall()
+        dagster.execute("insert into runs (run_body) values ('{}')")
+        dagster.execute("alter table runs add column status text")  # Dagster's own migrations
+    assert dict(owners) == {"runs": "hcp_dagster", "runs_id_seq": "hcp_dagster", "free_standing": "hcp_dagster"}
+    owner = conn.execute(
+        "select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)
+    ).fetchone()[0]
+    assert owner == "hcp_dagster"
 
 
 def test_each_component_connects_as_its_own_role_and_none_is_superuser(database_url):
@@ -50,6 +88,7 @@ def test_each_component_connects_as_its_own_role_and_none_is_superuser(database_
         "pipeline (dbt profile)": "hcp_pipeline",
         "app": "hcp_app",
         "api": "hcp_api",
+        "dagster storage": "hcp_dagster",
     }
     for component, url in _component_urls(database_url).items():
         with psycopg.connect(url) as conn:
