@@ -75,7 +75,11 @@ def test_dagster_database_an_older_version_made_is_handed_to_its_role(database_u
         ).fetchall()
         dagster.execute("insert into runs (run_body) values ('{}')")
         dagster.execute("alter table runs add column status text")  # Dagster's own migrations
-    assert dict(owners) == {"runs": "hcp_dagster", "runs_id_seq": "hcp_dagster", "free_standing": "hcp_dagster"}
+    assert dict(owners) == {
+        "runs": "hcp_dagster",
+        "runs_id_seq": "hcp_dagster",
+        "free_standing": "hcp_dagster",
+    }
     owner = conn.execute(
         "select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)
     ).fetchone()[0]
