@@ -10,6 +10,7 @@ subprocess environment.
 
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -144,7 +145,35 @@ def _yaml_vars(values: Mapping[str, str]) -> str:
 def hcp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtWindowConfig):
     """Build the selected dbt models and run their tests (reported as asset checks)."""
     with database_env():
-        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(config), context=context)
+        yield from invocation.stream()
+    keep_run_state(Path(invocation.target_path))
+
+
+KEPT_RUN_TARGETS = 20  # each run's target folder (manifest, logs, run results) is about 3 MB
+
+
+def keep_run_state(run_target: Path, keep: int = KEPT_RUN_TARGETS, target: Path | None = None) -> None:
+    """After a dbt run: keep its partial-parse state for the next run, and only the ``keep`` newest
+    run folders (dagster-dbt makes one per run under ``target/`` and never removes them).
+
+    dagster-dbt seeds each run's folder with the project's ``partial_parse.msgpack``, parsed at load
+    without the database; dbt re-parses everything when the connection differs ("profile has
+    changed"), so every run paid a full parse (about 45 s under load)."""
+    target = target or dbt_project.project_dir / dbt_project.target_path
+    if not run_target.is_absolute():
+        run_target = target.parent / run_target
+    produced = run_target / "partial_parse.msgpack"
+    if produced.is_file():
+        kept = target / "partial_parse.msgpack"
+        staged = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        shutil.copyfile(produced, staged)
+        os.replace(staged, kept)  # atomic: a run starting now copies the old file or the new one
+    runs = sorted(
+        (p for p in target.glob(f"{hcp_dbt_models.op.name}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+    )
+    for old in runs[:-keep] if keep else runs:
+        shutil.rmtree(old, ignore_errors=True)  # a concurrent run may be removing it too
 
 
 defs = dg.Definitions(

@@ -53,3 +53,40 @@ def test_a_dimension_builds_before_the_marts_that_reference_it(small_fleet, conn
     assert built and all(stage.success for stage in built), built
     assert conn.execute("select to_regclass('marts.fct_usage')").fetchone()[0] is None
     assert conn.execute("select count(*) from marts.dim_devices").fetchone()[0] == 40
+
+
+def test_a_dbt_run_parses_only_what_changed_since_the_last_run(small_fleet):
+    """The project is parsed at load without the database; the first run on a database re-parses in
+    full ("profile has changed"), and its state is kept so that the next run does not."""
+    from assets.marts import DBT_PROJECT_DIR
+
+    def dbt_log(stage) -> str:
+        (folder,) = (DBT_PROJECT_DIR / "target").glob(f"hcp_dbt_models-{stage.run_id[:7]}-*")
+        return (folder / "dbt.log").read_text()
+
+    assert all(stage.success for stage in materialize("group:ingestion"))
+    first, second = (materialize("key:marts/dim_facilities")[-1] for _ in range(2))
+    assert first.success and second.success
+    assert "Unable to do partial parsing" not in dbt_log(second)
+    assert "Partial parsing enabled" in dbt_log(second) or "partial parse" in dbt_log(second).lower()
+
+
+def test_only_the_newest_dbt_run_folders_are_kept(tmp_path):
+    import os
+
+    from assets.marts import keep_run_state
+
+    target = tmp_path / "target"
+    runs = []
+    for i in range(5):
+        run = target / f"hcp_dbt_models-{i:07d}-abcdef0"
+        run.mkdir(parents=True)
+        (run / "partial_parse.msgpack").write_bytes(bytes([i]))
+        os.utime(run, (1_000_000 + i, 1_000_000 + i))
+        runs.append(run)
+    (target / "other").mkdir()
+    keep_run_state(runs[-1], keep=2, target=target)
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        ["other", "partial_parse.msgpack", runs[-2].name, runs[-1].name]
+    )
+    assert (target / "partial_parse.msgpack").read_bytes() == bytes([4])
