@@ -1,3 +1,4 @@
+-- reapply after restore: idempotent; the role is cluster-wide and a restore onto a new server lacks it
 -- Dagster's own role (issue 15): the daemon, the webserver and the run processes keep runs, event
 -- logs and schedule state in Dagster's database (<db>_dagster, orchestration/instance.py) as
 -- hcp_dagster, which owns that database and nothing in the platform's.

@@ -3,7 +3,9 @@
 
   - vars `start` / `end` (Dagster partitions, backfills) win when given;
   - otherwise, on an incremental run: the newest `column` already in the table, truncated to
-    `grain`, minus var `lookback_hours` (late-arriving data inside that window is picked up);
+    `grain`, minus var `lookback_hours` (late-arriving data inside that window is picked up), or
+    earlier when the model's config `late_source` (a raw table) got rows for older times since the
+    model's last run (a day's real-time prices landing after its telemetry);
   - otherwise (first build, --full-refresh): everything.
 
   The bound is computed with one query before the model runs and rendered as a literal, so the
@@ -26,6 +28,10 @@
             from {{ this }}
         {%- endset -%}
         {%- set newest = run_query(newest_query).columns[0].values()[0] -%}
+        {%- set late = late_source_start(grain) -%}
+        {%- if newest is not none and late is not none and late < newest -%}
+            {%- set newest = late -%}
+        {%- endif -%}
         {%- if newest is not none -%}
             {%- set window_start = "to_timestamp(" ~ newest ~ ")" -%}
         {%- endif -%}
@@ -45,5 +51,41 @@
 
     insert into {{ arg_dict['target_relation'] }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }}
-    from {{ arg_dict['temp_relation'] }}
+    from {{ arg_dict['temp_relation'] }};
+    {{ late_source_mark_read() }}
+{%- endmacro %}
+
+
+{#-
+  The oldest time (epoch seconds, truncated to `grain`) in the rows of config `late_source` that
+  loads finished after the model's watermark carry; none without a late source or a watermark (a
+  first incremental run reads only the lookback, then sets the watermark).
+-#}
+{% macro late_source_start(grain) -%}
+    {%- set late = config.get('late_source') -%}
+    {%- if not late or not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set query -%}
+        select extract(epoch from date_trunc('{{ grain }}', min(rows.{{ late.column }}), 'UTC'))::bigint
+        from raw.load_log as loads
+        inner join {{ source('raw', late.table) }} as rows on rows.load_id = loads.load_id
+        where loads.finished_at > (
+            select watermarks.read_until from ops.dbt_source_watermarks as watermarks
+            where watermarks.model = '{{ this.identifier }}' and watermarks.source = '{{ late.table }}'
+        )
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
+
+
+{#-
+  Record that the model has read its late source: every load finished before this transaction
+  began, less a margin (a load sets finished_at just before it commits), is in the rows just built.
+-#}
+{% macro late_source_mark_read() -%}
+    {%- set late = config.get('late_source') -%}
+    {%- if late -%}
+    insert into ops.dbt_source_watermarks (model, source, read_until)
+    values ('{{ this.identifier }}', '{{ late.table }}', now() - interval '10 minutes')
+    on conflict (model, source) do update set read_until = excluded.read_until
+    {%- endif -%}
 {%- endmacro %}

@@ -97,3 +97,34 @@ def test_incremental_after_late_data_equals_full_refresh(marts_fleet, conn):
     full = _snapshot(conn)
     for table in MARTS:
         assert incremental[table] == full[table], table
+
+
+# Real-time prices revised (or first landed) for hours older than the lookback: a day's RT file that
+# lands after the day's telemetry was built with its day-ahead prices.
+LATE_PRICES_SQL = """
+with newest as (select max(interval_start_utc) as newest_ts from raw.energy_prices where price_kind = 'rt')
+insert into raw.energy_prices (market, node_name, price_kind, interval_start_utc, interval_minutes,
+                               interval_start_local, price_usd_per_mwh, load_id)
+select market, node_name, price_kind, interval_start_utc, interval_minutes, interval_start_local,
+       price_usd_per_mwh * 2 + 11, %(load_id)s
+from raw.energy_prices, newest
+where price_kind = 'rt' and interval_start_utc >= newest_ts - interval '20 hours'
+  and interval_start_utc < newest_ts - interval '12 hours'
+"""
+
+
+def test_incremental_after_late_prices_older_than_the_lookback_equals_full_refresh(marts_fleet, conn):
+    url, target = marts_fleet["url"], marts_fleet["target"]
+    run_dbt(url, "run", target_path=target)  # an incremental run first: the models know what they saw
+    with psycopg.connect(url) as load:
+        load_id = load.execute(
+            "insert into raw.load_log (kind, source_file, status, finished_at)"
+            " values ('energy_prices', 'late-rt-prices', 'succeeded', now()) returning load_id"
+        ).fetchone()[0]
+        assert load.execute(LATE_PRICES_SQL, {"load_id": load_id}).rowcount > 0
+    run_dbt(url, "run", target_path=target)
+    incremental = _snapshot(conn)
+    run_dbt(url, "run", "--full-refresh", target_path=target)
+    full = _snapshot(conn)
+    for table in MARTS:
+        assert incremental[table] == full[table], table

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         window_column='hour_start_at',
+        late_source={'table': 'energy_prices', 'column': 'interval_start_utc'},
         pre_hook="set local work_mem = '256MB'",
         indexes=[
             {'columns': ['hour_start_at']},

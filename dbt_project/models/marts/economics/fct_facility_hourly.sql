@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         window_column='hour_start_at',
+        late_source={'table': 'energy_prices', 'column': 'interval_start_utc'},
         indexes=[{'columns': ['hour_start_at']}, {'columns': ['facility_id', 'hour_start_at'], 'unique': true}],
     )
 }}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='window_replace',
         window_column='day_start_at',
+        late_source={'table': 'energy_prices', 'column': 'interval_start_utc'},
         window_grain='day',
         indexes=[{'columns': ['day_start_at']}],
     )
