@@ -10,7 +10,19 @@ begin
 end
 $$;
 
-alter role hcp_analyst set default_transaction_read_only = on;
+-- Roles are cluster-wide: written only when it differs, since several databases on one server
+-- migrate at once and concurrent ALTER ROLE fails ("tuple concurrently updated").
+do $$
+begin
+    if not exists (
+        select from pg_catalog.pg_db_role_setting s join pg_catalog.pg_roles o on o.oid = s.setrole
+        where o.rolname = 'hcp_analyst' and s.setdatabase = 0
+          and 'default_transaction_read_only=on' = any (s.setconfig)
+    ) then
+        alter role hcp_analyst set default_transaction_read_only = on;
+    end if;
+end
+$$;
 
 revoke all on schema raw, staging, intermediate, ml, ops from hcp_analyst;
 revoke create on schema public from hcp_analyst;

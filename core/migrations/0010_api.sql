@@ -16,8 +16,22 @@ $$;
 
 -- Audit rows of reads are many and small: a crash of the server may lose the last few hundred
 -- milliseconds of them, never half a row. Webhook transactions turn synchronous commit back on.
-alter role hcp_api set synchronous_commit = off;
-alter role hcp_api set statement_timeout = '10s';
+-- (each written only when it differs: roles are cluster-wide and concurrent ALTER ROLE fails)
+do $$
+declare
+    setting text;
+begin
+    foreach setting in array array['synchronous_commit=off', 'statement_timeout=10s'] loop
+        if not exists (
+            select from pg_catalog.pg_db_role_setting s join pg_catalog.pg_roles o on o.oid = s.setrole
+            where o.rolname = 'hcp_api' and s.setdatabase = 0 and setting = any (s.setconfig)
+        ) then
+            execute format('alter role hcp_api set %s = %L', split_part(setting, '=', 1),
+                           split_part(setting, '=', 2));
+        end if;
+    end loop;
+end
+$$;
 
 -- --- API keys -------------------------------------------------------------------------------------
 -- The secret is shown once; only HMAC-SHA256(server secret, secret) is stored (api/keys.py).
