@@ -4,16 +4,20 @@ delivered (the 48-hour soak failed 4 runs on it), while a real imbalance still f
 
 from __future__ import annotations
 
+import json
+
 from core.dbt import run_dbt
 
 TEST = "assert_energy_balance_by_facility_day"
 
 
 def _balance_passes(marts_fleet) -> bool:
-    done = run_dbt(
-        marts_fleet["url"], "test", "--select", TEST, target_path=marts_fleet["target"], check=False
-    )
-    return done.returncode == 0
+    """The test's status: "pass", or "warn" (its severity: a warning, so automation runs go on)."""
+    target = marts_fleet["target"]
+    run_dbt(marts_fleet["url"], "test", "--select", TEST, target_path=target)
+    (result,) = json.loads((target / "run_results.json").read_text())["results"]
+    assert result["status"] in ("pass", "warn"), result
+    return result["status"] == "pass"
 
 
 def test_meter_hours_ahead_of_the_telemetry_are_not_an_imbalance(marts_fleet, conn):
@@ -46,10 +50,19 @@ def test_meter_hours_ahead_of_the_telemetry_are_not_an_imbalance(marts_fleet, co
 
 
 def test_a_real_imbalance_still_fails(marts_fleet, conn):
-    conn.execute(
-        """update marts.fct_facility_hourly set energy_mwh = energy_mwh * 0.5
-           where (facility_id, hour_start_at) in (
-               select facility_id, min(hour_start_at) + interval '12 hours' from marts.fct_facility_hourly
-               where site_meter_mwh is not null and it_energy_mwh > 0 group by 1)"""
-    )
-    assert not _balance_passes(marts_fleet)
+    halved = """(facility_id, hour_start_at) in (
+        select facility_id, min(hour_start_at) + interval '12 hours' from marts.fct_facility_hourly
+        where site_meter_mwh is not null and it_energy_mwh > 0 group by 1)"""
+    saved = conn.execute(
+        f"select facility_id, hour_start_at, energy_mwh from marts.fct_facility_hourly where {halved}"
+    ).fetchall()
+    conn.execute(f"update marts.fct_facility_hourly set energy_mwh = energy_mwh * 0.5 where {halved}")
+    try:
+        assert not _balance_passes(marts_fleet)
+    finally:  # the module's other test reads the same marts
+        for facility_id, hour, energy in saved:
+            conn.execute(
+                "update marts.fct_facility_hourly set energy_mwh = %s where facility_id = %s and hour_start_at = %s",
+                (energy, facility_id, hour),
+            )
+    assert _balance_passes(marts_fleet)
