@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from benchmarks.app import CHROMIUM, PAGE_READY, chromium, login, open_page, running_app, wait_idle
 from tests.app.helpers import PASSWORD, totp_secret
@@ -33,8 +34,10 @@ def test_login_executive_and_phone_width(fleet_url, screenshots):
     with running_app(fleet_url) as base:
         with chromium(1280, 900) as page:
             login(page, base, "admin", PASSWORD, totp_secret("admin"))
-            assert page.get_by_role("heading", name="Executive").is_visible()
-            assert page.get_by_text("Total revenue").first.is_visible()
+            # The KPI cards live in a fragment that reruns every 15 s: wait for them (expect
+            # retries) rather than sample one instant, which can fall inside a rerun under load.
+            expect(page.get_by_role("heading", name="Executive")).to_be_visible()
+            expect(page.get_by_text("Total revenue").first).to_be_visible()
             page.wait_for_selector(".js-plotly-plot")
             assert page.evaluate(CUT_OFF) == [], "KPI cards cut off at 1280 px"
             page.set_viewport_size(
