@@ -91,6 +91,7 @@ TABLES: dict[str, Table] = {
             ("device_id", "text"), ("ts", "timestamptz"), ("source", "text"), ("address", "text", False),
             ("state", "text"), ("power_kw", "real", False), ("fans_rpm", "text[]", False),
             ("errors", "text[]", False), ("pool", "text", False), ("detail", "text", False),
+            ("controls", "text[]", False), ("power_target_kw", "real", False),
         ),
         _t("site_meter", "ts", ("facility_id", "text"), ("ts", "timestamptz"), ("power_kw", "numeric:3")),
         _t(

@@ -30,7 +30,7 @@ RANGES: dict[str, list[tuple[str, float, float]]] = {
         ("power_kw", 0, 100), ("hashrate_ths", 0, 10_000), ("gpu_util_pct", 0, 100), ("temperature_c", -40, 150),
     ],
     "site_meter": [("power_kw", 0, 1e7)],
-    "fleet_status": [("power_kw", 0, 100)],
+    "fleet_status": [("power_kw", 0, 100), ("power_target_kw", 0, 100)],
     "demand_response_events": [("curtail_kw", 0, 1e7), ("credit_usd_per_mwh", -10_000, 100_000)],
 }  # fmt: skip
 

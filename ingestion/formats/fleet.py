@@ -3,7 +3,8 @@
 - ``miner-poll``: one JSON object per reachable miner per poll (what asic-rs read), into
   ``raw.device_telemetry``; the poller's own quarantine rules are applied here;
 - ``fleet-status``: one JSON object per polled machine (miners and GPU nodes, reachable or not),
-  into ``raw.fleet_status``: state, fans, errors, pool; an unreachable machine is a row here.
+  into ``raw.fleet_status``: state, fans, errors, pool, the controls the firmware offers and its
+  power target; an unreachable machine is a row here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ingestion.formats.base import Parsed
 from ingestion.formats.jsonlines import RecordError, _read
 
 TELEMETRY = ["device_id", "ts", "power_kw", "hashrate_ths", "gpu_util_pct", "temperature_c"]
-STATUS = ["device_id", "ts", "source", "address", "state", "power_kw", "fans_rpm", "errors", "pool", "detail"]
+STATUS = ["device_id", "ts", "source", "address", "state", "power_kw", "fans_rpm", "errors", "pool", "detail",
+          "controls", "power_target_kw"]  # fmt: skip
 STATES = {"mining", "sleeping", "serving", "idle", "unreachable", "error"}
 
 
@@ -64,9 +66,9 @@ def _status_row(obj: dict) -> dict:
         raise RecordError("device_id", "no device id")
     row = {name: obj.get(name) for name in STATUS}
     row["ts"] = _number(obj, "ts", required=True)
-    power = _number(obj, "power_w")
-    row["power_kw"] = power / 1000
-    for name in ("fans_rpm", "errors"):
+    row["power_kw"] = _number(obj, "power_w") / 1000
+    row["power_target_kw"] = _number(obj, "power_target_w") / 1000
+    for name in ("fans_rpm", "errors", "controls"):
         value = obj.get(name)
         if value is not None and not isinstance(value, list):
             raise RecordError(name, f"{name} must be a list")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from core.audit import write_audit
 from ingestion.live.devices import GpuAdapter, HookAdapter, NoGpuAdapter, Outcome, command_miner
@@ -36,7 +37,13 @@ ACTIONS = {
     ("gpu", False): "drain",
 }
 EMERGENCY_RULES = (CAP, SPIKE)
-EXPECTED = {"wake": "mining", "sleep": "sleeping"}  # what the next poll should show
+EXPECTED = {"wake": "mining", "sleep": "sleeping", "power_target": "mining"}  # what the next poll should show
+TARGET_SLACK = (1.05, 0.05)  # a miner at a power target may draw up to 5 % + 50 W over it
+
+
+def action_of(machine: Machine, change: Change) -> str:
+    """The device command of a change: a power target, or sleep/wake/drain/undrain."""
+    return "power_target" if change.target_kw is not None else ACTIONS[(machine.kind, change.on)]
 
 
 @dataclass
@@ -89,34 +96,41 @@ def _machines(conn, margins: dict[str, float]) -> list[Machine]:
     rows = conn.execute(
         """
         with last_poll as (
-            select distinct on (device_id) device_id, state, power_kw, polled_at
+            select distinct on (device_id) device_id, state, power_kw, polled_at, controls
             from staging.stg_fleet__status order by device_id, polled_at desc
         ), last_change as (
             select distinct on (device_id) device_id, action, coalesce(finished_at, issued_at) as changed_at
             from ops.fleet_commands where mode = 'execute' and status in ('applied', 'pending')
             order by device_id, issued_at desc
+        ), last_target as (  -- only targets we set are ours to restore (a rig's default is not a trim)
+            select distinct on (device_id) device_id, (target ->> 'watts')::float8 / 1000 as target_kw
+            from ops.fleet_commands where mode = 'execute' and status = 'applied' and action = 'power_target'
+            order by device_id, issued_at desc
         )
         select d.device_id, d.facility_id, d.device_kind, d.gpu_pool, d.nominal_power_kw::float8,
-               p.state, p.power_kw, c.action, c.changed_at, c.changed_at > p.polled_at as unpolled
+               p.state, p.power_kw, c.action, c.changed_at, c.changed_at > p.polled_at as unpolled,
+               'power_target' = any(coalesce(p.controls, '{}')), t.target_kw
         from staging.stg_raw__devices d
         left join last_poll p using (device_id)
         left join last_change c using (device_id)
+        left join last_target t using (device_id)
         order by d.device_id
         """
     ).fetchall()
     machines = []
-    for device_id, facility, kind, pool, nominal, state, power, action, changed_at, unpolled in rows:
+    for (device_id, facility, kind, pool, nominal, state, power, action, changed_at, unpolled,
+         can_target, target_kw) in rows:  # fmt: skip
         observed = ON_STATES.get(kind, {}).get(state, "unknown")
         if kind == "gpu" and observed == "on" and action == "drain":
             observed = "off"  # a drained GPU still answers its exporter: the drain is what we know
         if unpolled and observed != "unknown":
             # Commanded since the last poll: until the next poll shows otherwise, the machine is as
             # commanded, so a machine just woken counts against a cap or a price spike at once.
-            observed = "on" if action in ("wake", "undrain") else "off"
-            power = None
+            observed = "on" if action in ("wake", "undrain", "power_target") else "off"
+            power = target_kw if action == "power_target" else None
         draw = power if power is not None and power == power else (nominal if observed == "on" else 0.0)
         machines.append(Machine(device_id, facility, kind, observed, float(draw or 0.0), pool, changed_at,
-                                margins.get(device_id, 0.0)))  # fmt: skip
+                                margins.get(device_id, 0.0), nominal, bool(can_target), target_kw))  # fmt: skip
     return machines
 
 
@@ -154,7 +168,10 @@ def decide_now(
     plan_id, interval, desired, reasons, margins = _plan(conn, now)
     machines = _machines(conn, margins)
     limits = SafetyLimits(
-        settings.max_changes, timedelta(minutes=settings.min_dwell_minutes), settings.price_spike_usd_mwh
+        settings.max_changes,
+        timedelta(minutes=settings.min_dwell_minutes),
+        settings.price_spike_usd_mwh,
+        settings.min_power_target_pct / 100,
     )
     decision = decide(machines, _facilities(conn, now), desired, _committed(conn, now), limits, now, reasons)
     return decision, plan_id, interval, machines
@@ -173,7 +190,10 @@ def apply_trigger(url: str, settings: FleetSettings, now: datetime | None = None
         decision, _, interval, _ = decide_now(conn, settings, now)
     if not decision.changes:
         return None
-    changes = sorted((c.device_id, c.on, c.rule) for c in decision.changes)
+    changes = sorted(
+        (c.device_id, c.on, c.rule, None if c.target_kw is None else round(c.target_kw * 1000))
+        for c in decision.changes
+    )
     digest = hashlib.sha256(json.dumps(changes).encode()).hexdigest()[:16]
     trigger = "emergency" if any(c.rule in EMERGENCY_RULES for c in decision.changes) else "plan"
     return f"{trigger}:{(interval or now):%Y%m%dT%H%M}:{digest}", trigger
@@ -182,12 +202,24 @@ def apply_trigger(url: str, settings: FleetSettings, now: datetime | None = None
 def _record(
     conn, run_id: str, interval, machine: Machine, change: Change, mode: str, status: str, why: str | None
 ) -> int:
-    action = ACTIONS[(machine.kind, change.on)]
+    action = action_of(machine, change)
+    target = {} if change.target_kw is None else {"watts": round(change.target_kw * 1000)}
     reason = change.reason if why is None else f"{change.reason}; held back: {why}"
     command_id = conn.execute(
-        """insert into ops.fleet_commands (run_id, interval_start, device_id, facility_id, action, rule, reason,
-               mode, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning command_id""",
-        (run_id, interval, machine.device_id, machine.facility_id, action, change.rule, reason, mode, status),
+        """insert into ops.fleet_commands (run_id, interval_start, device_id, facility_id, action, target, rule,
+               reason, mode, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning command_id""",
+        (
+            run_id,
+            interval,
+            machine.device_id,
+            machine.facility_id,
+            action,
+            Jsonb(target),
+            change.rule,
+            reason,
+            mode,
+            status,
+        ),
     ).fetchone()[0]
     write_audit(conn, f"fleet.command.{status}", f"device:{machine.device_id}",
                 before={"observed": machine.observed},
@@ -257,7 +289,8 @@ def apply_plan(
         result.commands = [
             {
                 "device_id": c.device_id,
-                "action": ACTIONS[(by_id[c.device_id].kind, c.on)],
+                "action": action_of(by_id[c.device_id], c),
+                "target_w": None if c.target_kw is None else round(c.target_kw * 1000),
                 "rule": c.rule,
                 "reason": c.reason,
             }
@@ -280,6 +313,8 @@ def _send(todo, by_id, inventory: Inventory, settings: FleetSettings, pool, gpu_
                 address = addresses.get(change.device_id)
                 if address is None:
                     return Outcome(False, "no address in the inventory")
+                if change.target_kw is not None:
+                    return await command_miner(pool, address, "power_target", round(change.target_kw * 1000))
                 return await command_miner(pool, address, "wake" if change.on else "sleep")
             if change.on:
                 capped = await asyncio.to_thread(gpu_adapter.power_cap, change.device_id, None)
@@ -304,16 +339,19 @@ def check_commands(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         rows = conn.execute(
             """
-            select c.command_id, c.device_id, c.action, c.status, c.result,
-                (select s.state from staging.stg_fleet__status s
-                 where s.device_id = c.device_id and s.polled_at > c.finished_at
-                 order by s.polled_at limit 1) as observed
+            select c.command_id, c.device_id, c.action, c.status, c.result, s.state, s.power_kw,
+                (c.target ->> 'watts')::float8 / 1000
             from ops.fleet_commands c
+            left join lateral (
+                select s.state, s.power_kw from staging.stg_fleet__status s
+                where s.device_id = c.device_id and s.polled_at > c.finished_at
+                order by s.polled_at limit 1
+            ) s on true
             where c.mode = 'execute' and c.status in ('applied', 'failed') and c.checked_at is null
             order by c.command_id
             """
         ).fetchall()
-        for command_id, device_id, action, status, result, observed in rows:
+        for command_id, device_id, action, status, result, observed, power_kw, target_kw in rows:
             if status == "failed":
                 alert = ("command_failed", action, observed, result)
             elif observed is None:
@@ -322,6 +360,9 @@ def check_commands(url: str) -> int:
                 alert = ("unreachable", EXPECTED[action], observed, None)
             elif action in EXPECTED and observed != EXPECTED[action]:
                 alert = ("state_mismatch", EXPECTED[action], observed, None)
+            elif target_kw is not None and power_kw is not None and power_kw > _over_target(target_kw):
+                alert = ("state_mismatch", f"at most {target_kw * 1000:.0f} W", f"{power_kw * 1000:.0f} W",
+                         "the miner draws more than its power target")  # fmt: skip
             else:
                 alert = None
             if alert is not None:
@@ -338,6 +379,11 @@ def check_commands(url: str) -> int:
                 "update ops.fleet_commands set checked_at = now() where command_id = %s", (command_id,)
             )
     return raised
+
+
+def _over_target(target_kw: float) -> float:
+    share, kw = TARGET_SLACK
+    return target_kw * share + kw
 
 
 def summary(result: ApplyResult) -> str:

@@ -42,6 +42,11 @@ class FleetSettings(BaseSettings):
     max_changes: int = Field(default=20, ge=0, description="machines changed per interval at most")
     min_dwell_minutes: float = Field(default=30.0, ge=0, description="time before a machine changes again")
     price_spike_usd_mwh: float = Field(default=1000.0, description="RT price that curtails a facility")
+    min_power_target_pct: float = Field(
+        default=70.0, ge=0, le=100,
+        description="a cap breach lowers power targets (where the firmware has them) down to this share "
+        "of nominal before any miner sleeps; 100: never",
+    )  # fmt: skip
     gpu_hook: str | None = Field(default=None, description="command run for GPU drain / power cap")
     gpu_idle_cap_w: float = Field(default=100.0, gt=0, description="power cap of a drained GPU (W)")
     execute: bool = Field(

@@ -40,6 +40,8 @@ class MinerReading:
     model: str | None = None
     firmware: str | None = None
     detail: str | None = None
+    controls: list[str] = field(default_factory=list)  # pause, resume, power_target (per firmware)
+    power_target_w: float | None = None
 
     def telemetry_record(self) -> dict:
         return {
@@ -58,6 +60,8 @@ class MinerReading:
             "fans_rpm": [round(f) for f in self.fans_rpm],
             "errors": self.errors,
             "pool": self.pool,
+            "controls": self.controls,
+            "power_target_w": self.power_target_w,
             "detail": self.detail
             or " ".join(
                 x for x in (self.make, self.model, f"({self.firmware})" if self.firmware else None) if x
@@ -101,7 +105,22 @@ async def read_miner(pool: MinerPool, target: MinerTarget) -> MinerReading:
     except (TimeoutError, OSError, RuntimeError, ValueError) as err:
         pool.forget(target.address)
         return MinerReading(target.address, target.device_id, ts, "unreachable", detail=_why(err))
-    return from_data(target, data, ts)
+    reading = from_data(target, data, ts)
+    reading.controls = controls(miner)
+    return reading
+
+
+# asic-rs capability flags -> the controls the fleet controller uses
+CONTROLS = {
+    "pause": "supports_pause",
+    "resume": "supports_resume",
+    "power_target": "supports_set_power_limit",
+}
+
+
+def controls(miner) -> list[str]:
+    """What the miner's firmware lets the controller do, as asic-rs reports it."""
+    return [name for name, flag in CONTROLS.items() if getattr(miner, flag, False)]
 
 
 def from_data(target: MinerTarget, data, ts: float) -> MinerReading:
@@ -131,7 +150,16 @@ def from_data(target: MinerTarget, data, ts: float) -> MinerReading:
         make=info.make,
         model=info.model,
         firmware=info.firmware,
+        power_target_w=_power_target_w(data.tuning_target),
     )
+
+
+def _power_target_w(target) -> float | None:
+    """The power target a miner reports (W); None when it tunes to something else (hashrate, a
+    preset) or reports nothing."""
+    if target is None or getattr(target, "variant", None) != "power":
+        return None
+    return _finite(target.watts)
 
 
 def _finite(value) -> float | None:

@@ -12,6 +12,11 @@ should be; the rules decide what is actually commanded this interval:
 5. emergencies, which skip 2 and 4: ``cap_curtailment`` (a facility draws more than its power cap)
    and ``price_spike_curtailment`` (the real-time price crossed the spike limit) sleep ASICs now,
    and no machine of such a facility is switched on.
+
+Power targets: a cap breach is first met by lowering the power target of miners whose firmware
+takes one (down to ``trim_floor`` of nominal), so they keep hashing; only what trims cannot give is
+slept, cheapest first. ``restore_power`` gives a trimmed miner its nominal power back once the
+facility has room for it, as a plan change (dwell and the change limit apply).
 """
 
 from __future__ import annotations
@@ -38,6 +43,17 @@ class Machine:
     pool: str | None = None
     last_change: datetime | None = None
     margin_usd: float = 0.0  # the plan's expected margin when on: the cheapest to curtail go first
+    nominal_kw: float | None = None  # rated draw (the power a trimmed miner is restored to)
+    can_target: bool = False  # the firmware takes a power target
+    power_target_kw: float | None = None  # its current target, None = stock (nominal)
+
+    @property
+    def trimmed(self) -> bool:
+        return (
+            self.power_target_kw is not None
+            and self.nominal_kw is not None
+            and self.power_target_kw < self.nominal_kw - 1e-9
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class SafetyLimits:
     max_changes: int = 20
     min_dwell: timedelta = timedelta(minutes=30)
     price_spike_usd_mwh: float = 1000.0
+    trim_floor: float = 0.7  # lowest power target, as a share of nominal (1: never trim)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class Change:
     on: bool
     rule: str  # plan | curtail_power_cap | curtail_price_spike
     reason: str
+    target_kw: float | None = None  # set: a power target (the machine stays on), not sleep or wake
 
 
 @dataclass(frozen=True)
@@ -151,23 +169,56 @@ def facility_draw_kw(machines: list[Machine], facility: Facility) -> float:
     )
 
 
-def cap_curtailment(machines: list[Machine], facility: Facility) -> list[Change]:
-    """ASICs to sleep now so the facility's draw is back under its cap (lowest margin first, then
-    the largest draw); empty when under the cap."""
+def _trim_room_kw(m: Machine, trim_floor: float) -> float:
+    """How far below its present draw a miner's power target may go."""
+    if not m.can_target or trim_floor >= 1:
+        return 0.0
+    return max(0.0, m.power_kw - trim_floor * (m.nominal_kw or m.power_kw))
+
+
+def cap_curtailment(machines: list[Machine], facility: Facility, trim_floor: float = 1.0) -> list[Change]:
+    """Changes that bring the facility's draw back under its cap, or none when it is under: ASICs
+    sleep (lowest margin first, then the largest draw) while the excess is more than power targets
+    can take off the rest; the remainder is trimmed off the cheapest miners that take a target."""
     excess = facility_draw_kw(machines, facility) - facility.cap_kw
     if excess <= 0:
         return []
-    running = [
-        m
-        for m in machines
-        if m.facility_id == facility.facility_id and m.kind == "asic" and m.observed == "on"
-    ]
+    awake = sorted(
+        (m for m in machines
+         if m.facility_id == facility.facility_id and m.kind == "asic" and m.observed == "on"),
+        key=lambda m: (m.margin_usd, -m.power_kw),
+    )  # fmt: skip
+    reason = f"facility draw over its {facility.cap_kw:g} kW cap"
     changes = []
-    for m in sorted(running, key=lambda m: (m.margin_usd, -m.power_kw)):
-        if excess <= 0:
-            break
-        changes.append(Change(m.device_id, False, CAP, f"facility draw over its {facility.cap_kw:g} kW cap"))
+    while awake and excess > 1e-9 + facility.pue * sum(_trim_room_kw(m, trim_floor) for m in awake):
+        m = awake.pop(0)
+        changes.append(Change(m.device_id, False, CAP, reason))
         excess -= m.power_kw * facility.pue
+    for m in awake:
+        if excess <= 1e-9:
+            break
+        cut = min(_trim_room_kw(m, trim_floor), excess / facility.pue)
+        if cut > 0:
+            changes.append(Change(m.device_id, True, CAP, f"{reason}: power target", m.power_kw - cut))
+            excess -= cut * facility.pue
+    return changes
+
+
+def restore_power(machines: list[Machine], facility: Facility, desired_on: dict[str, bool]) -> list[Change]:
+    """Trimmed miners the plan wants on get their nominal power back while the facility stays
+    under its cap (best margin first)."""
+    room = facility.cap_kw - facility_draw_kw(machines, facility)
+    changes = []
+    trimmed = (m for m in machines
+               if m.facility_id == facility.facility_id and m.observed == "on" and m.trimmed
+               and desired_on.get(m.device_id, False))  # fmt: skip
+    for m in sorted(trimmed, key=lambda m: -m.margin_usd):
+        extra = (m.nominal_kw - m.power_kw) * facility.pue
+        if extra <= room + 1e-9:
+            changes.append(
+                Change(m.device_id, True, PLAN, "restore full power: the facility has room", m.nominal_kw)
+            )
+            room -= max(extra, 0.0)
     return changes
 
 
@@ -202,7 +253,7 @@ def decide(
     hot: set[str] = set()
     for f in facilities:
         spike = price_spike_curtailment(machines, f, limits.price_spike_usd_mwh)
-        cap = [] if spike else cap_curtailment(machines, f)
+        cap = [] if spike else cap_curtailment(machines, f, limits.trim_floor)
         if spike or cap or facility_draw_kw(machines, f) > f.cap_kw:
             hot.add(f.facility_id)
         for c in spike or cap:
@@ -215,6 +266,9 @@ def decide(
             decision.skipped.append(Skipped(c, "facility is being curtailed"))
             continue
         planned.append(c)
+    for f in facilities:
+        if f.facility_id not in hot:
+            planned += restore_power(machines, f, desired_on)
     planned, held = hold_dwell(planned, by_id, now, limits.min_dwell)
     decision.skipped += held
     planned, held = keep_committed_gpus(planned, by_id, committed)

@@ -5,6 +5,8 @@ miner takes its own loopback address with the standard ports 4028 and 80):
 - :class:`FakeAntminer`: the bmminer JSON-over-TCP API on port 4028 and the stock web CGI API on
   port 80 behind HTTP digest auth (root/root), sleep and wake through ``set_miner_conf.cgi``;
 - :class:`FakeBitaxe`: the AxeOS REST API on port 80, pause and resume;
+- :class:`FakeProto`: a Proto rig's MDK REST API on port 80 behind a bearer token, power target,
+  pause and resume (the one fake whose firmware asic-rs can set a power limit on);
 - :class:`FakeExporter`: a dcgm-exporter ``/metrics`` endpoint on an ephemeral port.
 Replies are recorded ones (``fixtures/SOURCES.md``); state changes are applied on top of them.
 """
@@ -15,6 +17,7 @@ import copy
 import hashlib
 import json
 import re
+import secrets
 import socketserver
 import threading
 import time
@@ -38,6 +41,13 @@ class _TCP(socketserver.ThreadingTCPServer):
 class _HTTP(ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
+
+
+class _WideHTTP(_HTTP):
+    """For APIs that asic-rs reads with many requests at once (a Proto rig: nine): with the default
+    accept queue of 5, the kernel drops the surplus SYNs and each retry costs the client 1 s."""
+
+    request_queue_size = 64
 
 
 class _Device:
@@ -243,6 +253,167 @@ class FakeBitaxe(_Device):
                 pass
 
         self._serve(_HTTP((self.ip, 80), Web))
+
+
+class FakeProto(_Device):
+    """A Proto rig on Proto OS: the MDK REST API on port 80 (``/api/v1/...``) behind a bearer
+    token from ``POST /api/v1/auth/login``; power target (``PUT /api/v1/mining/target``), pause
+    and resume (``POST /api/v1/mining/stop`` / ``start``).
+
+    ``power_target_w`` is the target set on the rig (None: never set, the rig reports its default
+    ``default_target_w``); the rig draws ``min(power_w, power_target_w)`` while mining and
+    ``idle_w`` when stopped. Targets outside ``[min_target_w, max_target_w]`` are refused with
+    422, as the firmware does. ``password`` None accepts any login (no password set yet, which
+    is how asic-rs logs in by default: an empty password)."""
+
+    FIXTURE_POWER_W = 3466.397308943879  # the recorded telemetry's miner power, for scaling hashrate
+
+    def __init__(
+        self,
+        ip: str,
+        *,
+        sleeping: bool = False,
+        power_w: float = 3300.0,
+        power_target_w: float | None = None,
+        idle_w: float = 0.0,
+        default_target_w: int = 3400,
+        min_target_w: int = 2000,
+        max_target_w: int = 4000,
+        password: str | None = None,
+    ):
+        super().__init__(ip)
+        self.sleeping = sleeping
+        self.power_w = power_w
+        self.power_target_w = power_target_w
+        self.idle_w = idle_w
+        self.default_target_w = default_target_w
+        self.min_target_w = min_target_w
+        self.max_target_w = max_target_w
+        self.password = password
+        self.tokens: set[str] = set()
+
+    @property
+    def wattage(self) -> float:
+        """What the rig draws now."""
+        if self.sleeping:
+            return self.idle_w
+        return self.power_w if self.power_target_w is None else min(self.power_w, self.power_target_w)
+
+    def _target(self) -> dict:
+        """The ``GET/PUT /api/v1/mining/target`` reply (MiningTargetResponse of the MDK API)."""
+        target = self.default_target_w if self.power_target_w is None else self.power_target_w
+        return {"power_target_watts": int(round(target)), "power_target_min_watts": self.min_target_w,
+                "power_target_max_watts": self.max_target_w,
+                "default_power_target_watts": self.default_target_w,
+                "performance_mode": "MaximumHashrate", "hash_on_disconnect": False}  # fmt: skip
+
+    # --- replies -------------------------------------------------------------------------------
+    def reply(self, method: str, path: str, body: bytes) -> tuple[int, object]:
+        """``(status, JSON payload)`` for an authenticated request."""
+        watts = self.wattage
+        scale = 0.0 if self.sleeping else watts / self.FIXTURE_POWER_W
+        if method == "GET" and path == "/api/v1/mining":
+            reply = _load("proto_mining.json")
+            status = reply["mining-status"]
+            status["status"] = "Stopped" if self.sleeping else "Mining"
+            status["hashrate_ghs"] = status["average_hashrate_ghs"] = 141147.4350314711 * scale
+            status["power_usage_watts"] = watts
+            status["power_target_watts"] = self._target()["power_target_watts"]
+            status["hashboards_mining"] = 0 if self.sleeping else status["hashboards_installed"]
+            return 200, reply
+        if method == "GET" and path == "/api/v1/telemetry":
+            reply = _load("proto_telemetry.json")
+            reply["miner"]["hashrate"]["value"] *= scale
+            reply["miner"]["power"]["value"] = watts
+            for board in reply["hashboards"]:
+                board["hashrate"]["value"] *= scale
+                board["power"]["value"] = watts / len(reply["hashboards"])
+            return 200, reply
+        if path == "/api/v1/mining/target":
+            if method == "GET":
+                return 200, self._target()
+            if method == "PUT":
+                try:
+                    watts_asked = json.loads(body or b"{}").get("power_target_watts")
+                except ValueError:
+                    watts_asked = None
+                if not isinstance(watts_asked, int) or isinstance(watts_asked, bool):
+                    return 400, _error("INVALID_REQUEST", "Invalid request body")
+                if not self.min_target_w <= watts_asked <= self.max_target_w:
+                    return 422, _error(
+                        "OUT_OF_RANGE",
+                        f"power_target_watts must be between {self.min_target_w} and {self.max_target_w}",
+                    )
+                self.power_target_w = float(watts_asked)
+                return 200, self._target()
+        if method == "POST" and path in ("/api/v1/mining/start", "/api/v1/mining/stop"):
+            self.sleeping = path.endswith("stop")
+            return 202, {"message": "Mining stopped" if self.sleeping else "Mining started"}
+        files = {"/api/v1/pools": "proto_pools.json", "/api/v1/cooling": "proto_cooling.json"}
+        if method == "GET" and path in files:
+            return 200, _load(files[path])
+        if method == "GET" and path == "/api/v1/errors":
+            return 200, []  # a healthy rig
+        return 404, _error("NOT_FOUND", "Not found")
+
+    # --- server --------------------------------------------------------------------------------
+    def start(self) -> None:
+        device = self
+        public = {"/api/v1/system": "proto_system.json", "/api/v1/network": "proto_network.json",
+                  "/api/v1/hardware": "proto_hardware.json"}  # fmt: skip
+
+        class Web(BaseHTTPRequestHandler):
+            def _reply(self, status: int, payload: object, kind: str = "application/json"):
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.split("?")[0]
+                device.log(f"web {self.command} {self.path}")
+                if path == "/" and self.command == "GET":
+                    page = b"<!doctype html><html><head><title>Proto OS</title></head><body></body></html>"
+                    return self._reply(200, page, "text/html")
+                if path in public and self.command == "GET":
+                    return self._reply(200, _load(public[path]))
+                if path == "/api/v1/auth/login":
+                    return self._login(body)
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                if token not in device.tokens:
+                    return self._reply(401, _error("UNAUTHORIZED", "Missing or invalid bearer token"))
+                with device._lock:
+                    status, payload = device.reply(self.command, path, body)
+                return self._reply(status, payload)
+
+            def _login(self, body: bytes):
+                if self.command != "POST":
+                    return self._reply(405, _error("METHOD_NOT_ALLOWED", "Method not allowed"))
+                try:
+                    password = json.loads(body or b"{}").get("password")
+                except ValueError:
+                    return self._reply(400, _error("INVALID_REQUEST", "Invalid request body"))
+                if device.password is not None and password != device.password:
+                    return self._reply(401, _error("UNAUTHORIZED", "Invalid password"))
+                token = f"access-{secrets.token_hex(8)}"
+                device.tokens.add(token)
+                return self._reply(200, {"access_token": token, "refresh_token": f"refresh-{token}"})
+
+            do_GET = do_POST = do_PUT = _any
+
+            def log_message(self, *args):
+                pass
+
+        self._serve(_WideHTTP((self.ip, 80), Web))
+
+
+def _error(code: str, message: str) -> dict:
+    """The MDK API's error body."""
+    return {"error": {"code": code, "message": message}}
 
 
 class FakeExporter(_Device):

@@ -15,7 +15,7 @@ from ingestion.live.inventory import FleetSettings, Inventory, MinerTarget
 from ingestion.live.miners import MinerPool
 from ingestion.loader import ingest_file
 from tests.fleet.conftest import loopback
-from tests.fleet.fakes import FakeAntminer, FakeBitaxe
+from tests.fleet.fakes import FakeAntminer, FakeBitaxe, FakeProto
 from tests.fleet.helpers import age_commands, load_price_spike, write_modes
 
 SETTINGS = FleetSettings(timeout_s=5, min_dwell_minutes=30, max_changes=10)
@@ -186,3 +186,83 @@ def test_gpu_drain_goes_through_the_hook(db, database_url, tmp_path):
     assert (result.applied, result.failed) == (1, 0)
     assert log.read_text().splitlines() == ["drain gpun-001-gpu0", "power_cap gpun-001-gpu0 120"]
     assert commands(db)[0][1:5] == ("drain", "plan", "execute", "applied")
+
+
+def _poll_file(folder, rows: list[dict]):
+    """A fleet-status poll file as the miner poller writes it."""
+    import json
+    import time
+
+    status = folder / "live" / "fleet_status" / f"miners_{time.time_ns()}.jsonl"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text("".join(json.dumps({"ts": time.time(), "source": "miner", **r}) + "\n" for r in rows))
+    return status
+
+
+def _cap_facility(conn, folder, cap_kw: float) -> None:
+    capped = folder / f"facilities_{cap_kw:g}.csv"
+    capped.write_text(
+        "facility_id,name,market,price_node,timezone,power_cap_kw,pue\n"
+        f"fac-tx1,Abilene One,ERCOT,HB_WEST,America/Chicago,{cap_kw:g},1.12\n"
+    )
+    ingest_file(conn, "facilities", capped)
+
+
+def test_cap_breach_lowers_the_power_target_where_the_firmware_has_one(db, database_url, tmp_path):
+    full = ["pause", "resume", "power_target"]
+    ingest_file(db, "fleet-status", _poll_file(tmp_path, [
+        {"device_id": "asic-0001", "state": "mining", "power_w": 3500.0, "controls": full},
+        {"device_id": "asic-0002", "state": "mining", "power_w": 3400.0, "controls": ["pause", "resume"]},
+    ]))  # fmt: skip
+    write_modes(db, {"asic-0001": "mining", "asic-0002": "mining"})
+    _cap_facility(db, tmp_path, 7.2)  # 6.9 kW x PUE 1.12 = 7.73 kW drawn: 0.53 kW over
+    result = apply_plan(database_url, Inventory(), SETTINGS)
+    # 0.53 / 1.12 = 0.47 kW off asic-0001's 3.5 kW (its floor is 70 %): no miner sleeps
+    assert [(c["device_id"], c["action"], c["rule"], c["target_w"]) for c in result.commands] == [
+        ("asic-0001", "power_target", "curtail_power_cap", 3029)
+    ]
+    assert db.execute("select target from ops.fleet_commands").fetchall() == [({"watts": 3029},)]
+    # with power targets switched off (100 %), the same breach sleeps a miner instead
+    no_trim = SETTINGS.model_copy(update={"min_power_target_pct": 100})
+    assert [c["action"] for c in apply_plan(database_url, Inventory(), no_trim).commands] == ["sleep"]
+
+
+def test_power_target_is_sent_checked_against_the_next_poll_and_restored(db, database_url, tmp_path):
+    with FakeProto(loopback(), power_w=3500) as rig, FakeAntminer(loopback(), power_w=3400) as antminer:
+        inventory = Inventory(
+            miners=[MinerTarget(rig.ip, "asic-0001"), MinerTarget(antminer.ip, "asic-0002")]
+        )
+        poll_fleet(database_url, inventory, SETTINGS, tmp_path)
+        controls = "select device_id, controls from staging.stg_fleet__status order by 1"
+        assert db.execute(controls).fetchall() == [
+            ("asic-0001", ["pause", "resume", "power_target"]),  # what asic-rs says each firmware offers
+            ("asic-0002", ["pause", "resume"]),
+        ]
+        write_modes(db, {"asic-0001": "mining", "asic-0002": "mining"})
+        _cap_facility(db, tmp_path, 7.2)
+        result = apply_plan(database_url, inventory, SETTINGS, execute=True)
+        assert [(c["device_id"], c["action"], c["target_w"]) for c in result.commands] == [
+            ("asic-0001", "power_target", 3029)
+        ]
+        assert result.applied == 1 and rig.power_target_w == 3029 and not antminer.sleeping
+        poll_fleet(database_url, inventory, SETTINGS, tmp_path)
+        last = """select power_kw, power_target_kw from staging.stg_fleet__status
+                  where device_id = 'asic-0001' order by polled_at desc limit 1"""
+        assert db.execute(last).fetchone() == pytest.approx((3.029, 3.029), abs=1e-3)
+        assert check_commands(database_url) == 0  # draws no more than its target
+        # the utility lifts the cap: the rig gets its nominal 3.5 kW back, once the dwell has passed
+        _cap_facility(db, tmp_path, 20)
+        assert apply_plan(database_url, inventory, SETTINGS, execute=True).decided == 0
+        age_commands(db, 60)
+        result = apply_plan(database_url, inventory, SETTINGS, execute=True)
+        assert [(c["device_id"], c["action"], c["rule"], c["target_w"]) for c in result.commands] == [
+            ("asic-0001", "power_target", "plan", 3500)
+        ]
+        assert rig.power_target_w == 3500
+        # someone resets the rig to a higher target by hand: the next poll shows it over what we set
+        rig.power_target_w = 3900
+        rig.power_w = 3900
+        poll_fleet(database_url, inventory, SETTINGS, tmp_path)
+        assert check_commands(database_url) == 1
+    alert = db.execute("select device_id, kind, commanded, observed from ops.fleet_alerts").fetchone()
+    assert alert == ("asic-0001", "state_mismatch", "at most 3500 W", "3900 W")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from kernels.fleet import (
@@ -130,3 +131,50 @@ def test_decide_applies_dwell_commitment_and_limit_to_the_plan():
     assert len(decision.changes) == 2 and all(c.rule == PLAN and not c.on for c in decision.changes)
     whys = sorted(s.why.split(" ")[0] for s in decision.skipped)
     assert whys == ["changed", "over", "pool"]
+
+
+def capable(i: int, power: float = 3.5, margin: float = 1.0, target: float | None = None, **kw):
+    """An ASIC whose firmware takes power targets (nominal 3.5 kW)."""
+    return replace(asic(i, power=power, margin=margin, **kw), nominal_kw=3.5, can_target=True,
+                   power_target_kw=target)  # fmt: skip
+
+
+def test_cap_breach_trims_power_targets_before_sleeping_anyone():
+    machines = [capable(1, margin=2), capable(2, margin=1), asic(3, margin=0)]
+    changes = cap_curtailment(machines, Facility("f1", cap_kw=10.0), trim_floor=0.7)  # 10.5 kW drawn
+    # the cheapest miner that takes a target is trimmed by the excess; the one without is left alone
+    assert [(c.device_id, c.on, c.rule, c.target_kw) for c in changes] == [("a2", True, CAP, 3.0)]
+
+
+def test_cap_breach_beyond_what_trims_can_give_sleeps_first_then_trims_the_rest():
+    machines = [capable(1, margin=1), capable(2, margin=2), capable(3, margin=3)]
+    # 10.5 kW against 6.5: trims give at most 3 x 1.05 = 3.15 kW, so one must sleep (the cheapest);
+    # the 0.5 kW left is trimmed from the next cheapest, not spread over every miner
+    changes = cap_curtailment(machines, Facility("f1", cap_kw=6.5), trim_floor=0.7)
+    got = [(c.device_id, c.on, None if c.target_kw is None else round(c.target_kw, 6)) for c in changes]
+    assert got == [("a1", False, None), ("a2", True, 3.0)]
+
+
+def test_no_trim_below_the_floor_and_none_when_trimming_is_off():
+    machines = [capable(1), capable(2)]
+    assert [c.on for c in cap_curtailment(machines, Facility("f1", cap_kw=6.9), trim_floor=1.0)] == [False]
+    trimmed = cap_curtailment([capable(1, power=2.6)], Facility("f1", cap_kw=2.0), trim_floor=0.7)
+    assert [(c.on, c.target_kw) for c in trimmed] == [(False, None)]  # 2.45 kW floor > 2 kW cap: sleep
+
+
+def test_a_trimmed_miner_gets_its_full_power_back_when_the_facility_has_room():
+    limits = SafetyLimits(min_dwell=timedelta(minutes=30))
+    trimmed = capable(1, power=3.0, target=3.0, last=NOW - timedelta(hours=1))
+    machines = [trimmed, asic(2)]
+    decision = decide(machines, [Facility("f1", cap_kw=7.0)], {"a1": True, "a2": True}, {}, limits, NOW)
+    assert [(c.device_id, c.on, c.rule, c.target_kw) for c in decision.changes] == [("a1", True, PLAN, 3.5)]
+    # no room for the 0.5 kW back (6.5 drawn, cap 6.8): it stays trimmed
+    decision = decide(machines, [Facility("f1", cap_kw=6.8)], {"a1": True, "a2": True}, {}, limits, NOW)
+    assert decision.changes == [] and decision.skipped == []
+    # trimmed 10 minutes ago: the dwell holds the restore back
+    recent = [replace(trimmed, last_change=NOW - timedelta(minutes=10)), asic(2)]
+    decision = decide(recent, [Facility("f1", cap_kw=7.0)], {"a1": True, "a2": True}, {}, limits, NOW)
+    assert decision.changes == [] and "10 min ago" in decision.skipped[0].why
+    # the plan wants it asleep: it sleeps, no restore first
+    decision = decide(machines, [Facility("f1", cap_kw=7.0)], {"a1": False, "a2": True}, {}, limits, NOW)
+    assert [(c.device_id, c.on, c.target_kw) for c in decision.changes] == [("a1", False, None)]

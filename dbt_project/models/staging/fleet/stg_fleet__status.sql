@@ -16,6 +16,8 @@ renamed as (
         errors,
         pool,
         detail,
+        coalesce(controls, '{}') as controls,
+        power_target_kw::float8 as power_target_kw,
         load_id
     from source
 )
