@@ -52,7 +52,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         inv, settings = _inventory(inventory)
         url = ready_database()
-        pool = MinerPool(settings.timeout_s)  # miners are identified once per process
+        pool = MinerPool(settings.timeout_s, inv.logins)  # miners are identified once per process
         done = 0
         while True:
             result = poll_fleet(url, inv, settings, get_settings().landing, pool)

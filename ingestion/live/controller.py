@@ -302,7 +302,7 @@ def apply_plan(
 
 def _send(todo, by_id, inventory: Inventory, settings: FleetSettings, pool, gpu_adapter) -> list[Outcome]:
     addresses = {t.device_id: t.address for t in inventory.miners if t.device_id}
-    pool = pool or MinerPool(settings.timeout_s)
+    pool = pool or MinerPool(settings.timeout_s, inventory.logins)
     gpu_adapter = gpu_adapter or (HookAdapter(settings.gpu_hook) if settings.gpu_hook else NoGpuAdapter())
     gate = asyncio.Semaphore(settings.concurrency)
 

@@ -60,7 +60,7 @@ def poll_fleet(
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     folder = Path(landing) / "live"
-    pool = pool or MinerPool(settings.timeout_s)
+    pool = pool or MinerPool(settings.timeout_s, inventory.logins)
     readings = asyncio.run(poll_miners(inventory.miners, pool, settings.concurrency))
     scrapes = gpus.scrape_all(inventory.gpu_nodes, settings.timeout_s, settings.concurrency)
     poll_seconds = time.perf_counter() - started

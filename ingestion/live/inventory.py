@@ -16,11 +16,17 @@ The inventory is a TOML file (``HCP_FLEET_INVENTORY``)::
     [[markets]]                     # ISO price nodes for the live price asset
     iso = "ERCOT"
     nodes = ["HB_NORTH"]
+
+    [[miner_logins]]                # firmwares whose default password was changed
+    firmware = "Proto Stock"        # asic-rs's firmware name
+    username = ""                   # optional
+    password_env = "HCP_MINER_PASSWORD_PROTO"   # read from this variable, never from the file
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -77,11 +83,21 @@ class Market:
     nodes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class MinerLogin:
+    """Credentials asic-rs uses for one firmware (``MinerFactory.with_firmware_discovery_auth``)."""
+
+    firmware: str
+    username: str
+    password: str = field(repr=False)
+
+
 @dataclass
 class Inventory:
     miners: list[MinerTarget] = field(default_factory=list)
     gpu_nodes: list[GpuNode] = field(default_factory=list)
     markets: list[Market] = field(default_factory=list)
+    logins: list[MinerLogin] = field(default_factory=list)
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -110,7 +126,27 @@ def load_inventory(path: str | Path) -> Inventory:
         if not entry.get("iso"):
             raise InventoryError(f"{path}: markets[{i}] needs iso")
         inventory.markets.append(Market(str(entry["iso"]).upper(), tuple(entry.get("nodes", []))))
+    for i, entry in enumerate(data.get("miner_logins", [])):
+        inventory.logins.append(_login(path, f"miner_logins[{i}]", entry))
     return inventory
+
+
+def _login(path: Path, where: str, entry: dict) -> MinerLogin:
+    from pyasic_rs import MinerFactory
+
+    variable = str(entry.get("password_env") or "")
+    if not variable:
+        raise InventoryError(f"{path}: {where}: needs password_env (the variable holding the password)")
+    password = os.environ.get(variable)
+    if password is None:
+        raise InventoryError(f"{path}: {where}: {variable} is not set")
+    login = MinerLogin(str(entry.get("firmware", "")), str(entry.get("username", "")), password)
+    try:
+        MinerFactory().with_firmware_discovery_auth(login.firmware, login.username, login.password)
+    except ValueError as err:
+        raise InventoryError(f"{path}: {where}.firmware: {login.firmware!r}: {err} (asic-rs names such "
+                             "as 'Proto Stock', 'Braiins OS', 'VNish', 'LuxOS', 'ePIC')") from None  # fmt: skip
+    return login
 
 
 def _address(path: Path, where: str, value) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from pyasic_rs import MinerFactory
 from pyasic_rs.data import HashRateUnit
 
-from ingestion.live.inventory import MinerTarget
+from ingestion.live.inventory import MinerLogin, MinerTarget
 
 
 @dataclass
@@ -72,9 +72,13 @@ class MinerReading:
 class MinerPool:
     """Miner handles by address, identified once and reused across polls and commands."""
 
-    def __init__(self, timeout_s: float = 10.0):
+    def __init__(self, timeout_s: float = 10.0, logins: Iterable[MinerLogin] = ()):
         self.timeout_s = timeout_s
         self._factory = MinerFactory()
+        for login in logins:  # firmwares whose default password was changed
+            self._factory = self._factory.with_firmware_discovery_auth(
+                login.firmware, login.username, login.password
+            )
         self._miners: dict[str, object] = {}
 
     async def get(self, address: str):

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from ingestion.live.devices import command_miner
-from ingestion.live.inventory import MinerTarget
+from ingestion.live.inventory import InventoryError, MinerTarget, load_inventory
 from ingestion.live.miners import MinerPool, read_miner
 from tests.fleet.conftest import loopback
 from tests.fleet.fakes import FakeProto
@@ -91,3 +91,30 @@ def test_rig_with_a_password_refuses_the_default_login():
     assert not outcome.ok
     assert "Login failed with status 401" in outcome.result
     assert fake.power_target_w is None
+
+
+def test_inventory_login_reaches_a_rig_whose_password_was_changed(tmp_path, monkeypatch):
+    inventory_file = tmp_path / "inventory.toml"
+    with FakeProto(loopback(), password="operator-set") as fake:
+        inventory_file.write_text(
+            f'[[miners]]\ndevice_id = "asic-0001"\naddress = "{fake.ip}"\n\n'
+            '[[miner_logins]]\nfirmware = "Proto Stock"\npassword_env = "HCP_TEST_PROTO_PASSWORD"\n'
+        )
+        with pytest.raises(InventoryError, match=r"miner_logins\[0\].*HCP_TEST_PROTO_PASSWORD is not set"):
+            load_inventory(inventory_file)  # the password is never in the file, and must be given
+        monkeypatch.setenv("HCP_TEST_PROTO_PASSWORD", "operator-set")
+        inventory = load_inventory(inventory_file)
+        pool = MinerPool(5, inventory.logins)
+        outcome = asyncio.run(command_miner(pool, fake.ip, "power_target", 2500))
+        assert outcome.ok, outcome.result
+        reading = asyncio.run(read_miner(pool, inventory.miners[0]))
+    assert fake.power_target_w == 2500 and reading.state == "mining"
+    assert "operator-set" not in repr(inventory)  # a logged inventory does not print the password
+
+
+def test_inventory_login_for_an_unknown_firmware_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HCP_TEST_PROTO_PASSWORD", "x")
+    path = tmp_path / "inventory.toml"
+    path.write_text('[[miner_logins]]\nfirmware = "Proto"\npassword_env = "HCP_TEST_PROTO_PASSWORD"\n')
+    with pytest.raises(InventoryError, match=r"inventory.toml: miner_logins\[0\].firmware: 'Proto'"):
+        load_inventory(path)
