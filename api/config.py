@@ -31,6 +31,7 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 10
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes (one per core)")
 
 
 @lru_cache(maxsize=1)

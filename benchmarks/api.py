@@ -132,7 +132,7 @@ def run_load(base_url: str, setup: dict, users: int, seconds: int, workdir: Path
     return rows
 
 
-def bench_api(url: str, users: int = 50, seconds: int = 60, progress=print) -> dict:
+def bench_api(url: str, users: int = 50, seconds: int = 60, workers: int = 1, progress=print) -> dict:
     """Serve the API on ``url`` (a fleet built by the pipeline) and load it; returns the figures."""
     from api.config import key_secret
 
@@ -147,7 +147,7 @@ def bench_api(url: str, users: int = 50, seconds: int = 60, progress=print) -> d
     with tempfile.TemporaryDirectory(prefix="hcp-bench-api-") as tmp:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
@@ -176,6 +176,7 @@ def bench_api(url: str, users: int = 50, seconds: int = 60, progress=print) -> d
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "users": users,
         "seconds": seconds,
+        "workers": workers,
         "endpoints": endpoints,
         "total": load.get("Aggregated"),
         "goal_met": bool(lists)

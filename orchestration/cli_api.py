@@ -36,6 +36,9 @@ def prepare_api_database(url: str) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default HCP_API_HOST, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default HCP_API_PORT, 8000)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="worker processes (default HCP_API_WORKERS, 1)")
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn, connected as the least-privilege role hcp_api."""
     import uvicorn
@@ -49,7 +52,10 @@ def serve(
     settings = get_api_settings()
     host, port = host or settings.host, port or settings.port
     console.print(f"API on http://{host}:{port}/v1 (docs at /docs), database role hcp_api")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
+    workers = workers or settings.workers
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, log_level="warning", workers=workers
+    )
 
 
 @api_app.command("spec")
@@ -181,6 +187,7 @@ def bench_api_command(
     customers: Annotated[int, typer.Option(help="customers when building one")] = 10,
     users: Annotated[int, typer.Option(help="concurrent locust clients")] = 50,
     seconds: Annotated[int, typer.Option(help="length of the load")] = 60,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Load test: locust clients against the API on a pipeline-built fleet, p50/p95 per endpoint
@@ -206,12 +213,14 @@ def bench_api_command(
             console.print(f"building a fleet of {devices} devices, {days} days, {customers} customers ...")
             build(url, home, facilities=3, devices=devices, days=days, customers=customers,
                   progress=lambda s: console.print(f"  {s}"))  # fmt: skip
-        result = bench_api(url, users=users, seconds=seconds, progress=console.print)
+        result = bench_api(url, users=users, seconds=seconds, workers=workers, progress=console.print)
     result["fleet"] = {"devices": devices, "days": days, "customers": customers} if url else None
     if as_json:
         emit_json(result)
         return
-    console.print(f"{users} clients, {seconds} s; p95 goal < 100 ms on list endpoints")
+    console.print(
+        f"{users} clients, {seconds} s, {workers} API worker(s); p95 goal < 100 ms on list endpoints"
+    )
     typer.echo(
         f"{'endpoint':<32} {'requests':>8} {'fail':>4} {'p50 ms':>7} {'p95 ms':>7} {'SQL p50':>8} {'SQL p95':>8}"
     )
