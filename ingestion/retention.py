@@ -1,5 +1,6 @@
 """Retention of the partitioned raw tables: day partitions older than ``keep_days`` are dropped once
 the hourly mart holds their hours (the marts keep hourly and daily grain for the long history).
+``raw.fleet_status`` feeds no mart (only its latest polls are read), so its old days go by age alone.
 
 A day is covered when every hour that has raw rows has rows in ``marts.fct_device_hourly``; both
 sides are probed hour by hour through their time indexes, so the check reads no partition whole.
@@ -20,8 +21,12 @@ from psycopg import sql
 from ingestion.bulk import create_partitions
 from ingestion.tables import TABLES
 
-# Partitioned raw table -> the mart (and its hour column) that must hold a day before it is dropped.
-COVERED_BY = {"device_telemetry": ("marts", "fct_device_hourly", "hour_start_at")}
+# Partitioned raw table -> the mart (and its hour column) that must hold a day before it is dropped;
+# None: nothing is built from its old days.
+COVERED_BY: dict[str, tuple[str, str, str] | None] = {
+    "device_telemetry": ("marts", "fct_device_hourly", "hour_start_at"),
+    "fleet_status": None,
+}
 _DAY = re.compile(r"_p(\d{8})$")
 
 
@@ -104,7 +109,7 @@ def _old_partitions(conn: psycopg.Connection, table: str, cutoff: date) -> list[
 def _not_covered(conn: psycopg.Connection, old: dict[str, list[tuple[date, str]]]) -> list[str]:
     missing = []
     for table, days in old.items():
-        if not days:
+        if not days or COVERED_BY[table] is None:
             continue
         mart_schema, mart, _ = COVERED_BY[table]
         if conn.execute("select to_regclass(%s)", (f"{mart_schema}.{mart}",)).fetchone()[0] is None:

@@ -92,6 +92,7 @@ TABLES: dict[str, Table] = {
             ("state", "text"), ("power_kw", "real", False), ("fans_rpm", "text[]", False),
             ("errors", "text[]", False), ("pool", "text", False), ("detail", "text", False),
             ("controls", "text[]", False), ("power_target_kw", "real", False),
+            unique_key=("ts", "device_id"),
         ),
         _t("site_meter", "ts", ("facility_id", "text"), ("ts", "timestamptz"), ("power_kw", "numeric:3")),
         _t(

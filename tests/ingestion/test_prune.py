@@ -56,7 +56,7 @@ def test_prune_drops_old_days_the_mart_holds(conn, database_url):
     assert conn.execute("select count(*) from marts.fct_device_hourly").fetchone()[0] == mart_rows
     # the newest day is kept when it is inside the window
     keep = prune(database_url, keep_days=2, now=AFTER)
-    assert keep.dropped == {"device_telemetry": []}
+    assert keep.dropped == {"device_telemetry": [], "fleet_status": []}
 
 
 def test_prune_keeps_days_inside_the_window(conn, database_url):
