@@ -155,7 +155,7 @@ def _price_series() -> list[Any]:
 # --- telemetry ------------------------------------------------------------------------------------
 
 _DEVICES_LATEST = """
-    select distinct on (device_id) device_id, facility_id, nominal_power_kw, nominal_hashrate_ths
+    select distinct on (device_id) device_id, facility_id, kind, nominal_power_kw, nominal_hashrate_ths
     from raw.devices order by device_id, load_id desc
 """
 
@@ -172,10 +172,14 @@ _DEVICES_LATEST = """
 # skips re-sent identical rows, and coverage is capped at 1 per hour.
 # The expected readings per hour are the fleet's most common count, so the check follows the
 # polling interval instead of assuming one.
+# Coverage is judged on the hours each device kind's feed has delivered (miners and GPUs arrive in
+# separate files): up to its newest reading, the hour still filling left out. A day still arriving
+# is not missing data; a silent device inside the delivered hours is. (A feed that stops altogether
+# is the freshness check's to find.)
 TELEMETRY_HOURLY_SQL = f"""
 with per_load as materialized (
     select device_id collate "C" as device_id, date_bin('1 hour', ts, %(day)s::date) as hour, load_id,
-           count(*) as readings,
+           count(*) as readings, max(ts) as newest,
            min(power_kw) as min_power_kw, max(power_kw) as max_power_kw,
            min(temperature_c) as min_temperature_c, max(temperature_c) as max_temperature_c,
            min(hashrate_ths) as min_hashrate_ths, max(hashrate_ths) as max_hashrate_ths,
@@ -186,12 +190,12 @@ with per_load as materialized (
 ),
 loads as (select device_id, hour, count(*) as loads from per_load group by 1, 2),
 hourly as (
-    select p.device_id, p.hour, p.readings, p.min_power_kw, p.max_power_kw, p.min_temperature_c,
+    select p.device_id, p.hour, p.readings, p.newest, p.min_power_kw, p.max_power_kw, p.min_temperature_c,
            p.max_temperature_c, p.min_hashrate_ths, p.max_hashrate_ths, p.min_gpu_util_pct, p.max_gpu_util_pct
     from per_load p join loads l using (device_id, hour)
     where l.loads = 1
     union all
-    select t.device_id collate "C", date_bin('1 hour', t.ts, %(day)s::date), count(*),
+    select t.device_id collate "C", date_bin('1 hour', t.ts, %(day)s::date), count(*), max(t.ts),
            min(t.power_kw), max(t.power_kw), min(t.temperature_c), max(t.temperature_c),
            min(t.hashrate_ths), max(t.hashrate_ths), min(t.gpu_util_pct), max(t.gpu_util_pct)
     from raw.device_telemetry t
@@ -204,16 +208,23 @@ hourly as (
 ),
 expected as (select mode() within group (order by readings) as per_hour from hourly),
 devices as ({_DEVICES_LATEST}),
+delivered as (  -- per device kind, the end of the readings its feed has delivered this day
+    select d.kind, max(r.newest) + interval '1 hour' / (select per_hour from expected) as until
+    from hourly r join devices d on d.device_id = r.device_id
+    group by 1
+),
 grid as (
     select d.device_id collate "C" as device_id, h.hour
     from devices d
+    join delivered k on k.kind = d.kind
     cross join generate_series(%(day)s::date::timestamptz, %(day)s::date + interval '23 hours',
                                interval '1 hour') as h (hour)
-    where h.hour < now() and exists (select 1 from hourly)
+    where h.hour + interval '1 hour' <= least(k.until, now())
 )
 select coalesce(g.device_id, r.device_id) as device_id, coalesce(g.hour, r.hour) as hour,
        coalesce(r.readings, 0) as readings, e.per_hour as expected_readings,
-       least(coalesce(r.readings, 0)::float / e.per_hour, 1.0) as coverage,
+       case when g.hour is not null then least(coalesce(r.readings, 0)::float / e.per_hour, 1.0) end
+           as coverage,
        case when d.device_id is not null then 1 end as device_registered,
        r.min_power_kw, r.max_power_kw,
        (d.nominal_power_kw * {POWER_NAMEPLATE_FACTOR})::real as power_max_kw,

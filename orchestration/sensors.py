@@ -28,6 +28,7 @@ from assets.automation import sensor_status
 from assets.ingestion import (
     RAW_SOURCES,
     RawSource,
+    daily_partitions,
     ingest_daily_job,
     ingest_reference_job,
     raw_load_run_config,
@@ -116,6 +117,7 @@ def landing_requests(
     settle_seconds: float,
     now: float,
     hold: bool = False,
+    partition_days: tuple[str, str] | None = None,
 ) -> tuple[list[dg.RunRequest], dict, dict[str, str]]:
     """The run requests for new or changed settled files; returns (requests, new cursor, reports).
 
@@ -124,6 +126,8 @@ def landing_requests(
     pairs. A table is requested only once the tables it references have no load outstanding.
     ``hold``: a load run is still queued or running; new files wait for a later tick, so the files
     that arrive meanwhile go into one run rather than one run each (loads run one at a time anyway).
+    ``partition_days``: the first and last daily partition; a file of a later day waits for its day
+    to begin (a feed ahead of UTC), one of an earlier day is refused, and neither holds the others.
     """
     known: dict[str, list[str]] = cursor.get("files", {})
     reported: dict[str, str] = cursor.get("reported", {})
@@ -143,6 +147,10 @@ def landing_requests(
         if routed is None:
             if not relative.startswith(NOT_INGESTED):
                 refused[str(path)] = "no raw source takes this file name"
+            continue
+        outside = _outside_partitions(routed[1], partition_days)
+        if outside:
+            refused[str(path)] = outside  # looked at again every tick: a later day begins
             continue
         digest = sha256(path)
         if previous and previous[1] == digest:
@@ -208,6 +216,18 @@ def landing_requests(
     return requests, new_cursor, reports
 
 
+def _outside_partitions(day: str | None, partition_days: tuple[str, str] | None) -> str | None:
+    """Why a file of ``day`` cannot be loaded now (no daily partition for it), or None."""
+    if day is None or partition_days is None:
+        return None
+    first, last = partition_days
+    if day > last:
+        return f"{day} has no partition yet (the last is {last}): loaded once that day begins (UTC)"
+    if day < first:
+        return f"{day} is before the first partition, {first} (HCP_PARTITIONS_START)"
+    return None
+
+
 def _request(day: str | None, batch: list[tuple[str, str, str]]) -> dg.RunRequest:
     """One run for the batch's files of every raw table (of one day, or the reference data)."""
     files: dict[str, list[str]] = defaultdict(list)
@@ -252,6 +272,7 @@ def landing_folder_sensor(
         return dg.SkipReason(f"landing folder {root} does not exist yet")
     cursor = json.loads(context.cursor) if context.cursor else {}
     url = postgres.get_url()
+    days = daily_partitions()
     requests, new_cursor, reports = landing_requests(
         root,
         cursor,
@@ -259,6 +280,7 @@ def landing_folder_sensor(
         get_settings().landing_settle_seconds,
         time.time(),
         hold=_load_in_flight(context.instance),
+        partition_days=(days.get_first_partition_key(), days.get_last_partition_key()),
     )
     for name, reason in reports.items():
         context.log.warning(f"{name}: {reason}")

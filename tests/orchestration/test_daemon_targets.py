@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +35,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+AHEAD = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d")
+
+
 def _landing(root: Path) -> None:
     """A day of prices, one telemetry file, a reference file: enough to make the sensor ask for runs."""
     (root / "prices" / "ercot_rt").mkdir(parents=True)
@@ -43,6 +46,10 @@ def _landing(root: Path) -> None:
     (root / "telemetry" / "dcgm" / "2026-11-18.prom").write_text("x\n")
     (root / "reference").mkdir()
     (root / "reference" / "devices.csv").write_text("x\n")
+    # days Dagster has no partition for: three days ahead (a feed ahead of UTC), before the first
+    (root / "site_meter").mkdir()
+    (root / "site_meter" / f"{AHEAD}.csv").write_text("x\n")
+    (root / "site_meter" / "2019-01-01.csv").write_text("x\n")
     old = time.time() - 3600  # settled: not being written any more
     for path in root.rglob("*"):
         os.utime(path, (old, old))
@@ -135,6 +142,7 @@ def test_landing_sensor_asks_for_runs_of_a_job(location):
     assert data.run_requests, data.skip_message
     for request in data.run_requests:
         assert request.job_name in jobs
+        assert request.partition_key not in (AHEAD, "2019-01-01")  # they wait, or are refused
 
 
 def test_every_schedule_evaluates_through_the_code_server(location):

@@ -17,7 +17,7 @@ def write(root, relative: str, text: str = "x\n", age: float = 3600):
     return path
 
 
-def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0, hold=False):
+def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0, hold=False, days=None):
     requests, new_cursor, reports = landing_requests(
         root,
         json.loads(cursor) if cursor else {},
@@ -25,6 +25,7 @@ def evaluate(root, cursor=None, loaded=frozenset(), settle=5.0, hold=False):
         settle,
         time.time(),
         hold=hold,
+        partition_days=days,
     )
     return requests, json.dumps(new_cursor), reports
 
@@ -154,3 +155,24 @@ def test_files_arriving_while_a_load_runs_wait_and_go_in_one_run(tmp_path):
     assert requests == []
     requests, cursor, _ = evaluate(tmp_path, cursor, loaded={(str(first), sha256(first))})
     assert sorted(files_of(r) for r in requests) == sorted([[str(second)], [str(third)]])
+
+
+def test_a_file_for_a_day_without_a_partition_waits_or_is_refused_without_blocking(tmp_path):
+    """A feed ahead of UTC (or a file for a day before HCP_PARTITIONS_START) used to make the sensor
+    ask for an unknown partition, which failed every tick and held every other file."""
+    today = write(tmp_path, "site_meter/2026-11-18.csv")
+    ahead = write(tmp_path, "site_meter/2026-11-19.csv")
+    old = write(tmp_path, "site_meter/2019-01-01.csv")
+    days = ("2025-01-01", "2026-11-18")
+    requests, cursor, reports = evaluate(tmp_path, days=days)
+    assert [(r.partition_key, files_of(r)) for r in requests] == [("2026-11-18", [str(today)])]
+    assert reports == {
+        str(
+            ahead
+        ): "2026-11-19 has no partition yet (the last is 2026-11-18): loaded once that day begins (UTC)",
+        str(old): "2019-01-01 is before the first partition, 2025-01-01 (HCP_PARTITIONS_START)",
+    }
+    requests, cursor, reports = evaluate(tmp_path, cursor, days=days)
+    assert (requests, reports) == ([], {})  # still waiting, reported once
+    requests, cursor, _ = evaluate(tmp_path, cursor, days=("2025-01-01", "2026-11-19"))  # the day began
+    assert [(r.partition_key, files_of(r)) for r in requests] == [("2026-11-19", [str(ahead)])]
