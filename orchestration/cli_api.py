@@ -187,7 +187,9 @@ def bench_api_command(
     customers: Annotated[int, typer.Option(help="customers when building one")] = 10,
     users: Annotated[int, typer.Option(help="concurrent locust clients")] = 50,
     seconds: Annotated[int, typer.Option(help="length of the load")] = 60,
-    workers: Annotated[int, typer.Option(min=1, help="API worker processes")] = 1,
+    workers: Annotated[
+        str, typer.Option(help="API worker processes; several (e.g. 1,2) load the same fleet in turn")
+    ] = "1",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Load test: locust clients against the API on a pipeline-built fleet, p50/p95 per endpoint
@@ -213,13 +215,33 @@ def bench_api_command(
             console.print(f"building a fleet of {devices} devices, {days} days, {customers} customers ...")
             build(url, home, facilities=3, devices=devices, days=days, customers=customers,
                   progress=lambda s: console.print(f"  {s}"))  # fmt: skip
-        result = bench_api(url, users=users, seconds=seconds, workers=workers, progress=console.print)
-    result["fleet"] = {"devices": devices, "days": days, "customers": customers} if url else None
+        counts = [int(w) for w in workers.split(",")]
+        results = [
+            bench_api(url, users=users, seconds=seconds, workers=n, progress=console.print) for n in counts
+        ]
+    fleet = {"devices": devices, "days": days, "customers": customers}
+    for result in results:
+        result["fleet"] = fleet
     if as_json:
-        emit_json(result)
+        emit_json(results[0] if len(results) == 1 else {"runs": results})
         return
+    for result in results:
+        _print_api_bench(result)
+    if len(results) > 1:  # side by side: the worst list endpoint's p95 per worker count
+        worst = {
+            r["workers"]: max(e["p95_ms"] for e in r["endpoints"].values() if e["list"]) for r in results
+        }
+        base = worst[counts[0]]
+        typer.echo("worst list p95: " + ", ".join(
+            f"{n} worker(s) {ms:.0f} ms ({ms / base:.2f}x)" for n, ms in worst.items()))  # fmt: skip
+
+
+def _print_api_bench(result: dict) -> None:
+    from orchestration.terminal import console
+
     console.print(
-        f"{users} clients, {seconds} s, {workers} API worker(s); p95 goal < 100 ms on list endpoints"
+        f"{result['users']} clients, {result['seconds']} s, {result['workers']} API worker(s);"
+        " p95 goal < 100 ms on list endpoints"
     )
     typer.echo(
         f"{'endpoint':<32} {'requests':>8} {'fail':>4} {'p50 ms':>7} {'p95 ms':>7} {'SQL p50':>8} {'SQL p95':>8}"
