@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -99,9 +100,11 @@ def direct_sql(api_url: str, customers: list[str], repeats: int = 60) -> dict[st
         for name, case in cases.items():
             times = []
             for i in range(repeats):
-                query, params = case(customers[i % len(customers)])
-                if "plan" in params:
-                    params["plan"] = current[0] if current else None
+                query, given = case(customers[i % len(customers)])
+                if "plan" in given:
+                    given["plan"] = current[0] if current else None
+                # every placeholder the route's query has, unset ones as the route leaves them: None
+                params = {name: given.get(name) for name in re.findall(r"%\((\w+)\)s", query)}
                 started = time.perf_counter()
                 conn.execute(query, params).fetchall()
                 times.append((time.perf_counter() - started) * 1000)
