@@ -98,6 +98,8 @@ def _soak(url, home: Path, hours, speed, devices, facilities, timeout, say) -> d
                 "DAGSTER_HOME": str(home / "home" / "dagster"),
                 "DATABASE_URL": scratch,
                 "HCP_LANDING_SETTLE_SECONDS": "1",
+                # its own code-server port: a served platform on this machine holds the default
+                "HCP_GRPC_PORT": str(_free_port()),
                 "HCP_AUTOMATION": "on",
             }
         ),
