@@ -45,6 +45,3 @@ select distinct on (device_id)
     device_id, ts as polled_at, source, address, state, power_kw, fans_rpm, errors, pool, detail
 from raw.fleet_status
 order by device_id, ts desc, load_id desc;
-
--- what 0015 granted on the view it replaces (the app's ops page reads it)
-grant select on ops.fleet_status_latest to hcp_app;

@@ -5,11 +5,8 @@ marts, forecasts and plan. Everything real: the processes, the database, dbt.
 The checks themselves are tested first, on what a broken soak would observe: a file loaded twice, a
 failed run, an ERROR in the daemon's log, a mart that differs from the batch rebuild."""
 
-import contextlib
-import socket
 from pathlib import Path
 
-from core.settings import Settings
 from orchestration.soak import compare_fingerprints, log_errors, run_soak, verdict
 
 GOOD = {"files": {"a.csv": 1, "b.csv": 1}, "failed_runs": 0, "forecasts": [20.0], "plan": [21.0],
@@ -43,15 +40,7 @@ def test_the_checks_fail_on_what_a_broken_soak_observes(tmp_path: Path):
 
 
 def test_short_soak_daemon_does_everything(database_url):
-    # A served platform may hold the default code-server port on this machine: the soak's own
-    # platform must not collide with it (nor, worse, talk to it).
-    with contextlib.ExitStack() as stack:
-        taken = socket.socket()
-        with contextlib.suppress(OSError):
-            taken.bind(("127.0.0.1", Settings().grpc_port))
-            taken.listen()
-        stack.callback(taken.close)
-        report = run_soak(database_url, hours=3, speed=180, devices=2, timeout=1500)
+    report = run_soak(database_url, hours=3, speed=180, devices=2, timeout=1500)
     failed = {name: passed for name, passed in report["checks"].items() if not passed}
     assert failed == {}, report
     assert report["files"] > 5
