@@ -6,6 +6,7 @@ stuck_sensor, offline); late_telemetry, duplicated_telemetry and price_spike are
 events whose telemetry values are normal, so they are left out of the evaluation.
 """
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,13 +17,19 @@ from assets import ml_queries as q
 from assets.groups import ANOMALIES
 from assets.resources import LandingResource, PostgresResource
 from core import db
-from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, detect, event_scores
+from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, FleetDetector, detect, event_scores, fit_fleet
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
 TELEMETRY = dg.AssetKey(["staging", "stg_raw__device_telemetry"])
 DEVICES = dg.AssetKey(["staging", "stg_raw__devices"])
-SCORING_WINDOW = timedelta(hours=24)  # detectors learn "normal" from the last day of the fleet
+SCORING_WINDOW = timedelta(hours=24)  # the longest window one read scores
 BACKFILL = timedelta(days=7)  # days not scored yet (first run, scheduler down) are caught up to this far back
+REFIT = timedelta(hours=24)  # the detector learns "normal" from the last day, refitted once a day
+# rows before a window that its read includes: persistence (4 intervals), a stuck sensor (90 min)
+# and telemetry gaps need what came just before the new rows
+LEAD_IN = timedelta(hours=2)
+FIT_MAX_ROWS = 2_000_000  # a bigger fleet's day is sampled by whole intervals for the fit
+SCORE_MAX_ROWS = 4_000_000  # a bigger fleet is scored a few hours at a time
 
 
 def read_fault_labels(path: Path, fault_types: tuple[str, ...] = DEVICE_BEHAVIOUR_FAULTS) -> pd.DataFrame:
@@ -71,27 +78,49 @@ def interval_of(telemetry: pd.DataFrame) -> pd.Timedelta:
     return steps.mode().iloc[0] if not steps.empty else pd.Timedelta("5min")
 
 
-def detect_window(url: str, since=None, until=None) -> tuple[pd.DataFrame, pd.Timedelta]:
-    """Alert events of the telemetry in [since, until) and the telemetry interval."""
+def _naive(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+    return frame
+
+
+def detect_window(
+    url: str, since=None, until=None, detector: FleetDetector | None = None
+) -> tuple[pd.DataFrame, pd.Timedelta, int]:
+    """Alert events of the telemetry in [since, until), the telemetry interval and the rows read;
+    scored with ``detector`` when given (nothing refitted), else with one fitted on those rows."""
     with db.connect(url) as conn:
         telemetry = q.load_telemetry(conn, since, until)
     if telemetry.empty:
-        return pd.DataFrame(), pd.Timedelta("5min")
-    telemetry["ts"] = pd.to_datetime(telemetry["ts"], utc=True).dt.tz_localize(None)
+        return pd.DataFrame(), pd.Timedelta("5min"), 0
+    telemetry = _naive(telemetry)
     interval = interval_of(telemetry)
-    return detect(telemetry, interval), interval
+    return detect(telemetry, interval, detector=detector), interval, len(telemetry)
 
 
-def scoring_windows(latest: datetime, earliest: datetime, scored_until: datetime | None) -> list[tuple]:
-    """The [since, until) windows to score, oldest first: the last day up to ``latest`` (until None:
-    everything from since on), and before it whole days back to what was scored already, at most
-    ``BACKFILL`` back and not before the first telemetry."""
-    since = latest - SCORING_WINDOW
-    windows: list[tuple] = [(since, None)]
-    floor = max(earliest, latest - BACKFILL, scored_until or earliest)
-    while since > floor:
-        windows.append((since - SCORING_WINDOW, since))
-        since -= SCORING_WINDOW
+def fit_stride(devices: int, intervals: int, max_rows: int = FIT_MAX_ROWS) -> int:
+    """Keep every stride-th interval of the fit's day so that ``devices`` x kept intervals <= max_rows."""
+    stride = 1
+    while devices * -(-intervals // stride) > max_rows and stride < intervals:
+        stride += 1
+    return stride
+
+
+def scoring_windows(
+    latest: datetime, earliest: datetime, scored_until: datetime | None, chunk: timedelta = SCORING_WINDOW
+) -> list[tuple]:
+    """The [since, until) windows to score, oldest first, covering what is new: from the last run's
+    newest row (``scored_until``) to ``latest`` (the last window is open: until None), or on a first
+    run or after a long outage up to ``BACKFILL`` back and not before the first telemetry; a window
+    spans at most ``chunk``. Each window is read with ``LEAD_IN`` before it."""
+    floor = max(earliest, latest - BACKFILL)
+    start = scored_until if scored_until is not None and scored_until >= floor else floor
+    windows: list[tuple] = []
+    until = None
+    since = latest - chunk
+    while since > start:
+        windows.append((since, until))
+        until, since = since, since - chunk
+    windows.append((min(start, latest), until))
     return windows[::-1]
 
 
@@ -106,27 +135,63 @@ def _scored_until(context: dg.AssetExecutionContext) -> datetime | None:
     return datetime.fromtimestamp(value.value, UTC) if value is not None else None
 
 
+def _fleet_detector(
+    context: dg.AssetExecutionContext, url: str, latest: datetime, devices: int, interval: timedelta
+) -> tuple[FleetDetector, bool]:
+    """The stored detector while it is younger than ``REFIT``, else one fitted now on the last day
+    (sampled by whole intervals down to ``FIT_MAX_ROWS`` rows) and stored; (detector, fitted now)."""
+    with db.connect(url) as conn:
+        stored = q.latest_detector(conn)
+    if stored is not None and latest - stored[0] < REFIT:
+        return pickle.loads(stored[1]), False  # written only by this asset as the pipeline role
+    since = latest - REFIT
+    stride = fit_stride(devices, int(REFIT / interval))
+    with db.connect(url) as conn:
+        telemetry = _naive(q.load_telemetry(conn, since, None, stride=stride, interval=interval))
+    context.log.info(
+        f"fitting the fleet detector on {len(telemetry):,} rows (every {stride}. interval of a day)"
+    )
+    detector, _ = fit_fleet(telemetry)
+    with db.connect(url) as conn:
+        q.save_detector(conn, pickle.dumps(detector), since, latest, len(telemetry), devices)
+    return detector, True
+
+
+def _chunk(devices: int, interval: timedelta) -> timedelta:
+    """The longest window (whole hours, at most a day) whose rows stay under ``SCORE_MAX_ROWS``."""
+    hours = SCORE_MAX_ROWS // max(1, devices * int(timedelta(hours=1) / interval))
+    return timedelta(hours=int(min(max(hours, 1), SCORING_WINDOW / timedelta(hours=1))))
+
+
 @dg.asset(
     key=["ml", "anomalies"],
     group_name=ANOMALIES,
     deps=[TELEMETRY, DEVICES],
     kinds={"python", "postgres"},
-    description="Alert events (pyod ensemble + telemetry gaps) into ml.anomalies: the last day of telemetry, "
-    "and each earlier day not scored yet (up to 7 days back), each day scored against its own normal.",
+    description="Alert events (pyod ensemble + telemetry gaps) into ml.anomalies: the telemetry new since the "
+    "last run (on a first run up to 7 days back), scored with the fleet detector, which is refitted on "
+    "the last day once a day.",
 )
 def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
     with db.connect(url) as conn:
         earliest, latest = q.telemetry_range(conn)
+        devices = q.device_count(conn)
     if latest is None:
         context.log.warning("no telemetry yet")
         return dg.MaterializeResult(metadata={"alert_events": 0})
-    windows = scoring_windows(latest, earliest, _scored_until(context))
-    written, by_severity = 0, {}
+    with db.connect(url) as conn:
+        interval = q.telemetry_interval(conn, latest)
+    detector, fitted = _fleet_detector(context, url, latest, devices, interval)
+    windows = scoring_windows(latest, earliest, _scored_until(context), _chunk(devices, interval))
+    written, rows, by_severity = 0, 0, {}
     for i, (since, until) in enumerate(windows, 1):
         span = f"{since.astimezone(UTC):%Y-%m-%d %H:%M} to {(until or latest).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         context.log.info(f"scoring window {i}/{len(windows)}: {span}")
-        events, _ = detect_window(url, since, until)
+        events, _, read = detect_window(url, since - LEAD_IN, until, detector)
+        rows += read
+        if not events.empty:  # events that ended inside the lead-in were written by an earlier run
+            events = events[events["end_at"] > pd.Timestamp(since).tz_convert(None)]
         with db.connect(url) as conn:
             written += q.write_anomalies(conn, events)
         for severity, count in events["severity"].value_counts().items() if not events.empty else ():
@@ -135,6 +200,8 @@ def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
         metadata={
             "alert_events": written,
             "windows_scored": len(windows),
+            "rows_scored": rows,
+            "detector_fitted": fitted,
             "scored_from": dg.MetadataValue.timestamp(windows[0][0]),
             "scored_until": dg.MetadataValue.timestamp(latest),
             **{f"severity_{k}": v for k, v in by_severity.items()},
@@ -157,7 +224,7 @@ def anomaly_metrics(
         context.log.warning("no fault labels in the landing folder: nothing to score against")
         return dg.MaterializeResult(metadata={"faults": 0})
     url = postgres.get_url()
-    events, _ = detect_window(url)
+    events, _, _ = detect_window(url)
     alerts = events.rename(columns={"start_at": "start", "end_at": "end"})[["device_id", "start", "end"]]
     scores = event_scores(alerts, labels)
     with db.connect(url) as conn:

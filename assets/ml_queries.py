@@ -17,7 +17,7 @@ TH/s per day), ``demand:<gpu_pool>`` (GPU-hours per hour).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -112,11 +112,42 @@ def telemetry_range(conn: psycopg.Connection) -> tuple[datetime | None, datetime
     ).fetchone()
 
 
+def device_count(conn: psycopg.Connection) -> int:
+    """Devices of the fleet (dbt staging)."""
+    return conn.execute("select count(*) from staging.stg_raw__devices").fetchone()[0]
+
+
+def telemetry_interval(conn: psycopg.Connection, latest: datetime) -> timedelta:
+    """The sampling interval: the median spacing of one device's rows in the two hours to ``latest``
+    (five minutes when it cannot tell)."""
+    step = conn.execute(
+        """
+        with one as (
+            select device_id from staging.stg_raw__device_telemetry where measured_at = %(latest)s limit 1
+        )
+        select percentile_disc(0.5) within group (order by step) from (
+            select measured_at - lag(measured_at) over (order by measured_at) as step
+            from staging.stg_raw__device_telemetry
+            where measured_at > %(latest)s - interval '2 hours' and device_id = (select device_id from one)
+        ) s
+        where step > interval '0'
+        """,
+        {"latest": latest},
+    ).fetchone()[0]
+    return step or timedelta(minutes=5)
+
+
 def load_telemetry(
-    conn: psycopg.Connection, since: datetime | None = None, until: datetime | None = None
+    conn: psycopg.Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    stride: int = 1,
+    interval: timedelta = timedelta(minutes=5),
 ) -> pd.DataFrame:
     """Telemetry joined to devices: device_id, facility_id, kind, model, ts, power_kw, hashrate_ths,
-    gpu_util_pct, temperature_c (dbt staging: the latest load per device and time)."""
+    gpu_util_pct, temperature_c (dbt staging: the latest load per device and time). With ``stride``
+    above 1 only every stride-th ``interval`` of time is read, for all devices (a sample of a big
+    fleet's day that keeps each moment's whole facility, which the residuals compare against)."""
     return _frame(
         conn,
         """
@@ -126,10 +157,40 @@ def load_telemetry(
         from staging.stg_raw__device_telemetry t join staging.stg_raw__devices d using (device_id)
         where (%(since)s::timestamptz is null or t.measured_at >= %(since)s)
           and (%(until)s::timestamptz is null or t.measured_at < %(until)s)
+          and (%(stride)s = 1 or floor(extract(epoch from t.measured_at) / %(step)s)::bigint %% %(stride)s = 0)
         order by t.device_id, t.measured_at
         """,
-        {"since": since, "until": until},
+        {"since": since, "until": until, "stride": stride, "step": interval.total_seconds()},
     )
+
+
+def save_detector(
+    conn: psycopg.Connection,
+    blob: bytes,
+    fitted_from: datetime,
+    fitted_until: datetime,
+    rows: int,
+    devices: int,
+) -> None:
+    """Store a fitted fleet detector (pickled) and keep only the newest three."""
+    with conn.transaction():
+        conn.execute(
+            """insert into ml.anomaly_detectors (fitted_from, fitted_until, fit_rows, devices, detector)
+               values (%s, %s, %s, %s, %s)""",
+            (fitted_from, fitted_until, rows, devices, blob),
+        )
+        conn.execute(
+            """delete from ml.anomaly_detectors where detector_id not in (
+                   select detector_id from ml.anomaly_detectors order by fitted_until desc, detector_id desc
+                   limit 3)"""
+        )
+
+
+def latest_detector(conn: psycopg.Connection) -> tuple[datetime, bytes] | None:
+    """(fitted_until, pickled detector) of the newest stored fleet detector, or None."""
+    return conn.execute(
+        "select fitted_until, detector from ml.anomaly_detectors order by fitted_until desc, detector_id desc limit 1"
+    ).fetchone()
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -290,7 +351,11 @@ def write_forecast(
 
 
 def write_anomalies(conn: psycopg.Connection, events: pd.DataFrame) -> int:
-    """Insert alert events (columns of ``kernels.anomalies.detect.alert_events``); returns rows new."""
+    """Write alert events (columns of ``kernels.anomalies.detect.alert_events``); returns rows written.
+
+    An event that overlaps one already written of the same device and detector is the same
+    incident seen again (a run re-reads a lead-in before its new rows): it extends that event, and
+    the higher score's severity and explanation win. Any other event is inserted."""
     if events.empty:
         return 0
     cols = [
@@ -305,20 +370,42 @@ def write_anomalies(conn: psycopg.Connection, events: pd.DataFrame) -> int:
         "explanation",
     ]
     records = [
-        tuple(
+        (i,)
+        + tuple(
             (v.tz_localize("UTC") if isinstance(v, pd.Timestamp) and v.tzinfo is None else v)
             if not isinstance(v, np.floating)
             else float(v)
             for v in row
         )
-        for row in events[cols].itertuples(index=False)
+        for i, row in enumerate(events[cols].itertuples(index=False))
     ]
+    columns = ", ".join(cols)
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            f"insert into ml.anomalies ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) "
-            "on conflict (device_id, start_at, detector) do update set end_at = excluded.end_at, "
-            "score = excluded.score, severity = excluded.severity, explanation = excluded.explanation",
-            records,
+        cur.execute(
+            "create temporary table new_anomalies on commit drop as "
+            f"select 0 as n, {columns} from ml.anomalies with no data"
+        )
+        with cur.copy(f"copy new_anomalies (n, {columns}) from stdin") as copy:
+            for record in records:
+                copy.write_row(record)
+        cur.execute(
+            f"""
+            with seen_again as (
+                update ml.anomalies a
+                set end_at = greatest(a.end_at, n.end_at),
+                    severity = case when n.score > a.score then n.severity else a.severity end,
+                    explanation = case when n.score > a.score then n.explanation else a.explanation end,
+                    score = greatest(a.score, n.score)
+                from new_anomalies n
+                where a.device_id = n.device_id and a.detector = n.detector
+                  and a.start_at <= n.start_at and n.start_at <= a.end_at
+                returning n.n
+            )
+            insert into ml.anomalies ({columns})
+            select {columns} from new_anomalies where n not in (select n from seen_again)
+            on conflict (device_id, start_at, detector) do update set end_at = excluded.end_at,
+                score = excluded.score, severity = excluded.severity, explanation = excluded.explanation
+            """
         )
     return len(records)
 

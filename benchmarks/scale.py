@@ -2,8 +2,8 @@
 
 For each fleet size ``run_benchmark`` simulates the fleet with the simulator (real landing formats),
 keeps the last ``history_hours`` hours before the cycle hour as history and loads them with the real
-loader (`ingestion.loader.ingest_folder`), builds the marts and trains the forecast models (not
-timed). Then the cycle hour's landing files arrive and ONE hourly cycle is timed, stage by stage,
+loader (`ingestion.loader.ingest_folder`), builds the marts, trains the forecast models and fits the anomaly detector
+(timed apart from the cycle). Then the cycle hour's landing files arrive and ONE hourly cycle is timed, stage by stage,
 each stage in its own process so its peak RSS is its own (``os.wait4``):
 
     load (ingest_folder)  ->  marts (dbt run)  ->  anomalies  ->  forecasts  ->  plan
@@ -65,8 +65,19 @@ def _stage(stage: str, url: str, folder: str, target: str) -> dict:
 
     chosen = {"anomalies": [anomalies], "forecasts": [forecasts], "plan": [allocation_plan],
               "models": [forecast_models]}[stage]  # fmt: skip
-    result = dg.materialize(chosen, resources={"postgres": PostgresResource.at(url)}, raise_on_error=True)
-    return {"rows": 0, "success": result.success}
+    # one Dagster instance for all the stages of a fleet: the anomalies asset reads where its last
+    # run stopped from its materializations, as it does in production
+    home = Path(target) / "dagster"
+    home.mkdir(exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(tempdir=str(home))
+    result = dg.materialize(
+        chosen, resources={"postgres": PostgresResource.at(url)}, instance=instance, raise_on_error=True
+    )
+    rows = 0
+    if stage == "anomalies":  # the telemetry rows it read and scored (the new hour and a lead-in)
+        (event,) = result.get_asset_materialization_events()
+        rows = event.materialization.metadata["rows_scored"].value
+    return {"rows": rows, "success": result.success}
 
 
 def _run_child(stage: str, url: str, folder: Path, target: Path) -> dict:
@@ -93,7 +104,8 @@ def _run_child(stage: str, url: str, folder: Path, target: Path) -> dict:
 
 def _split_lines(path: Path, history: Path, hour: Path, since: int, cycle: int, when) -> tuple[int, int]:
     """Copy the lines of `path` with time in [since, cycle) to `history`, in [cycle, cycle + 1 h) to `hour`;
-    lines without a time (comments) go to both. Returns (history rows, hour rows)."""
+    lines without a time (comments) go to both; a side that gets no timed line gets no file. Returns
+    (history rows, hour rows)."""
     history.parent.mkdir(parents=True, exist_ok=True)
     hour.parent.mkdir(parents=True, exist_ok=True)
     counts = [0, 0]
@@ -109,6 +121,9 @@ def _split_lines(path: Path, history: Path, hour: Path, since: int, cycle: int, 
             elif cycle <= at < cycle + 3600:
                 new.write(line)
                 counts[1] += 1
+    for written, count in ((history, counts[0]), (hour, counts[1])):
+        if count == 0:  # a day file outside the window: no file rather than an empty one
+            written.unlink()
     return counts[0], counts[1]
 
 
@@ -174,6 +189,8 @@ def _one_fleet(url: str, devices: int, history_hours: int, end: datetime, work: 
         prep = {"history_load": _run_child("load", scratch, history, target)}
         prep["history_marts"] = _run_child("marts", scratch, history, target)
         prep["forecast_models"] = _run_child("models", scratch, history, target)
+        # the detector is fitted (daily) and the history scored before the cycle, as in production
+        prep["anomalies_fit"] = _run_child("anomalies", scratch, history, target)
         history_bytes = _database_bytes(scratch) - empty_bytes
         stages = {}
         for stage in STAGES:
@@ -186,7 +203,8 @@ def _one_fleet(url: str, devices: int, history_hours: int, end: datetime, work: 
         "simulate_seconds": simulate_seconds,
         "telemetry_rows": rows,
         "history": {
-            k: {"seconds": v["seconds"], "peak_rss_bytes": v["peak_rss_bytes"]} for k, v in prep.items()
+            k: {"seconds": v["seconds"], "peak_rss_bytes": v["peak_rss_bytes"], "rows": v["rows"]}
+            for k, v in prep.items()
         },
         "history_rows_per_second": prep["history_load"]["rows"] / prep["history_load"]["seconds"],
         "database_bytes_per_day": history_bytes * 24 / history_hours,

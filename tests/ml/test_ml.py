@@ -423,24 +423,35 @@ def test_champion_beats_seasonal_naive_or_is_seasonal_naive():
     assert choose_champion([result(BASELINE, 1.5), result("avg", 0.8)]) == "avg"
 
 
-def test_scoring_windows_catch_up_unscored_days_up_to_the_backfill():
+def test_scoring_windows_cover_only_what_is_new_up_to_the_backfill():
     from datetime import UTC, datetime, timedelta
 
     from assets.anomalies import BACKFILL, scoring_windows
 
     latest = datetime(2026, 11, 20, 23, 55, tzinfo=UTC)
-    day = timedelta(days=1)
-    # an hourly run after the last: the last day only, open-ended
-    assert scoring_windows(latest, latest - 10 * day, latest - timedelta(hours=1)) == [(latest - day, None)]
-    # first run on 3 days of data: 3 whole days, oldest first, contiguous
-    windows = scoring_windows(latest, datetime(2026, 11, 18, tzinfo=UTC), None)
-    assert windows == [
-        (latest - 3 * day, latest - 2 * day),
-        (latest - 2 * day, latest - day),
-        (latest - day, None),
-    ]
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    # an hourly run after the last: only the new hour, open-ended (issue 17: cost of the new hour)
+    assert scoring_windows(latest, latest - 10 * day, latest - hour) == [(latest - hour, None)]
+    # nothing new since the last run: the newest row again (an empty window would skip the write)
+    assert scoring_windows(latest, latest - 10 * day, latest) == [(latest, None)]
+    # first run on 3 days of data: 3 whole days back from the newest row, oldest first, contiguous
+    earliest = datetime(2026, 11, 18, tzinfo=UTC)
+    windows = scoring_windows(latest, earliest, None)
+    assert windows == [(earliest, latest - 2 * day), (latest - 2 * day, latest - day), (latest - day, None)]
     # a long history: never further back than the backfill
     windows = scoring_windows(latest, latest - 60 * day, None)
     assert len(windows) == BACKFILL / day and windows[0][0] == latest - BACKFILL
-    # the scheduler was down for two days: those days are caught up
-    assert len(scoring_windows(latest, latest - 60 * day, latest - 2 * day - timedelta(hours=1))) == 3
+    # the scheduler was down for two days: those days are caught up, a day at most per window
+    windows = scoring_windows(latest, latest - 60 * day, latest - 2 * day - hour)
+    assert windows[0][0] == latest - 2 * day - hour and len(windows) == 3
+    # a big fleet reads fewer hours at a time
+    assert len(scoring_windows(latest, latest - 60 * day, latest - 2 * day, chunk=6 * hour)) == 8
+
+
+def test_fit_sample_keeps_whole_intervals_of_a_big_fleet():
+    from assets.anomalies import fit_stride
+
+    # the default fleet's day is read whole; 300k devices' day keeps every stride-th interval (< 2M rows)
+    assert fit_stride(devices=1_000, intervals=288) == 1
+    stride = fit_stride(devices=300_000, intervals=288)
+    assert 300_000 * -(-288 // stride) <= 2_000_000 < 300_000 * -(-288 // (stride - 1))

@@ -2,11 +2,13 @@
 anomaly assets materialize into the ml.* tables of the real database."""
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from assets.anomalies import LEAD_IN
 from core.settings import get_settings
 from orchestration.materialize import materialize
 from tests.databases import Template
@@ -49,7 +51,7 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
         "select faults_found, faults from ml.anomaly_metrics order by evaluated_at desc limit 1"
     ).fetchone()
     assert faults > 0 and found > 0
-    # the first run scored each of the 3 simulated days (not only the last); a second run only the last
+    # the first run scored each of the 3 simulated days (not only the last)
     key = dg.AssetKey(["ml", "anomalies"])
 
     def windows_scored() -> int:
@@ -57,8 +59,52 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
         return event.asset_materialization.metadata["windows_scored"].value
 
     assert windows_scored() == 3
+    first = metadata(key)
+    assert first["detector_fitted"].value is True
+    events = conn.execute("select count(*) from ml.anomalies").fetchone()[0]
+    # the next run reuses the stored detector and reads only the rows since the last run plus a lead-in
     assert materialize("ml/anomalies")[0].success
     assert windows_scored() == 1
+    second = metadata(key)
+    assert second["detector_fitted"].value is False
+    assert 0 < second["rows_scored"].value <= 40 * (LEAD_IN // timedelta(minutes=5) + 1)
+    assert second["rows_scored"].value < first["rows_scored"].value / 10
+    # events it sees again (inside the lead-in) are not written twice
+    assert conn.execute("select count(*) from ml.anomalies").fetchone()[0] == events
+    overlapping = conn.execute(
+        """select count(*) from ml.anomalies a join ml.anomalies b
+           on a.device_id = b.device_id and a.detector = b.detector and a.anomaly_id < b.anomaly_id
+           and a.start_at < b.end_at and b.start_at < a.end_at"""
+    ).fetchone()[0]
+    assert overlapping == 0
+
+
+def metadata(key: dg.AssetKey) -> dict:
+    return dg.DagsterInstance.get().get_latest_materialization_event(key).asset_materialization.metadata
+
+
+def test_an_event_seen_again_extends_the_one_written(ingested_fleet, conn):
+    import pandas as pd
+
+    from assets.ml_queries import write_anomalies
+
+    def event(start: str, end: str, score: float) -> dict:
+        return {"device_id": "dev-x", "device_model": "S21", "start_at": pd.Timestamp(start),
+                "end_at": pd.Timestamp(end), "metric": "temperature", "score": score,
+                "severity": "warning" if score < 30 else "critical", "detector": "d", "explanation": "hot"}  # fmt: skip
+
+    write_anomalies(conn, pd.DataFrame([event("2026-03-01 10:00", "2026-03-01 11:00", 20.0)]))
+    # the next run reads from 10:30 on (its lead-in): the same incident, seen from 10:30, now to 12:00
+    write_anomalies(conn, pd.DataFrame([event("2026-03-01 10:30", "2026-03-01 12:00", 35.0)]))
+    # a new incident of the same device after a quiet hour is a new event
+    write_anomalies(conn, pd.DataFrame([event("2026-03-01 13:30", "2026-03-01 14:00", 10.0)]))
+    rows = conn.execute(
+        "select start_at, end_at, score, severity from ml.anomalies where device_id = 'dev-x' order by start_at"
+    ).fetchall()
+    assert [(r[0].hour, r[0].minute, r[1].hour, r[2], r[3]) for r in rows] == [
+        (10, 0, 12, 35.0, "critical"),
+        (13, 30, 14, 10.0, "warning"),
+    ]
 
 
 def test_bench_ml_json_on_the_small_fleet(ingested_fleet, tmp_path):

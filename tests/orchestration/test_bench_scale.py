@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from assets.anomalies import LEAD_IN
 from benchmarks.scale import STAGES, format_table, run_benchmark, split_landing
 from ingestion.simulator.run import simulate
 
@@ -27,6 +28,17 @@ def test_split_keeps_history_and_the_cycle_hour_apart(tmp_path):
     assert (tmp_path / "history/reference/devices.csv").exists()
 
 
+def test_split_of_several_days_writes_no_empty_files(tmp_path):
+    # a day of history before the cycle hour spans two daily files: the earlier day has no row of
+    # the cycle hour and must not leave an empty hour file (the loader refuses an empty file)
+    simulate(tmp_path / "sim", devices=20, days=2, end=END, workers=1)
+    cycle = END - timedelta(hours=1)
+    split_landing(tmp_path / "sim", tmp_path / "history", tmp_path / "hour", cycle, history_hours=24)
+    hour_files = sorted(p.relative_to(tmp_path / "hour").as_posix() for p in (tmp_path / "hour").rglob("*.*"))
+    assert hour_files == ["telemetry/dcgm/2026-03-01T23.prom", "telemetry/miner/2026-03-01T23.jsonl"]
+    assert all(p.stat().st_size > 0 for p in (tmp_path / "history").rglob("*.*"))
+
+
 @pytest.mark.fresh_database
 def test_tiny_fleet_runs_one_cycle(database_url):
     messages: list[str] = []
@@ -38,6 +50,10 @@ def test_tiny_fleet_runs_one_cycle(database_url):
     # the DCGM lines (one line per metric)
     assert 0 < fleet["stages"]["load"]["rows"] < fleet["telemetry_rows"]["hour"]
     assert fleet["database_bytes_per_day"] > 0 and result["per_device_ratio"] == 1.0
+    # the cycle scores anomalies on the new hour and a lead-in, with the detector fitted before it
+    lead_in_hours = LEAD_IN / timedelta(hours=1)
+    history_rows = fleet["history"]["anomalies_fit"]["rows"]
+    assert 0 < fleet["stages"]["anomalies"]["rows"] <= history_rows * (1 + lead_in_hours) / 2 * 1.01
     table = format_table(result)
     assert "cycle s" in table and "plan peak RSS MB" in table and "per-device cost ratio" in table
     assert any("cycle stage plan" in m for m in messages)
