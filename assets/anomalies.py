@@ -143,7 +143,10 @@ def _fleet_detector(
     with db.connect(url) as conn:
         stored = q.latest_detector(conn)
     if stored is not None and latest - stored[0] < REFIT:
-        return pickle.loads(stored[1]), False  # written only by this asset as the pipeline role
+        try:
+            return pickle.loads(stored[1]), False  # written only by this asset as the pipeline role
+        except Exception as error:  # noqa: BLE001 - stored by other library versions (an upgrade): refit
+            context.log.warning(f"the stored fleet detector cannot be read ({error!r}): refitting")
     since = latest - REFIT
     stride = fit_stride(devices, int(REFIT / interval))
     with db.connect(url) as conn:

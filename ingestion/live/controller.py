@@ -190,10 +190,7 @@ def apply_trigger(url: str, settings: FleetSettings, now: datetime | None = None
         decision, _, interval, _ = decide_now(conn, settings, now)
     if not decision.changes:
         return None
-    changes = sorted(
-        (c.device_id, c.on, c.rule, None if c.target_kw is None else round(c.target_kw * 1000))
-        for c in decision.changes
-    )
+    changes = sorted((c.device_id, c.on, c.rule, c.target_watts) for c in decision.changes)
     digest = hashlib.sha256(json.dumps(changes).encode()).hexdigest()[:16]
     trigger = "emergency" if any(c.rule in EMERGENCY_RULES for c in decision.changes) else "plan"
     return f"{trigger}:{(interval or now):%Y%m%dT%H%M}:{digest}", trigger
@@ -203,7 +200,7 @@ def _record(
     conn, run_id: str, interval, machine: Machine, change: Change, mode: str, status: str, why: str | None
 ) -> int:
     action = action_of(machine, change)
-    target = {} if change.target_kw is None else {"watts": round(change.target_kw * 1000)}
+    target = {} if change.target_watts is None else {"watts": change.target_watts}
     reason = change.reason if why is None else f"{change.reason}; held back: {why}"
     command_id = conn.execute(
         """insert into ops.fleet_commands (run_id, interval_start, device_id, facility_id, action, target, rule,
@@ -290,7 +287,7 @@ def apply_plan(
             {
                 "device_id": c.device_id,
                 "action": action_of(by_id[c.device_id], c),
-                "target_w": None if c.target_kw is None else round(c.target_kw * 1000),
+                "target_w": c.target_watts,
                 "rule": c.rule,
                 "reason": c.reason,
             }
@@ -314,7 +311,7 @@ def _send(todo, by_id, inventory: Inventory, settings: FleetSettings, pool, gpu_
                 if address is None:
                     return Outcome(False, "no address in the inventory")
                 if change.target_kw is not None:
-                    return await command_miner(pool, address, "power_target", round(change.target_kw * 1000))
+                    return await command_miner(pool, address, "power_target", change.target_watts)
                 return await command_miner(pool, address, "wake" if change.on else "sleep")
             if change.on:
                 capped = await asyncio.to_thread(gpu_adapter.power_cap, change.device_id, None)

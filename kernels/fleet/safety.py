@@ -80,6 +80,11 @@ class Change:
     reason: str
     target_kw: float | None = None  # set: a power target (the machine stays on), not sleep or wake
 
+    @property
+    def target_watts(self) -> int | None:
+        """The power target in whole watts, as firmwares take it (None: no target)."""
+        return None if self.target_kw is None else round(self.target_kw * 1000)
+
 
 @dataclass(frozen=True)
 class Skipped:

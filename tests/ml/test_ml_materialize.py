@@ -77,6 +77,10 @@ def test_ml_assets_materialize_into_ml_tables(ingested_fleet, conn):
            and a.start_at < b.end_at and b.start_at < a.end_at"""
     ).fetchone()[0]
     assert overlapping == 0
+    # a stored detector that cannot be read (pickled by other library versions) is refitted
+    conn.execute("update ml.anomaly_detectors set detector = 'not a pickle'::bytea")
+    assert materialize("ml/anomalies")[0].success
+    assert metadata(key)["detector_fitted"].value is True
 
 
 def metadata(key: dg.AssetKey) -> dict:
