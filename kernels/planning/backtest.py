@@ -215,6 +215,49 @@ def window(problem: AllocationProblem, start: int, stop: int) -> AllocationProbl
     )
 
 
+def with_restart_after(problem: AllocationProblem) -> AllocationProblem:
+    """`problem` with one interval appended in which every ASIC earns far more than it costs, so a
+    plan ends with them on: one left off at the last real interval pays its restart in the appended
+    one, as it will when it runs again after the horizon. GPUs see the last interval repeated. The
+    appended interval's own value is the same for every plan that leaves the ASICs on."""
+    p = problem
+
+    def extend(a: np.ndarray, value: float | None = None) -> np.ndarray:
+        last = a[..., -1:]
+        return np.concatenate([a, last if value is None else np.full_like(last, value)], axis=-1)
+
+    # the appended hashprice makes every ASIC's margin there exceed its restart cost (and no more
+    # than needed: a huge constant would swamp the kernel's relative gap)
+    asic = (p.device_pool < 0) & (p.hashrate_ths > 0)
+    high = float(p.hashprice_usd_per_th_h[-1])
+    if asic.any():
+        energy = (
+            p.power_kw[asic] * p.pue[p.device_facility[asic]] * p.price_usd_mwh[p.device_facility[asic], -1]
+        )
+        needed = (p.restart_usd[asic] / p.dt + np.maximum(energy, 0.0) / 1000.0) / p.hashrate_ths[asic]
+        high = max(high, 1.1 * float(needed.max()) + 1e-9)
+    return replace(
+        p,
+        cap_kw=extend(p.cap_kw),
+        price_usd_mwh=extend(p.price_usd_mwh),
+        hashprice_usd_per_th_h=extend(p.hashprice_usd_per_th_h, high),
+        rate_usd_per_gpu_h=extend(p.rate_usd_per_gpu_h),
+        demand_gpus=extend(p.demand_gpus),
+        committed_gpus=extend(p.committed_gpus),
+    )
+
+
+def _solve_to_end(
+    problem: AllocationProblem,
+    config: PlanningConfig,
+    solver: Callable[[AllocationProblem], AllocationResult],
+) -> tuple[AllocationProblem, AllocationResult]:
+    """Solve `problem`, with `with_restart_after` when the config says; returns the problem solved
+    (its plan may hold the appended interval: callers keep the intervals they need)."""
+    solved = with_restart_after(problem) if config.restart_after_horizon else problem
+    return solved, solver(solved)
+
+
 def persistence_blend(
     latest: np.ndarray, fallback: np.ndarray, first_lead: int, dt: float, half_life_hours: float
 ) -> np.ndarray:
@@ -276,8 +319,7 @@ def rolling_horizon(
             sub.price_usd_mwh = persistence_blend(
                 latest, sub.price_usd_mwh, first_lead, planned.dt, config.persistence_half_life_hours
             )
-        sub = replace(sub, initial_on=state)
-        result = solver(sub)
+        sub, result = _solve_to_end(replace(sub, initial_on=state), config, solver)
         runs.append((t, T - t, result))
         plan = safeguarded(sub, result.x) if config.safeguard else result.x
         stop = min(t + every, T)
@@ -296,8 +338,9 @@ def foresight(
     """The perfect-foresight plan of one realized day: the better of the kernel's whole-day plan and
     the rolling re-plan on the realized day (both made feasible); x (uint8[D, T]) and the solves."""
     T = actual.hashprice_usd_per_th_h.shape[0]
-    whole = solver(actual)
-    x_whole = safeguarded(actual, whole.x) if config.safeguard else make_feasible(actual, whole.x, priority)
+    solved, whole = _solve_to_end(actual, config, solver)
+    x_whole = safeguarded(solved, whole.x) if config.safeguard else whole.x
+    x_whole = make_feasible(actual, x_whole[:, :T], priority)
     x_rolling, runs = rolling_horizon(
         actual, actual, actual.price_usd_mwh[:, 0], priority, config, solver, True
     )

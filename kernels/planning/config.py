@@ -40,6 +40,10 @@ class PlanningConfig:
     # Keep a kernel plan only when it beats "all on" and "on where the margin is positive" on the
     # same problem (the kernel is a heuristic with a gap; this needs no more information).
     safeguard: bool = True
+    # The backtest plans each UTC day, whose end (the Eastern evening peak) is not the end of the
+    # fleet's life: with this, a device left off at the end of a plan pays its restart there, as it
+    # will when it runs again the next day. Without it, curtailing the last hours looks free.
+    restart_after_horizon: bool = True
 
 
 DEFAULT_PLANNING = PlanningConfig()

@@ -18,7 +18,14 @@ from kernels.planning import (
     plan_rows,
     seasonal_naive,
 )
-from kernels.planning.backtest import backtest, persistence_blend, rolling_horizon, safeguarded
+from kernels.planning.backtest import (
+    backtest,
+    foresight,
+    persistence_blend,
+    rolling_horizon,
+    safeguarded,
+    with_restart_after,
+)
 from kernels.planning.config import DEFAULT_PLANNING
 
 HOURS = pd.date_range("2026-11-17", periods=72, freq="h", tz="UTC")
@@ -178,6 +185,38 @@ def test_rolling_horizon_curtails_in_the_spike_without_seeing_ahead():
         # no look-ahead: the decisions before the spike are those of a day without one
         calm, _ = rolling_horizon(planned, planned, np.array([40.0]), np.zeros((10, 24)), config)
         assert (calm[:, :10] == x[:, :10]).all()
+
+
+def test_a_plan_does_not_curtail_the_end_of_its_day_for_less_than_a_restart():
+    # the last hour of the day costs each ASIC a little more than it earns, less than its restart:
+    # curtailing it only pays if the day were the end of time; the machine runs again tomorrow
+    planned, actual = spiky_day(24)
+    asic = actual.device_pool < 0
+    energy_per_usd_mwh = actual.power_kw[asic] * actual.pue[0] / 1000  # USD per hour per USD/MWh
+    revenue = actual.hashrate_ths[asic] * actual.hashprice_usd_per_th_h[-1]
+    price = float(np.median((revenue + actual.restart_usd[asic] / 2) / energy_per_usd_mwh))
+    margin_last = revenue - energy_per_usd_mwh * price
+    assert ((margin_last < 0) & (margin_last > -actual.restart_usd[asic])).all()
+    actual.price_usd_mwh[0, -1] = price
+    planned.price_usd_mwh[0, -1] = price  # the forecast knows it too: the day's end is the question
+    priority = np.zeros((10, 24))
+    for flag, on_at_end in ((True, True), (False, False)):  # False: the old day-is-the-world plan
+        config = replace(DEFAULT_PLANNING, restart_after_horizon=flag)
+        x, _ = foresight(actual, priority, config)
+        assert x[asic, -1].all() == on_at_end and x[asic, :-1].all()
+        x, _ = rolling_horizon(planned, actual, np.array([40.0]), priority, config)
+        assert x[asic, -1].all() == on_at_end
+
+
+def test_restart_after_the_horizon_leaves_the_real_intervals_alone():
+    p, _ = spiky_day(24)  # no power cap: every ASIC can run at once
+    extended = with_restart_after(p)
+    assert extended.sizes["T"] == p.sizes["T"] + 1
+    for name in ("cap_kw", "price_usd_mwh", "rate_usd_per_gpu_h", "demand_gpus", "committed_gpus"):
+        assert (getattr(extended, name)[:, :-1] == getattr(p, name)).all()
+    # in the appended interval every ASIC earns more than its energy and a restart: a plan ends on
+    x = solve(extended).x
+    assert x[p.device_pool < 0, -1].all()
 
 
 def test_safeguard_keeps_the_best_plan_on_the_same_problem():
