@@ -164,6 +164,22 @@ def load_telemetry(
     )
 
 
+def facility_hourly_series(conn: psycopg.Connection, history: timedelta, columns: list[str]) -> pd.DataFrame:
+    """facility_id, hour_start_at and ``columns`` (float) of marts.fct_facility_hourly over the last
+    ``history`` before its newest hour."""
+    picked = ", ".join(f"{c}::float8 as {c}" for c in columns)
+    return _frame(
+        conn,
+        f"""
+        select facility_id, hour_start_at, {picked}
+        from marts.fct_facility_hourly
+        where hour_start_at > (select max(hour_start_at) from marts.fct_facility_hourly) - %(history)s
+        order by facility_id, hour_start_at
+        """,
+        {"history": history},
+    )
+
+
 def save_detector(
     conn: psycopg.Connection,
     blob: bytes,

@@ -3,7 +3,7 @@
 - dbt staging, intermediate and marts models rebuild after the raw loads they read,
 - forecasts after the marts (and the weekly model selection),
 - the allocation plan after the forecasts,
-- anomalies after telemetry.
+- anomalies after telemetry, facility anomalies after the facility marts.
 
 One automation sensor evaluates these conditions (on by default, see ``HCP_AUTOMATION``). The marts
 and the plan carry a freshness policy, so the UI shows when they lag.
@@ -20,11 +20,12 @@ from assets.groups import INTERMEDIATE, MARTS, STAGING
 
 FORECASTS = dg.AssetKey(["ml", "forecasts"])
 ANOMALIES = dg.AssetKey(["ml", "anomalies"])
+FACILITY_ANOMALIES = dg.AssetKey(["ml", "facility_anomalies"])
 PLAN = dg.AssetKey(["ops", "allocation_plan"])
 
 # what the automation builds: a missing one of these upstream of a follower means "wait for it"
 FOLLOWERS = dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS) | dg.AssetSelection.assets(
-    FORECASTS, ANOMALIES, PLAN
+    FORECASTS, ANOMALIES, FACILITY_ANOMALIES, PLAN
 )
 FRESH = dg.AssetSelection.groups(MARTS) | dg.AssetSelection.assets(PLAN)
 FRESHNESS = dg.FreshnessPolicy.time_window(

@@ -185,3 +185,43 @@ def detect_stream(values: np.ndarray, step: pd.Timedelta, config: StreamConfig |
     return StreamResult(
         scores, thresholds, severity, suppress(severity > 1.0, int(config.suppress_days * day))
     )
+
+
+ALERT_COLUMNS = ["start_at", "end_at", "score", "trigger", "value", "threshold"]
+
+
+def series_alerts(
+    series: pd.Series, config: StreamConfig | None = None, min_days: float = 1.0
+) -> pd.DataFrame:
+    """Alerts of one series with a time index (the platform's facility series): ``detect_stream`` on
+    the series made regular at its most common spacing (inside gaps interpolated, so a missing hour
+    is not a zero); per alert its start and end (one step), score (highest score / threshold), the
+    score that triggered it (``spike`` or ``level``), the value, and that score's threshold (robust
+    z). Nothing for a series shorter than ``min_days``."""
+    series = series.dropna().sort_index()
+    series = series[~series.index.duplicated(keep="last")]
+    if len(series) < 3:
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    step = pd.Series(series.index).diff().mode().iloc[0]
+    if series.index[-1] - series.index[0] < pd.Timedelta(days=min_days):
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    regular = series.asfreq(step).interpolate(limit_area="inside")
+    result = detect_stream(regular.to_numpy(float), step, config)
+    rows = []
+    for i in result.alerts:
+        j = int(
+            np.argmax(
+                result.scores[i] / np.where(np.isfinite(result.thresholds[i]), result.thresholds[i], np.inf)
+            )
+        )
+        rows.append(
+            {
+                "start_at": regular.index[i],
+                "end_at": regular.index[i] + step,
+                "score": float(result.severity[i]),
+                "trigger": SCORES[j],
+                "value": float(regular.iloc[i]),
+                "threshold": float(result.thresholds[i, j]),
+            }
+        )
+    return pd.DataFrame(rows, columns=ALERT_COLUMNS)

@@ -180,3 +180,21 @@ def test_eval_anomalies_end_to_end_on_a_shared_real_series():
     row = json.loads(out.stdout.strip().splitlines()[-1])["series"][0]
     assert row["faults"] == 2 and row["faults_found"] >= 1 and row["false_positives"] == 0
     assert row["false_alerts_per_week"] <= 1.0
+
+
+def test_series_alerts_of_an_hourly_series_with_gaps():
+    from kernels.anomalies.streaming import series_alerts
+
+    hours = pd.date_range("2026-03-01", periods=24 * 14, freq="h", tz="UTC")
+    rng = np.random.default_rng(3)
+    values = 4.0 + 0.5 * np.sin(2 * np.pi * np.arange(len(hours)) / 24) + rng.normal(0, 0.05, len(hours))
+    values[24 * 10 + 5 :] += 1.5  # the site draws 1.5 MWh more from day 10, 05:00 on (a stuck chiller)
+    series = pd.Series(values, index=hours).drop(hours[24 * 6 : 24 * 6 + 3])  # three hours not metered
+    alerts = series_alerts(series)
+    assert list(alerts.columns) == ["start_at", "end_at", "score", "trigger", "value", "threshold"]
+    # one incident, one alert, at the shift (not in the gap: missing hours are not zeros)
+    assert len(alerts) == 1 and alerts["start_at"].iloc[0] == hours[24 * 10 + 5]
+    assert alerts["end_at"].iloc[0] - alerts["start_at"].iloc[0] == pd.Timedelta("1h")
+    assert alerts["score"].iloc[0] > 1 and alerts["trigger"].iloc[0] in ("spike", "level")
+    # a series shorter than a day (the warm-up) raises nothing rather than guessing
+    assert series_alerts(series.iloc[:20]).empty

@@ -10,7 +10,13 @@ import dagster as dg
 from core.settings import PROJECT_ROOT
 from orchestration.definitions import defs
 
-FOLLOWERS = {("ml", "forecasts"), ("ml", "anomalies"), ("ops", "allocation_plan"), ("marts", "fct_usage")}
+FOLLOWERS = {
+    ("ml", "forecasts"),
+    ("ml", "anomalies"),
+    ("ml", "facility_anomalies"),
+    ("ops", "allocation_plan"),
+    ("marts", "fct_usage"),
+}
 
 
 def test_downstream_assets_follow_their_inputs():

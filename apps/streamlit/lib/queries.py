@@ -269,7 +269,8 @@ def device_history(device_id: str, hours: int = 168) -> pd.DataFrame:
 
 _ANOMALIES = """
 with latest as (select max(end_at) as at from ml.anomalies)
-select a.anomaly_id, a.device_id, d.facility_id as anomaly_facility_id, a.device_model, a.metric, a.severity,
+select a.anomaly_id, a.device_id,
+       coalesce(d.facility_id, case when a.device_model = 'facility' then a.device_id end) as anomaly_facility_id, a.device_model, a.metric, a.severity,
        a.score, a.start_at as anomaly_at, a.end_at, a.detector, a.explanation, a.detected_at,
        a.end_at >= latest.at - interval '24 hours' as is_open
 from ml.anomalies as a
