@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -187,7 +189,15 @@ def _one_fleet(url: str, devices: int, history_hours: int, end: datetime, work: 
     # one process: the simulator holds about 1 KB per telemetry row while it writes a day, and two
     # workers each holding a day of 30,000 devices do not fit in 24 GB (measured: 17.7 GB peak RSS
     # for 30,000 devices and 2 days in one process)
-    simulate(sim, devices=devices, days=days, end=end, workers=1)
+    # in a process of its own (spawned, not forked), so the benchmark does not keep its memory
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(
+        target=simulate, args=(sim,), kwargs={"devices": devices, "days": days, "end": end, "workers": 1}
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"simulating {devices} devices failed (exit {child.exitcode})")
     simulate_seconds = time.perf_counter() - started
     rows = split_landing(sim, history, hour, cycle_start, history_hours)
     with scratch_database(url, "hcp_bench_scale") as scratch:
@@ -287,6 +297,18 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak RSS since it began its program, or that of its reaped children (dbt),
+    whichever is higher. Not ``ru_maxrss`` of the process itself: it keeps the peak of the parent's
+    memory it was forked from, so every stage would report the benchmark's own size."""
+    hwm = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+    return max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+
+
 if __name__ == "__main__":  # the child of _run_child: python -m benchmarks.scale STAGE URL FOLDER TARGET OUT
     stage_name, db_url, landing, target_dir, out_file = sys.argv[1:6]
-    Path(out_file).write_text(json.dumps(_stage(stage_name, db_url, landing, target_dir)))
+    report = _stage(stage_name, db_url, landing, target_dir)
+    Path(out_file).write_text(json.dumps({**report, "peak_rss_bytes": peak_rss_bytes()}))

@@ -46,6 +46,8 @@ def test_tiny_fleet_runs_one_cycle(database_url):
     fleet = result["fleets"][0]
     assert set(fleet["stages"]) == set(STAGES)
     assert all(s["seconds"] > 0 and s["peak_rss_bytes"] > 10 * 2**20 for s in fleet["stages"].values())
+    # each stage's own peak, not the size of the process it was started from (all equal before)
+    assert len({s["peak_rss_bytes"] for s in fleet["stages"].values()}) > 1
     # the load stage read the cycle hour's telemetry: one row per miner line, one per GPU and time from
     # the DCGM lines (one line per metric)
     assert 0 < fleet["stages"]["load"]["rows"] < fleet["telemetry_rows"]["hour"]
