@@ -166,9 +166,7 @@ def load_telemetry(
 
 def facility_hourly_series(conn: psycopg.Connection, history: timedelta, columns: list[str]) -> pd.DataFrame:
     """facility_id, hour_start_at and ``columns`` (float) of marts.fct_facility_hourly over the last
-    ``history`` before its newest hour (empty before dbt has built the mart)."""
-    if conn.execute("select to_regclass('marts.fct_facility_hourly')").fetchone()[0] is None:
-        return pd.DataFrame(columns=["facility_id", "hour_start_at", *columns])
+    ``history`` before its newest hour."""
     picked = ", ".join(f"{c}::float8 as {c}" for c in columns)
     return _frame(
         conn,

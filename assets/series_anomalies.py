@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
+import psycopg
 
 from assets import ml_queries as q
 from assets.groups import ANOMALIES
@@ -68,8 +69,11 @@ def facility_events(series: pd.DataFrame, config: StreamConfig | None = None) ->
 )
 def facility_anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
-    with db.connect(url) as conn:
-        series = q.facility_hourly_series(conn, HISTORY, list(METRICS))
+    try:
+        with db.connect(url) as conn:
+            series = q.facility_hourly_series(conn, HISTORY, list(METRICS))
+    except psycopg.errors.UndefinedTable:  # dbt has not built the facility mart yet: nothing to score
+        series = pd.DataFrame()
     if series.empty:
         context.log.warning("no facility hours in the marts yet")
         return dg.MaterializeResult(metadata={"alert_events": 0, "series": 0})
