@@ -144,9 +144,23 @@ def _dcgm_time(line: bytes) -> int | None:
     return int(line.rsplit(None, 1)[1]) // 1000
 
 
+def _count_rows(path: Path, kind: str) -> int:
+    """Telemetry rows in a file: its lines (miner) or its lines with a time (DCGM)."""
+    with path.open("rb") as src:
+        if kind == "miner":
+            return sum(block.count(b"\n") for block in iter(lambda: src.read(1 << 24), b""))
+        return sum(1 for line in src if _dcgm_time(line) is not None)
+
+
+_HOURLY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}$")
+
+
 def split_landing(sim: Path, history: Path, hour: Path, cycle_start: datetime, history_hours: int) -> dict:
     """Split a simulated landing folder into `history` and `hour` folders; returns telemetry line counts
-    (a miner line is one row; DCGM has a line per metric, GPU and time)."""
+    (a miner line is one row; DCGM has a line per metric, GPU and time).
+
+    Daily telemetry files are split line by line by sample time; hourly ones (the simulator's
+    ``telemetry_hours``) are moved whole by the hour in their name."""
     since, cycle = (
         int((cycle_start - timedelta(hours=history_hours)).timestamp()),
         int(cycle_start.timestamp()),
@@ -157,7 +171,15 @@ def split_landing(sim: Path, history: Path, hour: Path, cycle_start: datetime, h
             continue
         rel = path.relative_to(sim)
         kind = rel.parts[1] if rel.parts[0] == "telemetry" and len(rel.parts) > 2 else None
-        if kind in ("miner", "dcgm"):
+        if kind in ("miner", "dcgm") and _HOURLY.match(rel.stem):
+            at = int(datetime.strptime(rel.stem, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
+            side = "hour" if at == cycle else "history" if since <= at < cycle else None
+            if side:
+                rows[side] += _count_rows(path, kind)
+                moved = (hour if side == "hour" else history) / rel
+                moved.parent.mkdir(parents=True, exist_ok=True)
+                path.rename(moved)
+        elif kind in ("miner", "dcgm"):
             when = _miner_time if kind == "miner" else _dcgm_time
             hour_name = rel.with_name(f"{rel.stem}T{cycle_start:%H}{rel.suffix}")
             old, new = _split_lines(path, history / rel, hour / hour_name, since, cycle, when)
@@ -184,16 +206,21 @@ def _one_fleet(url: str, devices: int, history_hours: int, end: datetime, work: 
     days = math.ceil((history_hours + 1) / 24)
     sim, history, hour, target = (work / name for name in ("sim", "history", "hour", "target"))
     target.mkdir(parents=True)
-    say(f"{devices} devices: simulating {days} day(s)")
+    say(f"{devices} devices: simulating {days} day(s), telemetry of the last {history_hours + 1} h")
     started = time.perf_counter()
-    # one process: the simulator holds about 1 KB per telemetry row while it writes a day, and two
-    # workers each holding a day of 30,000 devices do not fit in 24 GB (measured: 17.7 GB peak RSS
-    # for 30,000 devices and 2 days in one process)
+    # the telemetry an hour at a time, of the hours used only: the simulator holds about 1 KB per
+    # row of the text it formats (a day of 30,000 devices in one piece peaked at 17.7 GB; a day of
+    # 300,000 is about 50 GB of files); one worker, as two each holding an hour of 300,000 devices
+    # and the fleet's arrays come close to 24 GB
     # in a process of its own (spawned, not forked), so the benchmark does not keep its memory
     context = multiprocessing.get_context("spawn")
     child = context.Process(
-        target=simulate, args=(sim,), kwargs={"devices": devices, "days": days, "end": end, "workers": 1}
-    )
+        target=simulate,
+        args=(sim,),
+        kwargs={
+            "devices": devices, "days": days, "end": end, "workers": 1, "telemetry_hours": history_hours + 1,
+        },
+    )  # fmt: skip
     child.start()
     child.join()
     if child.exitcode != 0:

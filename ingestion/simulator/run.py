@@ -62,6 +62,7 @@ def simulate(
     customers: int = 10,
     progress: Progress | None = None,
     workers: int | None = None,
+    telemetry_hours: int | None = None,
 ) -> SimulationSummary:
     """Write the landing files of docs/landing-formats.md under out_dir for [end - days, end).
 
@@ -69,7 +70,12 @@ def simulate(
     files cover each local operating day that overlaps the period, so they reach a little further.
 
     Same arguments give byte-identical files (whatever `workers`, the processes that format the
-    telemetry files; default: up to two cores). Returns a summary of what was written."""
+    telemetry files; default: up to two cores). Returns a summary of what was written.
+
+    `telemetry_hours` writes the telemetry of the last N hours only, one file per hour
+    (``telemetry/miner/<day>T<HH>.jsonl``), formatted an hour at a time: a fleet whose day of text
+    does not fit in memory (300,000 miners write about 50 GB a day). A row arriving a day late goes
+    to the same hour of the next day's files; the rows are those of the daily files."""
     began = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     rngs = {name: np.random.default_rng([seed, i]) for i, name in enumerate(_STREAMS)}
@@ -96,7 +102,7 @@ def simulate(
     _write_records(out, clock, fleet, cust, rates, prices, btc, work, faults, readings, rngs, summary)
     report("telemetry files", 5, steps)
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    _write_telemetry(out, clock, fleet, readings, rngs, summary, report, n_workers)
+    _write_telemetry(out, clock, fleet, readings, rngs, summary, report, n_workers, telemetry_hours)
     report("done", steps, steps)
     summary.faults = len(faults) + len(prices.spikes)
     summary.elapsed_seconds = time.perf_counter() - began
@@ -137,46 +143,59 @@ def _write_records(
 _TELEMETRY: tuple | None = None  # (out, clock, readings, miner, dcgm) shared with forked workers
 
 
-def _telemetry_day(k: int) -> list[tuple[str, Path, int]]:
-    """Write day k's miner and DCGM files; returns (kind, path, rows) for each."""
+def _telemetry_file(job: tuple[int, int | None]) -> list[tuple[str, Path, int]]:
+    """Write the miner and DCGM files of day k (hour None) or of one hour of it; returns (kind, path,
+    rows) for each."""
     assert _TELEMETRY is not None
     out, clock, readings, miner, dcgm = _TELEMETRY
-    day = clock.days()[k].isoformat()
+    k, hour = job
+    name = clock.days()[k].isoformat() + ("" if hour is None else f"T{hour:02d}")
     done = []
     # A fleet without GPUs (or ASICs) gets no file of that kind rather than an empty one.
-    tt, dd = day_rows(clock, readings, miner.asics, k)
+    tt, dd = day_rows(clock, readings, miner.asics, k, hour)
     if len(tt):
-        path = out / f"telemetry/miner/{day}.jsonl"
+        path = out / f"telemetry/miner/{name}.jsonl"
         write_day(path, "\n".join(miner.lines(tt, dd)) + "\n")
         done.append(("miner", path, len(tt)))
-    tt, dd = day_rows(clock, readings, dcgm.gpus, k)
+    tt, dd = day_rows(clock, readings, dcgm.gpus, k, hour)
     if len(tt):
-        path = out / f"telemetry/dcgm/{day}.prom"
+        path = out / f"telemetry/dcgm/{name}.prom"
         write_day(path, dcgm.text(tt, dd))
         done.append(("dcgm", path, len(tt)))
     return done
 
 
-def _write_telemetry(out, clock, fleet, readings, rngs, summary, report, workers) -> None:
+def _telemetry_jobs(clock, hours: int | None) -> list[tuple[int, int | None]]:
+    """(day, hour) of each pair of telemetry files: whole days, or the last `hours` hours one by one."""
+    n_days = len(clock.days())
+    if hours is None:
+        return [(k, None) for k in range(n_days)]
+    if hours < 1:
+        raise ValueError("telemetry_hours must be at least 1")
+    last = n_days * 24
+    return [(h // 24, h % 24) for h in range(max(0, last - hours), last)]
+
+
+def _write_telemetry(out, clock, fleet, readings, rngs, summary, report, workers, hours) -> None:
     global _TELEMETRY
     miner = MinerWriter(clock, fleet, readings, rngs["miner"])
     dcgm = DcgmWriter(clock, fleet, readings, rngs["dcgm"])
-    n_days = len(clock.days())
+    jobs = _telemetry_jobs(clock, hours)
     _TELEMETRY = (out, clock, readings, miner, dcgm)
     try:
-        # Formatting text is the slow part and days are independent: fork one worker per core.
-        # Each day's bytes depend only on the arrays, so the output is the same for any worker count.
-        if workers > 1 and n_days > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Formatting text is the slow part and files are independent: fork one worker per core.
+        # Each file's bytes depend only on the arrays, so the output is the same for any worker count.
+        if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=min(workers, n_days), mp_context=ctx) as pool:
-                results = pool.map(_telemetry_day, range(n_days))
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+                results = pool.map(_telemetry_file, jobs)
                 for k, done in enumerate(results):
                     _record(summary, done)
-                    report("telemetry files", k + 1, n_days)
+                    report("telemetry files", k + 1, len(jobs))
         else:
-            for k in range(n_days):
-                _record(summary, _telemetry_day(k))
-                report("telemetry files", k + 1, n_days)
+            for k, job in enumerate(jobs):
+                _record(summary, _telemetry_file(job))
+                report("telemetry files", k + 1, len(jobs))
     finally:
         _TELEMETRY = None
 

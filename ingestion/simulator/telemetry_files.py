@@ -42,15 +42,25 @@ _DCGM_METRICS = (  # (name, help text); each sample carries its scrape's millise
 )
 
 
-def day_rows(clock: Clock, r: Readings, members: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+def day_rows(
+    clock: Clock, r: Readings, members: np.ndarray, day: int, hour: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(t, device) of the rows in day `day`'s file for these devices: on-time rows in poll order,
-    then rows arriving a day late, then redelivered duplicates."""
+    then rows arriving a day late, then redelivered duplicates. With `hour`, the rows of that hour's
+    file only: the on-time rows of the hour, and the late and duplicated rows of the same hour of day."""
+    per_hour = clock.per_day // 24
     lo, hi = day * clock.per_day, (day + 1) * clock.per_day
+    if hour is not None:
+        lo, hi = lo + hour * per_hour, lo + (hour + 1) * per_hour
     tt, dd = np.nonzero(r.present[members, lo:hi].T)
     t_parts, d_parts = [tt + lo], [members[dd]]
     member_set = set(members.tolist())
     for extra in (r.late, r.duplicated):
-        sel = [(t, d) for k, t, d in extra if k == day and d in member_set]
+        sel = [
+            (t, d)
+            for k, t, d in extra
+            if k == day and d in member_set and (hour is None or (t % clock.per_day) // per_hour == hour)
+        ]
         if sel:
             t_parts.append(np.array([t for t, _ in sel], dtype=np.int64))
             d_parts.append(np.array([d for _, d in sel], dtype=np.int64))

@@ -39,6 +39,21 @@ def test_split_of_several_days_writes_no_empty_files(tmp_path):
     assert all(p.stat().st_size > 0 for p in (tmp_path / "history").rglob("*.*"))
 
 
+def test_split_of_hourly_files_moves_them_by_their_hour(tmp_path):
+    # the benchmark simulates only the hours it uses, an hour per file: the same rows as the split of
+    # the daily files, and no file of an hour before the history
+    cycle = END - timedelta(hours=1)
+    simulate(tmp_path / "daily", devices=20, days=1, end=END, workers=1)
+    daily = split_landing(tmp_path / "daily", tmp_path / "dh", tmp_path / "dc", cycle, history_hours=3)
+    simulate(tmp_path / "sim", devices=20, days=1, end=END, workers=1, telemetry_hours=5)
+    rows = split_landing(tmp_path / "sim", tmp_path / "history", tmp_path / "hour", cycle, history_hours=3)
+    assert rows == daily
+    hour_files = sorted(p.relative_to(tmp_path / "hour").as_posix() for p in (tmp_path / "hour").rglob("*.*"))
+    assert hour_files == ["telemetry/dcgm/2026-03-01T23.prom", "telemetry/miner/2026-03-01T23.jsonl"]
+    history = sorted(p.name for p in (tmp_path / "history/telemetry/miner").iterdir())
+    assert history == ["2026-03-01T20.jsonl", "2026-03-01T21.jsonl", "2026-03-01T22.jsonl"]
+
+
 @pytest.mark.fresh_database
 def test_tiny_fleet_runs_one_cycle(database_url):
     messages: list[str] = []

@@ -219,3 +219,39 @@ def test_reference_records(landing: Path) -> None:
     assert pd.api.types.is_integer_dtype(devices["rack_row"]) and pd.api.types.is_integer_dtype(
         devices["rack_slot"]
     )
+
+
+def _samples(path: Path) -> list[str]:
+    """A file's data lines (DCGM's HELP/TYPE comments repeat per scrape block), sorted."""
+    return sorted(line for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def test_hourly_telemetry_holds_the_rows_of_the_daily_files(landing: Path, tmp_path: Path) -> None:
+    # a fleet too big for a day of text in memory is written an hour at a time; a row that arrives
+    # a day late, or twice, is still in the same day's files
+    kinds = set(pd.read_csv(landing / "labels/faults.csv")["fault_type"])
+    assert {"late_telemetry", "duplicated_telemetry"} <= kinds
+    summary = simulate(tmp_path / "hourly", seed=7, workers=2, telemetry_hours=48, **SMALL)
+    telemetry = tmp_path / "hourly/telemetry"
+    for kind, suffix in (("miner", "jsonl"), ("dcgm", "prom")):
+        for day in ("2026-10-31", "2026-11-01"):
+            hours = sorted(telemetry.glob(f"{kind}/{day}T*.{suffix}"))
+            assert len(hours) == 24
+            assert sorted(sum((_samples(p) for p in hours), [])) == _samples(
+                landing / f"telemetry/{kind}/{day}.{suffix}"
+            )
+        assert not list(telemetry.glob(f"{kind}/*-??.{suffix}"))  # no daily file
+    assert summary.rows["miner"] == sum(len(_samples(p)) for p in (landing / "telemetry/miner").glob("*"))
+    # the other files are the same bytes
+    others = {k: v for k, v in _digests(landing).items() if not k.startswith("telemetry/")}
+    assert others == {
+        k: v for k, v in _digests(tmp_path / "hourly").items() if not k.startswith("telemetry/")
+    }
+
+
+def test_hourly_telemetry_of_the_last_hours_only(tmp_path: Path) -> None:
+    simulate(tmp_path / "out", seed=7, workers=1, telemetry_hours=3, **SMALL)
+    names = sorted(p.name for p in (tmp_path / "out/telemetry").rglob("*.*"))
+    assert names == sorted(f"2026-11-01T{h}.{s}" for s in ("jsonl", "prom") for h in (21, 22, 23))
+    with pytest.raises(ValueError, match="telemetry_hours"):
+        simulate(tmp_path / "none", seed=7, workers=1, telemetry_hours=0, **SMALL)
