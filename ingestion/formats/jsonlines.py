@@ -110,19 +110,26 @@ MINER_COLUMNS = ["device_id", "ts", "power_kw", "hashrate_ths", "gpu_util_pct", 
 
 def read_miner(path: str | Path) -> Parsed:
     """Telemetry rows from cgminer ``summary`` + ``stats`` replies, one JSON object per poll."""
-    parsed = _read(path, _miner_row, MINER_COLUMNS)
+    parsed = _read(path, _miner_reader(), MINER_COLUMNS)
     parsed.frame["ts"] = pd.to_datetime(parsed.frame["ts"], unit="s", utc=True)
     return parsed
 
 
 def iter_miner(path: str | Path, chunk_rows: int) -> Iterator[Parsed]:
     """:func:`read_miner` in chunks of at most ``chunk_rows`` lines: a file of any size in bounded memory."""
-    for parsed in _read_chunks(path, _miner_row, MINER_COLUMNS, chunk_rows):
+    for parsed in _read_chunks(path, _miner_reader(), MINER_COLUMNS, chunk_rows):
         parsed.frame["ts"] = pd.to_datetime(parsed.frame["ts"], unit="s", utc=True)
         yield parsed
 
 
-def _miner_row(obj: dict) -> dict:
+def _miner_reader() -> Callable[[dict], dict]:
+    """:func:`_miner_row` with the accepted time window read once per file, not once per row (the
+    settings lookup cost more than the JSON parse)."""
+    window = time_window()
+    return lambda obj: _miner_row(obj, window)
+
+
+def _miner_row(obj: dict, window: tuple[float, float]) -> dict:
     try:
         summary = obj["summary"]["SUMMARY"][0]
         when = obj["summary"]["STATUS"][0]["When"]
@@ -144,7 +151,7 @@ def _miner_row(obj: dict) -> dict:
     temps = [t for k, v in stats.items() if k[:4] in _TEMP and (t := _max_number(v)) is not None]
     return {
         "device_id": obj.get("device_id"),
-        "ts": _timestamp(_number(when, "When"), "When"),
+        "ts": _timestamp(_number(when, "When"), "When", window),
         "power_kw": power,
         "hashrate_ths": hashrate,
         "gpu_util_pct": math.nan,
@@ -155,10 +162,10 @@ def _miner_row(obj: dict) -> dict:
 _TEMP = {"temp", "Temp", "TEMP"}
 
 
-def _timestamp(seconds: float, field: str) -> float:
-    """Unix seconds inside the sane window (ingestion.limits), else the row is quarantined; this also
-    keeps values like 1e20 from overflowing the datetime conversion."""
-    earliest, latest = time_window()
+def _timestamp(seconds: float, field: str, window: tuple[float, float]) -> float:
+    """Unix seconds inside the sane window (ingestion.limits.time_window), else the row is quarantined;
+    this also keeps values like 1e20 from overflowing the datetime conversion."""
+    earliest, latest = window
     if not earliest <= seconds <= latest:
         raise RecordError(field, f"{field} {seconds:g} is outside the accepted time window")
     return seconds
