@@ -89,18 +89,22 @@ def _run_child(stage: str, url: str, folder: Path, target: Path) -> dict:
     # a day of 30,000 miners is a 4.8 GB file, over the loader's default size limit (a guard against
     # runaway feeds, HCP_INGEST_MAX_FILE_MB): the benchmark's own files are trusted
     env = {**os.environ, "HCP_INGEST_MAX_FILE_MB": "1000000"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.scale", stage, url, str(folder), str(target), str(out)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(child.pid, 0)
+    # stderr to a file, not a pipe: nobody reads a pipe while wait4 waits, and a child that logs more
+    # than the pipe holds (64 KB; Dagster logs every event) would block on it for ever
+    log = target / f"{stage}.log"
+    with log.open("wb") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.scale", stage, url, str(folder), str(target), str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
-    stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    stderr = log.read_text(errors="replace")
     if child.returncode != 0:
-        raise RuntimeError(f"stage {stage} failed (exit {child.returncode}):\n{stderr[-4000:]}")
+        raise RuntimeError(f"stage {stage} failed (exit {child.returncode}; log {log}):\n{stderr[-4000:]}")
     # ru_maxrss is in KiB on Linux
     return {"seconds": seconds, "peak_rss_bytes": usage.ru_maxrss * 1024, **json.loads(out.read_text())}
 

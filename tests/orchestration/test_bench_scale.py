@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from assets.anomalies import LEAD_IN
-from benchmarks.scale import STAGES, format_table, run_benchmark, split_landing
+from benchmarks.scale import STAGES, _run_child, format_table, run_benchmark, split_landing
 from ingestion.simulator.run import simulate
 
 END = datetime(2026, 3, 2, tzinfo=UTC)
@@ -37,6 +37,19 @@ def test_split_of_several_days_writes_no_empty_files(tmp_path):
     hour_files = sorted(p.relative_to(tmp_path / "hour").as_posix() for p in (tmp_path / "hour").rglob("*.*"))
     assert hour_files == ["telemetry/dcgm/2026-03-01T23.prom", "telemetry/miner/2026-03-01T23.jsonl"]
     assert all(p.stat().st_size > 0 for p in (tmp_path / "history").rglob("*.*"))
+
+
+@pytest.mark.timeout(120)
+def test_a_stage_that_writes_much_to_stderr_does_not_hang_the_benchmark(tmp_path, monkeypatch):
+    # a stage's child logs to stderr (Dagster logs every event); a pipe nobody reads while waiting
+    # for the child fills at 64 KB and the child blocks for ever. Here Python's verbose mode writes
+    # a line per import (megabytes for Dagster) before the unknown stage fails.
+    monkeypatch.setenv("PYTHONVERBOSE", "1")
+    with pytest.raises(RuntimeError, match="stage nothing failed") as failed:
+        _run_child("nothing", "postgresql://nowhere/none", tmp_path, tmp_path)
+    log = tmp_path / "nothing.log"
+    assert str(log) in str(failed.value)
+    assert log.stat().st_size > 64 * 1024 and "KeyError: 'nothing'" in log.read_text()
 
 
 def test_split_of_hourly_files_moves_them_by_their_hour(tmp_path):
