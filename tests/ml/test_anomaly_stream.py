@@ -152,6 +152,33 @@ def test_eval_anomalies_cli_on_a_folder(tmp_path):
     assert table.exit_code == 0 and "spiky" in table.output and "mean" in table.output
 
 
+def test_eval_anomalies_all_detectors_and_their_best_of_ceiling(tmp_path):
+    # every detector on the same series, and per series the best of them (the streaming detector's
+    # at its label-chosen threshold): the ceiling of choosing a detector per series with the labels
+    from orchestration.cli import app
+
+    spiky = _series(days=6, seed=2)
+    spiky.iloc[4 * DAY : 4 * DAY + 3] += 80
+    at = spiky.index[4 * DAY]
+    _write(tmp_path, "spiky", spiky, [(str(at - pd.Timedelta("2h")), str(at + pd.Timedelta("2h")))])
+    _write(tmp_path, "quiet", _series(days=6, seed=3), [])
+    result = CliRunner().invoke(
+        app, ["eval", "anomalies", "--folder", str(tmp_path), "--detector", "all", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(payload["detectors"]) == {"stream", "ensemble", "gaussian", "ecod"}
+    best = {r["series"]: r for r in payload["best_of"]["series"]}
+    for name in ("spiky", "quiet"):
+        f1s = [payload["detectors"][d]["series"][i]["f1"] for d in payload["detectors"] for i in range(2)
+               if payload["detectors"][d]["series"][i]["series"] == name]  # fmt: skip
+        assert best[name]["f1"] == max(f1s + [best[name]["stream_oracle_f1"]])
+        assert best[name]["detector"] in {*payload["detectors"], "stream (oracle threshold)"}
+    assert payload["best_of"]["mean_f1"] == pytest.approx(np.mean([r["f1"] for r in best.values()]))
+    table = CliRunner().invoke(app, ["eval", "anomalies", "--folder", str(tmp_path), "--detector", "all"])
+    assert table.exit_code == 0 and "best of" in table.output and "spiky" in table.output
+
+
 def test_eval_anomalies_names_the_bad_row_and_field(tmp_path):
     from orchestration.cli import app
 
