@@ -17,6 +17,7 @@ from assets import ml_queries as q
 from assets.groups import ANOMALIES
 from assets.resources import LandingResource, PostgresResource
 from core import db
+from core.settings import get_settings
 from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, FleetDetector, detect, event_scores, fit_fleet
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
@@ -29,7 +30,6 @@ REFIT = timedelta(hours=24)  # the detector learns "normal" from the last day, r
 # and telemetry gaps need what came just before the new rows
 LEAD_IN = timedelta(hours=2)
 FIT_MAX_ROWS = 2_000_000  # a bigger fleet's day is sampled by whole intervals for the fit
-SCORE_MAX_ROWS = 4_000_000  # a bigger fleet is scored a few hours at a time
 
 
 def read_fault_labels(path: Path, fault_types: tuple[str, ...] = DEVICE_BEHAVIOUR_FAULTS) -> pd.DataFrame:
@@ -84,12 +84,17 @@ def _naive(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect_window(
-    url: str, since=None, until=None, detector: FleetDetector | None = None
+    url: str,
+    since=None,
+    until=None,
+    detector: FleetDetector | None = None,
+    facilities: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.Timedelta, int]:
-    """Alert events of the telemetry in [since, until), the telemetry interval and the rows read;
-    scored with ``detector`` when given (nothing refitted), else with one fitted on those rows."""
+    """Alert events of the telemetry in [since, until) (of ``facilities`` only, when given), the
+    telemetry interval and the rows read; scored with ``detector`` when given (nothing refitted),
+    else with one fitted on those rows."""
     with db.connect(url) as conn:
-        telemetry = q.load_telemetry(conn, since, until)
+        telemetry = q.load_telemetry(conn, since, until, facilities=facilities)
     if telemetry.empty:
         return pd.DataFrame(), pd.Timedelta("5min"), 0
     telemetry = _naive(telemetry)
@@ -160,10 +165,34 @@ def _fleet_detector(
     return detector, True
 
 
-def _chunk(devices: int, interval: timedelta) -> timedelta:
-    """The longest window (whole hours, at most a day) whose rows stay under ``SCORE_MAX_ROWS``."""
-    hours = SCORE_MAX_ROWS // max(1, devices * int(timedelta(hours=1) / interval))
+def _chunk(devices: int, interval: timedelta, max_rows: int) -> timedelta:
+    """The longest window (whole hours, at least one, at most a day) whose rows and those of its
+    lead-in stay under ``max_rows``."""
+    per_hour = devices * int(timedelta(hours=1) / interval)
+    hours = max_rows // max(1, per_hour) - LEAD_IN // timedelta(hours=1)
     return timedelta(hours=int(min(max(hours, 1), SCORING_WINDOW / timedelta(hours=1))))
+
+
+def facility_batches(
+    devices: dict[str, int], chunk: timedelta, interval: timedelta, max_rows: int
+) -> list[list[str] | None]:
+    """The facilities scored together in one read: ``[None]`` (the whole fleet at once) when its rows
+    of a window and its lead-in fit under ``max_rows``, else whole facilities packed in order under
+    it. A facility is never split: its devices are compared with each other at each moment (the
+    residuals), so scoring it whole gives the same events as scoring the fleet at once."""
+    rows_per_device = int((chunk + LEAD_IN) / interval)
+    if sum(devices.values()) * rows_per_device <= max_rows:
+        return [None]
+    batches: list[list[str]] = []
+    rows = 0
+    for facility, count in devices.items():
+        if batches and rows + count * rows_per_device <= max_rows:
+            batches[-1].append(facility)
+            rows += count * rows_per_device
+        else:
+            batches.append([facility])
+            rows = count * rows_per_device
+    return batches
 
 
 @dg.asset(
@@ -179,30 +208,40 @@ def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
     url = postgres.get_url()
     with db.connect(url) as conn:
         earliest, latest = q.telemetry_range(conn)
-        devices = q.device_count(conn)
+        devices_at = q.devices_by_facility(conn)
+    devices = sum(devices_at.values())
     if latest is None:
         context.log.warning("no telemetry yet")
         return dg.MaterializeResult(metadata={"alert_events": 0})
     with db.connect(url) as conn:
         interval = q.telemetry_interval(conn, latest)
     detector, fitted = _fleet_detector(context, url, latest, devices, interval)
-    windows = scoring_windows(latest, earliest, _scored_until(context), _chunk(devices, interval))
+    # the rows one read holds, lead-in included (HCP_ANOMALY_SCORE_MAX_ROWS): a bigger fleet is scored
+    # a few hours at a time, and one whose hour and lead-in are over it facility by facility (300,000
+    # devices at 5 minutes: 10.8 M rows, ~11 GB in one read)
+    max_rows = get_settings().anomaly_score_max_rows
+    chunk = _chunk(devices, interval, max_rows)
+    windows = scoring_windows(latest, earliest, _scored_until(context), chunk)
+    batches = facility_batches(devices_at, chunk, interval, max_rows)
     written, rows, by_severity = 0, 0, {}
     for i, (since, until) in enumerate(windows, 1):
         span = f"{since.astimezone(UTC):%Y-%m-%d %H:%M} to {(until or latest).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-        context.log.info(f"scoring window {i}/{len(windows)}: {span}")
-        events, _, read = detect_window(url, since - LEAD_IN, until, detector)
-        rows += read
-        if not events.empty:  # events that ended inside the lead-in were written by an earlier run
-            events = events[events["end_at"] > pd.Timestamp(since).tz_convert(None)]
-        with db.connect(url) as conn:
-            written += q.write_anomalies(conn, events)
-        for severity, count in events["severity"].value_counts().items() if not events.empty else ():
-            by_severity[severity] = by_severity.get(severity, 0) + int(count)
+        for batch in batches:
+            part = "" if batch is None else f", facilities {', '.join(batch)}"
+            context.log.info(f"scoring window {i}/{len(windows)}: {span}{part}")
+            events, _, read = detect_window(url, since - LEAD_IN, until, detector, batch)
+            rows += read
+            if not events.empty:  # events that ended inside the lead-in were written by an earlier run
+                events = events[events["end_at"] > pd.Timestamp(since).tz_convert(None)]
+            with db.connect(url) as conn:
+                written += q.write_anomalies(conn, events)
+            for severity, count in events["severity"].value_counts().items() if not events.empty else ():
+                by_severity[severity] = by_severity.get(severity, 0) + int(count)
     return dg.MaterializeResult(
         metadata={
             "alert_events": written,
             "windows_scored": len(windows),
+            "facility_batches": len(batches),
             "rows_scored": rows,
             "detector_fitted": fitted,
             "scored_from": dg.MetadataValue.timestamp(windows[0][0]),

@@ -112,9 +112,10 @@ def telemetry_range(conn: psycopg.Connection) -> tuple[datetime | None, datetime
     ).fetchone()
 
 
-def device_count(conn: psycopg.Connection) -> int:
-    """Devices of the fleet (dbt staging)."""
-    return conn.execute("select count(*) from staging.stg_raw__devices").fetchone()[0]
+def devices_by_facility(conn: psycopg.Connection) -> dict[str, int]:
+    """Devices of the fleet per facility (dbt staging)."""
+    rows = conn.execute("select facility_id, count(*) from staging.stg_raw__devices group by 1 order by 1")
+    return {facility: count for facility, count in rows.fetchall()}
 
 
 def telemetry_interval(conn: psycopg.Connection, latest: datetime) -> timedelta:
@@ -143,11 +144,13 @@ def load_telemetry(
     until: datetime | None = None,
     stride: int = 1,
     interval: timedelta = timedelta(minutes=5),
+    facilities: list[str] | None = None,
 ) -> pd.DataFrame:
     """Telemetry joined to devices: device_id, facility_id, kind, model, ts, power_kw, hashrate_ths,
     gpu_util_pct, temperature_c (dbt staging: the latest load per device and time). With ``stride``
     above 1 only every stride-th ``interval`` of time is read, for all devices (a sample of a big
-    fleet's day that keeps each moment's whole facility, which the residuals compare against)."""
+    fleet's day that keeps each moment's whole facility, which the residuals compare against).
+    ``facilities``: only their devices (None: all)."""
     return _frame(
         conn,
         """
@@ -158,9 +161,16 @@ def load_telemetry(
         where (%(since)s::timestamptz is null or t.measured_at >= %(since)s)
           and (%(until)s::timestamptz is null or t.measured_at < %(until)s)
           and (%(stride)s = 1 or floor(extract(epoch from t.measured_at) / %(step)s)::bigint %% %(stride)s = 0)
+          and (%(facilities)s::text[] is null or d.facility_id = any(%(facilities)s::text[]))
         order by t.device_id, t.measured_at
         """,
-        {"since": since, "until": until, "stride": stride, "step": interval.total_seconds()},
+        {
+            "since": since,
+            "until": until,
+            "stride": stride,
+            "step": interval.total_seconds(),
+            "facilities": facilities,
+        },  # fmt: skip
     )
 
 

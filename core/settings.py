@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     max_runs: int = Field(default=6, description="Dagster runs at once on this machine (-1: no cap)")
     backup_passphrase: str | None = Field(default=None, description="seals the PII key inside backups")
     backup_keep_days: int = Field(default=14, description="nightly backups older than this are deleted")
+    anomaly_score_max_rows: int = Field(
+        default=4_000_000,
+        description="telemetry rows one anomaly scoring read holds (with its lead-in): bounds its memory",
+        gt=0,
+    )
     raw_keep_days: int = Field(
         default=35,
         description="raw telemetry day partitions older than this are dropped once the marts hold them",

@@ -455,3 +455,25 @@ def test_fit_sample_keeps_whole_intervals_of_a_big_fleet():
     assert fit_stride(devices=1_000, intervals=288) == 1
     stride = fit_stride(devices=300_000, intervals=288)
     assert 300_000 * -(-288 // stride) <= 2_000_000 < 300_000 * -(-288 // (stride - 1))
+
+
+def test_a_read_holds_its_lead_in_under_the_row_limit_and_a_big_fleet_goes_facility_by_facility():
+    from datetime import timedelta
+
+    from assets.anomalies import LEAD_IN, _chunk, facility_batches
+
+    five, hour, limit = timedelta(minutes=5), timedelta(hours=1), 4_000_000
+    # 30,000 devices: 9 h windows, whose 11 h read with the lead-in is 3.96 M rows: the fleet at once
+    chunk = _chunk(30_000, five, limit)
+    assert chunk == 9 * hour and 30_000 * (chunk + LEAD_IN) / five <= limit
+    assert facility_batches({"a": 10_000, "b": 20_000}, chunk, five, limit) == [None]
+    # 300,000 devices: one hour and its lead-in are 10.8 M rows; three facilities of 3.6 M each
+    chunk = _chunk(300_000, five, limit)
+    assert chunk == hour
+    fleet = {"a": 100_000, "b": 100_000, "c": 100_000}
+    assert facility_batches(fleet, chunk, five, limit) == [["a"], ["b"], ["c"]]
+    # small facilities share a read; one over the limit is read alone, whole (never split)
+    fleet = {"a": 20_000, "b": 30_000, "big": 200_000, "c": 40_000}
+    assert facility_batches(fleet, chunk, five, limit) == [["a", "b"], ["big"], ["c"]]
+    # a small fleet: a day at a time
+    assert _chunk(1_000, five, limit) == 24 * hour
