@@ -116,7 +116,7 @@ def ingest_file(
                     counts = _load(conn, schema, kind, table, load_id, path, parsed, progress)
                 conn.execute(
                     sql.SQL(
-                        "update {} set finished_at = now(), status = 'succeeded', rows_in = %s, loaded = %s,"
+                        "update {} set finished_at = clock_timestamp(), status = 'succeeded', rows_in = %s, loaded = %s,"
                         " quarantined = %s, duplicates_skipped = %s where load_id = %s"
                     ).format(sql.Identifier(schema, "load_log")),
                     (*counts, load_id),

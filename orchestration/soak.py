@@ -217,6 +217,7 @@ def _report(url: str, arrivals: dict[str, float], logs: Path, last_drop: float, 
         "checks": verdict(counts, failed_runs, forecasts, plan, last_load, errors, settled),
         "files_not_loaded_once": {name: count for name, count in counts.items() if count != 1},
         "failed_runs": failed_runs,
+        "failed_run_errors": failed_run_errors(instance),
         "runs": instance.get_runs_count(),
         "lag_file_to_mart_seconds": {
             "p50": round(float(np.percentile(lags, 50)), 1) if lags else None,
@@ -234,6 +235,27 @@ def _report(url: str, arrivals: dict[str, float], logs: Path, last_drop: float, 
         ),
         "log_errors": errors[:20],
     }
+
+
+def failed_run_errors(instance) -> list[dict]:
+    """Each failed run's job, selected assets and the messages of its ERROR events."""
+    import dagster as dg
+
+    failed = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=20):
+        errors = [_error_text(event) for event in instance.all_logs(run.run_id) if event.level >= 40]
+        assets = sorted("/".join(key.path) for key in run.asset_selection or ())
+        failed.append({"run_id": run.run_id, "job": run.job_name, "assets": assets, "errors": errors[:5]})
+    return failed
+
+
+def _error_text(event) -> str:
+    error = getattr(event.dagster_event and event.dagster_event.event_specific_data, "error", None)
+    if error is not None:
+        return f"{event.step_key}: {error.cls_name}: {error.message}"[:600]
+    return f"{event.step_key}: {event.dagster_event.message if event.dagster_event else event.user_message}"[
+        :600
+    ]
 
 
 def log_errors(logs: Path) -> list[str]:

@@ -90,6 +90,16 @@ def test_bad_rows_and_duplicates_are_counted_exactly(reference):
     assert logged[6:10] == (12, 5, 6, 1)
 
 
+def test_a_load_is_stamped_finished_after_its_rows_went_in(reference):
+    # dbt's late-source watermark reads loads by finished_at, with a margin for the commit: a stamp
+    # taken when the load's transaction began would make a long load look older than it is
+    result = ingest_file(reference, "telemetry", FIXTURES / "telemetry.csv")
+    started, finished = reference.execute(
+        "select started_at, finished_at from raw.load_log where load_id = %s", (result.load_id,)
+    ).fetchone()
+    assert finished > started
+
+
 def test_same_key_with_new_values_is_a_new_version(reference, tmp_path):
     first = ingest_file(reference, "telemetry", FIXTURES / "telemetry.csv")
     revised = tmp_path / "telemetry.csv"
