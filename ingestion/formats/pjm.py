@@ -49,11 +49,20 @@ def read_pjm_lmp(path: str | Path) -> Parsed:
         node_type=frame.loc[keep, "type"].replace("", None),
         price_kind=kind,
         interval_start_utc=utc[keep],
-        interval_minutes=interval_minutes(utc[keep]),
+        interval_minutes=interval_minutes(utc[keep], default=_single_interval_minutes(path, utc[keep])),
         interval_start_local=local[keep],
         price_usd_per_mwh=frame.loc[keep, f"total_lmp_{kind}"],
     )
     return Parsed(out, pd.concat([parsed.rejects, rejects], ignore_index=True))
+
+
+def _single_interval_minutes(path: str | Path, starts: pd.Series) -> int:
+    """The interval of a file whose rows all start at one moment, where no spacing tells it: PJM's
+    only sub-hourly export is five-minute (``rt_fivemin_hrl_lmps``), named so, and hourly intervals
+    start on the hour."""
+    if "fivemin" in Path(path).name.lower() or (starts.dt.minute != 0).any():
+        return 5
+    return 60
 
 
 def interval_minutes(starts: pd.Series, default: int = 60) -> int:

@@ -84,6 +84,17 @@ def test_pjm_interval_from_spacing_and_superseded_rows():
     assert set(frame["node_name"]) == {"WESTERN HUB", "DOMINION"}
 
 
+def test_pjm_file_of_one_interval_is_not_taken_for_hourly(tmp_path: Path):
+    lines = (FIXTURES / "pjm_rt_fivemin.csv").read_text().splitlines()
+    header, first, second = lines[0], lines[1], lines[2]  # 00:00 and 00:05 EPT at WESTERN HUB
+    cases = {"rt_fivemin_hrl_lmps.csv": first, "rt_lmps.csv": second}  # five-minute by name, by minute
+    for name, row in cases.items():
+        (tmp_path / name).write_text(f"{header}\n{row}\n")
+        assert READERS["pjm-lmp"](tmp_path / name).frame["interval_minutes"].tolist() == [5], name
+    (tmp_path / "rt_hrl_lmps.csv").write_text(f"{header}\n{first}\n")
+    assert READERS["pjm-lmp"](tmp_path / "rt_hrl_lmps.csv").frame["interval_minutes"].tolist() == [60]
+
+
 def test_caiso_keeps_lmp_rows_only():
     frame = read("caiso-lmp", "caiso_prc_intvl_lmp.csv").frame
     assert len(frame) == 3 and set(frame["interval_minutes"]) == {15}
