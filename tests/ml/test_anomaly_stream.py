@@ -131,14 +131,19 @@ def _write(folder: Path, name: str, y: pd.Series, windows: list[tuple[str, str]]
     pd.DataFrame(windows, columns=["start", "end"]).to_csv(folder / f"{name}.labels.csv", index=False)
 
 
-def test_eval_anomalies_cli_on_a_folder(tmp_path):
-    from orchestration.cli import app
-
+def _spiky_and_quiet(folder: Path) -> None:
+    """A folder of two labelled series: a 3-interval burst on day 4 (one window) and a quiet one."""
     spiky = _series(days=6, seed=2)
     spiky.iloc[4 * DAY : 4 * DAY + 3] += 80
     at = spiky.index[4 * DAY]
-    _write(tmp_path, "spiky", spiky, [(str(at - pd.Timedelta("2h")), str(at + pd.Timedelta("2h")))])
-    _write(tmp_path, "quiet", _series(days=6, seed=3), [])
+    _write(folder, "spiky", spiky, [(str(at - pd.Timedelta("2h")), str(at + pd.Timedelta("2h")))])
+    _write(folder, "quiet", _series(days=6, seed=3), [])
+
+
+def test_eval_anomalies_cli_on_a_folder(tmp_path):
+    from orchestration.cli import app
+
+    _spiky_and_quiet(tmp_path)
     result = CliRunner().invoke(app, ["eval", "anomalies", "--folder", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout.strip().splitlines()[-1])
@@ -157,11 +162,7 @@ def test_eval_anomalies_all_detectors_and_their_best_of_ceiling(tmp_path):
     # at its label-chosen threshold): the ceiling of choosing a detector per series with the labels
     from orchestration.cli import app
 
-    spiky = _series(days=6, seed=2)
-    spiky.iloc[4 * DAY : 4 * DAY + 3] += 80
-    at = spiky.index[4 * DAY]
-    _write(tmp_path, "spiky", spiky, [(str(at - pd.Timedelta("2h")), str(at + pd.Timedelta("2h")))])
-    _write(tmp_path, "quiet", _series(days=6, seed=3), [])
+    _spiky_and_quiet(tmp_path)
     result = CliRunner().invoke(
         app, ["eval", "anomalies", "--folder", str(tmp_path), "--detector", "all", "--json"]
     )
