@@ -44,6 +44,27 @@ def pytest_configure(config: pytest.Config) -> None:
             import assets.marts  # noqa: F401
 
 
+def long_modules_first(modules: list[str], seconds: dict[str, float]) -> list[str]:
+    """``modules`` (test files, in the shuffled order) with the long ones first, longest first, the
+    rest after them in their order: under ``--dist loadfile`` a module runs whole on one worker, and
+    a seven-minute module handed out last makes the whole suite wait for it alone."""
+    return sorted(modules, key=lambda module: -seconds.get(module, 0.0))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # after pytest-randomly's shuffle (a wrapper around this hook): modules marked
+    # ``slow(seconds=...)`` move to the front; xdist keeps this order (--no-loadscope-reorder)
+    seconds: dict[str, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        if marker is not None:
+            module = item.nodeid.split("::")[0]
+            seconds[module] = max(seconds.get(module, 0.0), float(marker.kwargs.get("seconds", 30)))
+    modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+    rank = {module: i for i, module in enumerate(long_modules_first(modules, seconds))}
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if _starts_the_session(config):
         seconds = databases.server_cpu_seconds()

@@ -19,7 +19,7 @@ CUT_OFF = """() => [...document.querySelectorAll(
     '[data-testid="stMetricLabel"] *, [data-testid="stMetricValue"] *')]
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=60)]
 
 
 @pytest.fixture()

@@ -15,7 +15,8 @@ from billing.reconcile import marts_crosscheck, reconcile
 from ingestion.bulk import ensure_day_partitions
 from tests.billing import factories as f
 
-pytestmark = pytest.mark.fresh_database  # every test starts on a database of its own
+# every test starts on a database of its own; many builds: handed out first (tests/conftest.py)
+pytestmark = [pytest.mark.fresh_database, pytest.mark.slow(seconds=90)]
 
 D = Decimal
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731

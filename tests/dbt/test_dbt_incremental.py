@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 
 import psycopg
+import pytest
 
 from core.dbt import run_dbt
+
+# incremental runs against full refreshes: handed out first (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=90)
 
 MARTS = (
     "fct_device_hourly",

@@ -16,11 +16,15 @@ from pathlib import Path
 from unittest import mock
 
 import psycopg
+import pytest
 
 from core.settings import PROJECT_ROOT, get_settings
 from tests.fleet.conftest import loopback
 from tests.fleet.fakes import FakeAntminer
 from tests.fleet.helpers import load_price_spike, solve_plan
+
+# the daemon against simulated miners: handed out first (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=140)
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 # Each step is a queued run started as a new process: minutes on a loaded machine, seconds on a quiet one.

@@ -11,6 +11,9 @@ from assets.anomalies import LEAD_IN
 from benchmarks.scale import STAGES, _run_child, format_table, run_benchmark, split_landing
 from ingestion.simulator.run import simulate
 
+# a whole scale cycle in child processes: handed out first (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=120)
+
 END = datetime(2026, 3, 2, tzinfo=UTC)
 
 

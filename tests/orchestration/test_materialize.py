@@ -8,6 +8,9 @@ from core.settings import get_settings
 from ingestion.simulator import simulate
 from orchestration.materialize import landing_days, materialize
 
+# real materializations: handed out first (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=80)
+
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
 

@@ -7,7 +7,12 @@ failed run, an ERROR in the daemon's log, a mart that differs from the batch reb
 
 from pathlib import Path
 
+import pytest
+
 from orchestration.soak import compare_fingerprints, log_errors, run_soak, verdict
+
+# the served platform for minutes: handed out first (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=420)
 
 GOOD = {"files": {"a.csv": 1, "b.csv": 1}, "failed_runs": 0, "forecasts": [20.0], "plan": [21.0],
         "last_load": 10.0, "errors": [], "settled": True}  # fmt: skip
