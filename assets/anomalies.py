@@ -17,14 +17,15 @@ from assets import ml_queries as q
 from assets.groups import ANOMALIES
 from assets.resources import LandingResource, PostgresResource
 from core import db
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from kernels.anomalies import DEVICE_BEHAVIOUR_FAULTS, FleetDetector, detect, event_scores, fit_fleet
 
 # the dbt staging models the loaders read (raw with the same dedup rule until dbt has built them)
 TELEMETRY = dg.AssetKey(["staging", "stg_raw__device_telemetry"])
 DEVICES = dg.AssetKey(["staging", "stg_raw__devices"])
 SCORING_WINDOW = timedelta(hours=24)  # the longest window one read scores
-BACKFILL = timedelta(days=7)  # days not scored yet (first run, scheduler down) are caught up to this far back
+# days not scored yet (first run, scheduler down) are caught up to this far back (HCP_ANOMALY_BACKFILL_HOURS)
+BACKFILL = timedelta(hours=Settings.model_fields["anomaly_backfill_hours"].default)
 REFIT = timedelta(hours=24)  # the detector learns "normal" from the last day, refitted once a day
 # rows before a window that its read includes: persistence (4 intervals), a stuck sensor (90 min)
 # and telemetry gaps need what came just before the new rows
@@ -111,13 +112,17 @@ def fit_stride(devices: int, intervals: int, max_rows: int = FIT_MAX_ROWS) -> in
 
 
 def scoring_windows(
-    latest: datetime, earliest: datetime, scored_until: datetime | None, chunk: timedelta = SCORING_WINDOW
+    latest: datetime,
+    earliest: datetime,
+    scored_until: datetime | None,
+    chunk: timedelta = SCORING_WINDOW,
+    backfill: timedelta = BACKFILL,
 ) -> list[tuple]:
     """The [since, until) windows to score, oldest first, covering what is new: from the last run's
     newest row (``scored_until``) to ``latest`` (the last window is open: until None), or on a first
-    run or after a long outage up to ``BACKFILL`` back and not before the first telemetry; a window
+    run or after a long outage up to ``backfill`` back and not before the first telemetry; a window
     spans at most ``chunk``. Each window is read with ``LEAD_IN`` before it."""
-    floor = max(earliest, latest - BACKFILL)
+    floor = max(earliest, latest - backfill)
     start = scored_until if scored_until is not None and scored_until >= floor else floor
     windows: list[tuple] = []
     until = None
@@ -221,7 +226,8 @@ def anomalies(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
     # devices at 5 minutes: 10.8 M rows, ~11 GB in one read)
     max_rows = get_settings().anomaly_score_max_rows
     chunk = _chunk(devices, interval, max_rows)
-    windows = scoring_windows(latest, earliest, _scored_until(context), chunk)
+    backfill = timedelta(hours=get_settings().anomaly_backfill_hours)
+    windows = scoring_windows(latest, earliest, _scored_until(context), chunk, backfill)
     batches = facility_batches(devices_at, chunk, interval, max_rows)
     written, rows, by_severity = 0, 0, {}
     for i, (since, until) in enumerate(windows, 1):

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="telemetry rows one anomaly scoring read holds (with its lead-in): bounds its memory",
         gt=0,
     )
+    anomaly_backfill_hours: int = Field(
+        default=7 * 24,
+        description="hours a first anomaly run (or one after an outage) scores back: a big fleet brought "
+        "up on days of history scores the last hours first",
+        gt=0,
+    )
     raw_keep_days: int = Field(
         default=35,
         description="raw telemetry day partitions older than this are dropped once the marts hold them",

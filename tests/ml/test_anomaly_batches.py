@@ -55,3 +55,22 @@ def test_the_asset_reads_facility_by_facility_under_a_small_row_limit(module_url
     assert (
         conn.execute("select count(*) from ml.anomalies where device_model <> 'facility'").fetchone()[0] > 0
     )
+
+
+def test_a_first_run_scores_only_the_backfill_it_is_given(module_url, conn):
+    # a big fleet brought up on days of history need not score them all at once
+    # (HCP_ANOMALY_BACKFILL_HOURS): the first run scores the last hours only
+    from assets.anomalies import anomalies
+    from assets.resources import PostgresResource
+
+    latest = conn.execute("select max(measured_at) from staging.stg_raw__device_telemetry").fetchone()[0]
+    with environment({"HCP_ANOMALY_BACKFILL_HOURS": "3"}):
+        result = dg.materialize(
+            [anomalies],
+            resources={"postgres": PostgresResource.at(module_url)},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert metadata["scored_from"].value == (latest - pd.Timedelta(hours=3)).timestamp()
+    assert metadata["scored_until"].value == latest.timestamp()
