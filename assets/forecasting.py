@@ -22,7 +22,7 @@ from kernels.forecasting import (
     ForecastSeries,
     SeriesError,
     default_candidates,
-    fit_predict,
+    forecast_or_baseline,
     regularize,
     select,
 )
@@ -177,7 +177,7 @@ def forecast_models(context: dg.AssetExecutionContext, postgres: PostgresResourc
 def forecasts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
     url = postgres.get_url()
     issued_at = datetime.now(UTC).replace(microsecond=0)
-    written = {}
+    written, fallbacks = {}, {}
     for name, spec in series_frames(url).items():
         with db.connect(url) as conn:
             champ = q.champion(conn, name)
@@ -185,14 +185,25 @@ def forecasts(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
             context.log.warning(f"{name}: no champion yet (materialize ml/forecast_models)")
             continue
         try:
-            y, _ = _regular(spec.values)
-            pred = fit_predict(Candidate(champ["name"], champ["kind"], champ["parameters"]), y, spec.horizon)
-        except (SeriesError, ValueError) as err:
+            y, step = _regular(spec.values)
+        except SeriesError as err:
             context.log.warning(f"{name}: skipped ({err})")
             continue
+        champion = Candidate(champ["name"], champ["kind"], champ["parameters"])
+        pred, used, error = forecast_or_baseline(champion, y, spec.horizon, season_length(step))
+        if error is not None:
+            context.log.warning(
+                f"{name}: the champion failed on the latest data, the baseline forecasts ({error})"
+            )
+            fallbacks[name] = error
         with db.connect(url) as conn:
-            written[name] = q.write_forecast(conn, name, champ["version"], champ["name"], issued_at, pred)
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(written)})
+            written[name] = q.write_forecast(conn, name, champ["version"], used, issued_at, pred)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.json(written),
+            "baseline_stood_in": dg.MetadataValue.json(fallbacks),
+        }
+    )
 
 
 retrain_job = dg.define_asset_job(

@@ -12,7 +12,13 @@ from kernels.forecasting.backtest import (
     wins_ab,
 )
 from kernels.forecasting.metrics import all_metrics, mae, mape, mase, smape
-from kernels.forecasting.models import BASELINE, Candidate, default_candidates, fit_predict
+from kernels.forecasting.models import (
+    BASELINE,
+    Candidate,
+    default_candidates,
+    fit_predict,
+    forecast_or_baseline,
+)
 from kernels.forecasting.series import ForecastSeries, SeriesError, regularize, season_length
 from kernels.forecasting.walkforward import WalkForward, walk_forward
 
@@ -28,6 +34,7 @@ __all__ = [
     "choose_champion",
     "default_candidates",
     "fit_predict",
+    "forecast_or_baseline",
     "mae",
     "mape",
     "mase",

@@ -289,3 +289,16 @@ def build(candidate: Candidate):
 def fit_predict(candidate: Candidate, y: pd.Series, horizon: int) -> pd.DataFrame:
     """Fit ``candidate`` on ``y`` and forecast ``horizon`` steps (see ``SeasonalNaive.predict``)."""
     return build(candidate).fit(y).predict(horizon)
+
+
+def forecast_or_baseline(
+    candidate: Candidate, y: pd.Series, horizon: int, season: int
+) -> tuple[pd.DataFrame, str, str | None]:
+    """``candidate``'s forecast of ``y``, or the seasonal-naive baseline's when ``candidate`` fails on
+    this data (a champion chosen on earlier data may not fit the latest: an optimizer that does not
+    converge); returns the forecast, the name of the model that made it, and the candidate's error."""
+    try:
+        return fit_predict(candidate, y, horizon), candidate.name, None
+    except Exception as err:  # noqa: BLE001 - the baseline stands in and the error is reported
+        baseline = Candidate(BASELINE, "seasonal_naive", {"season": season})
+        return fit_predict(baseline, y, horizon), BASELINE, f"{candidate.name}: {type(err).__name__}: {err}"

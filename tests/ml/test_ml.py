@@ -55,6 +55,24 @@ def test_champion_is_seasonal_naive_on_pure_seasonal_series():
     assert select(y, cands, horizon=24, folds=2).champion == BASELINE
 
 
+def test_a_champion_that_fails_on_the_latest_data_gives_way_to_the_baseline():
+    # a champion chosen on earlier data may not fit the latest (an optimizer that does not converge,
+    # a degenerate stretch): the hourly forecast then comes from the seasonal-naive baseline, with the
+    # error reported, instead of failing every series' forecast
+    from kernels.forecasting.models import forecast_or_baseline
+
+    y = _hourly(np.tile(np.sin(np.arange(24) / 24 * 2 * np.pi) * 10 + 50, 4))
+    broken = Candidate("broken", "prophet", {"growth": "logistic"})  # no capacity column: Prophet raises
+    pred, used, error = forecast_or_baseline(broken, y, 24, season=24)
+    expected = fit_predict(Candidate(BASELINE, "seasonal_naive", {"season": 24}), y, 24)
+    pd.testing.assert_frame_equal(pred, expected)
+    assert used == BASELINE and error and "broken" in error
+    good = Candidate("avg", "seasonal_average", {"season": 24})
+    pred, used, error = forecast_or_baseline(good, y, 24, season=24)
+    assert used == "avg" and error is None
+    pd.testing.assert_frame_equal(pred, fit_predict(good, y, 24))
+
+
 def test_challenger_wins_when_better():
     rng = np.random.default_rng(0)
     y = _hourly(np.tile(np.sin(np.arange(24) / 24 * 2 * np.pi) * 10 + 50, 14) + rng.normal(0, 3, 24 * 14))
