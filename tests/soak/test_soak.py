@@ -49,7 +49,7 @@ def test_short_soak_daemon_does_everything(database_url):
     report = run_soak(database_url, hours=3, speed=180, devices=2, timeout=1500)
     failed = {name: passed for name, passed in report["checks"].items() if not passed}
     if failed:  # pytest.fail prints the whole message (an assertion's is cut): the failed runs' errors
-        keys = ("failed_run_errors", "log_errors", "files_not_loaded_once")
+        keys = ("failed_run_errors", "log_errors", "files_not_loaded_once", "batch_rebuild")
         pytest.fail(f"checks failed: {sorted(failed)}\n" + json.dumps({k: report[k] for k in keys}, indent=1))
     assert report["files"] > 5
     assert report["lag_file_to_mart_seconds"]["files"] == report["files"]
