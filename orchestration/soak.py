@@ -251,15 +251,15 @@ def failed_run_errors(instance) -> list[dict]:
 
 def _error_text(event) -> str:
     error = getattr(event.dagster_event and event.dagster_event.event_specific_data, "error", None)
-    if error is not None:  # Dagster's wrapper first, the user code's error in its causes
-        chain = []
-        while error is not None:
-            chain.append(f"{error.cls_name}: {error.message.strip()}")
-            error = error.cause
-        return f"{event.step_key}: " + " <- ".join(chain)[:1500]
-    return f"{event.step_key}: {event.dagster_event.message if event.dagster_event else event.user_message}"[
-        :600
-    ]
+    if error is None:
+        return (
+            f"{event.step_key}: {event.dagster_event.message if event.dagster_event else event.user_message}"
+        )
+    chain = []  # Dagster's wrapper first, the user code's error in its causes
+    while error is not None:
+        chain.append(f"{error.cls_name}: {error.message.strip()}")
+        error = error.cause
+    return f"{event.step_key}: " + " <- ".join(chain)[:1500]
 
 
 def log_errors(logs: Path) -> list[str]:

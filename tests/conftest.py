@@ -51,18 +51,27 @@ def long_modules_first(modules: list[str], seconds: dict[str, float]) -> list[st
     return sorted(modules, key=lambda module: -seconds.get(module, 0.0))
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # after pytest-randomly's shuffle (a wrapper around this hook): modules marked
-    # ``slow(seconds=...)`` move to the front; xdist keeps this order (--no-loadscope-reorder)
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def module_seconds(items: list[pytest.Item]) -> dict[str, float]:
+    """Each test file of ``items``, in order of appearance, with the largest ``slow(seconds=N)`` of
+    its tests (30 for a bare ``slow``, 0 unmarked)."""
     seconds: dict[str, float] = {}
     for item in items:
         marker = item.get_closest_marker("slow")
-        if marker is not None:
-            module = item.nodeid.split("::")[0]
-            seconds[module] = max(seconds.get(module, 0.0), float(marker.kwargs.get("seconds", 30)))
-    modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
-    rank = {module: i for i, module in enumerate(long_modules_first(modules, seconds))}
-    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+        value = float(marker.kwargs.get("seconds", 30)) if marker else 0.0
+        seconds[_module(item)] = max(seconds.get(_module(item), 0.0), value)
+    return seconds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # after pytest-randomly's shuffle (a wrapper around this hook): modules marked
+    # ``slow(seconds=...)`` move to the front; xdist keeps this order (--no-loadscope-reorder)
+    seconds = module_seconds(items)
+    rank = {module: i for i, module in enumerate(long_modules_first(list(seconds), seconds))}
+    items.sort(key=lambda item: rank[_module(item)])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import long_modules_first
+from tests.conftest import long_modules_first, module_seconds
 
 
 def test_long_modules_go_first_longest_first_the_rest_keep_their_order():
@@ -11,14 +11,6 @@ def test_long_modules_go_first_longest_first_the_rest_keep_their_order():
 
 
 def test_this_session_runs_its_marked_modules_first(request: pytest.FixtureRequest):
-    seconds = []
-    for item in request.session.items:
-        marker = item.get_closest_marker("slow")
-        seconds.append(float(marker.kwargs.get("seconds", 30)) if marker else 0.0)
-    # module by module: a long module's items all come before any shorter module's
-    modules = {}
-    for item, value in zip(request.session.items, seconds, strict=True):
-        module = item.nodeid.split("::")[0]
-        modules[module] = max(modules.get(module, 0.0), value)
-    order = list(dict.fromkeys(item.nodeid.split("::")[0] for item in request.session.items))
-    assert [modules[m] for m in order] == sorted((modules[m] for m in order), reverse=True)
+    # module by module, in the order they run: a long module's items all come before a shorter one's
+    seconds = list(module_seconds(request.session.items).values())
+    assert seconds == sorted(seconds, reverse=True)
