@@ -9,9 +9,11 @@ subprocess environment.
 """
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -144,36 +146,75 @@ def _yaml_vars(values: Mapping[str, str]) -> str:
 )
 def hcp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtWindowConfig):
     """Build the selected dbt models and run their tests (reported as asset checks)."""
-    with database_env():
-        invocation = dbt.cli(dbt_build_args(config), context=context)
+    with database_env() as env:
+        key = run_state_key(env)
+        run_target = seed_run_target(f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}", key)
+        invocation = dbt.cli(dbt_build_args(config), context=context, target_path=run_target)
         yield from invocation.stream()
-    keep_run_state(Path(invocation.target_path))
+    keep_run_state(run_target, key)
 
 
 KEPT_RUN_TARGETS = 20  # each run's target folder (manifest, logs, run results) is about 3 MB
+_STATE = "partial_parse.msgpack"
 
 
-def keep_run_state(run_target: Path, keep: int = KEPT_RUN_TARGETS, target: Path | None = None) -> None:
-    """After a dbt run: keep its partial-parse state for the next run, and only the ``keep`` newest
-    run folders (dagster-dbt makes one per run under ``target/`` and never removes them).
+def run_state_key(env: Mapping[str, str]) -> str:
+    """Which database a dbt run's parse state belongs to (its ``PG*`` connection, password aside):
+    dbt re-parses everything when the profile differs ("profile has changed")."""
+    where = "|".join(env.get(name, "") for name in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER"))
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
 
-    dagster-dbt seeds each run's folder with the project's ``partial_parse.msgpack``, parsed at load
-    without the database; dbt re-parses everything when the connection differs ("profile has
-    changed"), so every run paid a full parse (about 45 s under load)."""
-    target = target or dbt_project.project_dir / dbt_project.target_path
+
+def _target(target: Path | None) -> Path:
+    return target or dbt_project.project_dir / dbt_project.target_path
+
+
+def seed_run_target(name: str, key: str, target: Path | None = None) -> Path:
+    """A new run folder ``<name>-<random>`` under ``target/``, holding the parse state its database's
+    last run kept. Without one, dagster-dbt copies the project's (parsed at load without a database)."""
+    run_target = _target(target) / f"{name}-{uuid.uuid4().hex[:7]}"
+    run_target.mkdir(parents=True)
+    kept = _target(target) / f"partial_parse.{key}.msgpack"
+    with contextlib.suppress(FileNotFoundError):  # replaced or pruned meanwhile: a full parse, no harm
+        shutil.copyfile(kept, run_target / _STATE)
+    return run_target
+
+
+def keep_run_state(
+    run_target: Path, key: str, keep: int = KEPT_RUN_TARGETS, target: Path | None = None
+) -> None:
+    """After a dbt run: keep its parse state for the next run on the same database (``key``, one file
+    each, so that runs on other databases, such as a soak's scratch platform or another test worker,
+    do not replace it), and only the ``keep`` newest run folders and state files (dagster-dbt makes a
+    folder per run under ``target/`` and never removes them).
+
+    Without it every run paid a full parse (about 45 s under load): the project's state is parsed at
+    load without the database, and dbt re-parses when the connection differs."""
+    target = _target(target)
     if not run_target.is_absolute():
         run_target = target.parent / run_target
-    produced = run_target / "partial_parse.msgpack"
+    produced = run_target / _STATE
     if produced.is_file():
-        kept = target / "partial_parse.msgpack"
+        kept = target / f"partial_parse.{key}.msgpack"
         staged = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
         shutil.copyfile(produced, staged)
         os.replace(staged, kept)  # atomic: a run starting now copies the old file or the new one
-    runs = sorted(
-        (p for p in target.glob(f"{hcp_dbt_models.op.name}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime
-    )
-    for old in runs[:-keep] if keep else runs:
-        shutil.rmtree(old, ignore_errors=True)  # a concurrent run may be removing it too
+    runs = [p for p in target.glob(f"{hcp_dbt_models.op.name}-*") if p.is_dir()]
+    states = list(target.glob("partial_parse.*.msgpack"))
+    for paths in (runs, states):
+        paths.sort(key=_mtime)
+        for old in paths[:-keep] if keep else paths:
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)  # a concurrent run may be removing it too
+            else:
+                old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed by a concurrent run meanwhile: oldest
+        return 0.0
 
 
 defs = dg.Definitions(

@@ -58,17 +58,24 @@ def test_a_dimension_builds_before_the_marts_that_reference_it(small_fleet, conn
     assert conn.execute("select count(*) from marts.dim_devices").fetchone()[0] == 40
 
 
-def test_a_dbt_run_parses_only_what_changed_since_the_last_run(small_fleet):
+def test_a_dbt_run_parses_only_what_changed_since_the_last_run(small_fleet, pg, migrated_template, tmp_path):
     """The project is parsed at load without the database; the first run on a database re-parses in
-    full ("profile has changed"), and its state is kept so that the next run does not."""
+    full ("profile has changed"), and its state is kept, per database, so that the next run there does
+    not, even when a run on another database (another platform, another test worker) came between."""
     from assets.marts import DBT_PROJECT_DIR
+    from benchmarks.app_fleet import platform_at
 
     def dbt_log(stage) -> str:
         (folder,) = (DBT_PROJECT_DIR / "target").glob(f"hcp_dbt_models-{stage.run_id[:7]}-*")
         return (folder / "dbt.log").read_text()
 
     assert all(stage.success for stage in materialize("group:ingestion"))
-    first, second = (materialize("key:marts/dim_facilities")[-1] for _ in range(2))
+    first = materialize("key:marts/dim_facilities")[-1]
+    with pg.clone(migrated_template.name, "other") as other, platform_at(other, tmp_path / "other"):
+        between = materialize("key:marts/dim_facilities")[-1]
+        assert between.success
+        assert "Unable to do partial parsing" in dbt_log(between)  # its first run: another profile
+    second = materialize("key:marts/dim_facilities")[-1]
     assert first.success and second.success
     assert "Unable to do partial parsing" not in dbt_log(second)
     assert "Partial parsing enabled" in dbt_log(second) or "partial parse" in dbt_log(second).lower()
@@ -77,7 +84,7 @@ def test_a_dbt_run_parses_only_what_changed_since_the_last_run(small_fleet):
 def test_only_the_newest_dbt_run_folders_are_kept(tmp_path):
     import os
 
-    from assets.marts import keep_run_state
+    from assets.marts import keep_run_state, seed_run_target
 
     target = tmp_path / "target"
     runs = []
@@ -88,8 +95,22 @@ def test_only_the_newest_dbt_run_folders_are_kept(tmp_path):
         os.utime(run, (1_000_000 + i, 1_000_000 + i))
         runs.append(run)
     (target / "other").mkdir()
-    keep_run_state(runs[-1], keep=2, target=target)
+    keep_run_state(runs[-2], "db2", keep=2, target=target)
+    keep_run_state(runs[-1], "db1", keep=2, target=target)
     assert sorted(p.name for p in target.iterdir()) == sorted(
-        ["other", "partial_parse.msgpack", runs[-2].name, runs[-1].name]
+        ["other", "partial_parse.db1.msgpack", "partial_parse.db2.msgpack", runs[-2].name, runs[-1].name]
     )
-    assert (target / "partial_parse.msgpack").read_bytes() == bytes([4])
+    # a new run on each database starts from that database's state, one on a third from none
+    assert (
+        seed_run_target("hcp_dbt_models-1234567", "db1", target) / "partial_parse.msgpack"
+    ).read_bytes() == bytes([4])
+    assert (
+        seed_run_target("hcp_dbt_models-1234567", "db2", target) / "partial_parse.msgpack"
+    ).read_bytes() == bytes([3])
+    assert not (seed_run_target("hcp_dbt_models-1234567", "db3", target) / "partial_parse.msgpack").exists()
+    os.utime(target / "partial_parse.db2.msgpack", (1_000_000, 1_000_000))
+    keep_run_state(runs[-1], "db3", keep=2, target=target)  # the oldest state file goes too
+    assert sorted(p.name for p in target.glob("partial_parse.*")) == [
+        "partial_parse.db1.msgpack",
+        "partial_parse.db3.msgpack",
+    ]
