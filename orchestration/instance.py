@@ -34,6 +34,8 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: {max_runs}
+    # the daemon looks for queued runs every second (default 5): each step of load -> marts -> plan waits here
+    dequeue_interval_seconds: 1
     tag_concurrency_limits:
       - key: hcp/landing
         limit: 1

@@ -114,6 +114,8 @@ def test_helm_values_use_the_k8s_run_launcher_and_the_same_limits():
     served = yaml.safe_load(dagster_yaml(-1))["run_coordinator"]["config"]
     assert queued["maxConcurrentRuns"] == served["max_concurrent_runs"]
     assert queued["tagConcurrencyLimits"] == served["tag_concurrency_limits"]
+    # a queued run starts within a second or two, not the default five (a chain load -> marts -> plan waits at each step)
+    assert queued["dequeueIntervalSeconds"] == served["dequeue_interval_seconds"] <= 2
     assert values["telemetry"]["enabled"] is False
 
 
