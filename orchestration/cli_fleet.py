@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +32,25 @@ def _inventory(path: Path | None):
         fail(str(err))
 
 
+def _exit_when_done(command: Callable[..., None]) -> Callable[..., None]:
+    """End the process as soon as ``command`` is done, without the interpreter's finalization.
+
+    asic-rs (``pyasic_rs``) runs a Tokio runtime that is never shut down: a worker thread still
+    finishing a miner call while Python finalizes panics and aborts the process (SIGABRT, exit -6)
+    after the command's whole output was printed (seen once in about ten CI runs; the same race as
+    PyO3/pyo3-async-runtimes#40, fixed in lancedb by shutting its runtime down at exit, lancedb#4175).
+    Nothing of ours runs at exit: the output is flushed, the database connections are closed."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs) -> None:
+        command(*args, **kwargs)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    return run
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add the ``fleet`` command group and the fleet benchmark to the ``hcp`` CLI."""
     fleet_app = typer.Typer(
@@ -37,6 +60,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(fleet_app, name="fleet")
 
     @fleet_app.command("poll")
+    @_exit_when_done
     def poll(
         inventory: InventoryOption = None,
         every: Annotated[float, typer.Option(help="seconds between polls; 0 polls once")] = 0.0,
@@ -73,6 +97,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             time.sleep(max(0.0, every - result.seconds))
 
     @fleet_app.command("apply")
+    @_exit_when_done
     def apply(
         execute: Annotated[
             bool,
