@@ -35,6 +35,12 @@ PRICES = dg.AssetKey(["staging", "stg_raw__energy_prices"])
 BTC = dg.AssetKey(["staging", "stg_raw__btc_economics"])
 EVENTS = dg.AssetKey(["staging", "stg_raw__workload_events"])
 FACILITIES = dg.AssetKey(["staging", "stg_raw__facilities"])
+# Everything ``series_frames`` reads: declared, so that the automation holds the forecasts back
+# while one was never built (an undeclared one failed the soak: relation ... does not exist).
+SERIES_INPUTS = [
+    PRICES, BTC, EVENTS, FACILITIES,
+    dg.AssetKey(["staging", "stg_raw__customers"]), dg.AssetKey(["staging", "stg_raw__price_nodes"]),
+]  # fmt: skip
 HISTORY = timedelta(days=60)  # training window: enough for weekly seasonality, recent enough to adapt
 
 
@@ -144,7 +150,7 @@ def _regular(y: pd.Series) -> tuple[pd.Series, pd.Timedelta]:
 @dg.asset(
     key=["ml", "forecast_models"],
     group_name=FORECASTING,
-    deps=[PRICES, BTC, EVENTS, FACILITIES],
+    deps=SERIES_INPUTS,
     kinds={"python", "postgres"},
     description="Weekly: rolling-origin backtest per series, champion by MASE (A/B against the current one).",
 )
@@ -170,7 +176,7 @@ def forecast_models(context: dg.AssetExecutionContext, postgres: PostgresResourc
 @dg.asset(
     key=["ml", "forecasts"],
     group_name=FORECASTING,
-    deps=[forecast_models, PRICES, BTC, EVENTS],
+    deps=[forecast_models, *SERIES_INPUTS],
     kinds={"python", "postgres"},
     description="Hourly: each series' champion refitted on the latest data, forecast with intervals into ml.forecasts.",
 )
