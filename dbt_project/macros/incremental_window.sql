@@ -52,14 +52,12 @@
     insert into {{ arg_dict['target_relation'] }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }}
     from {{ arg_dict['temp_relation'] }};
-    {{ late_source_mark_read() }}
 {%- endmacro %}
 
 
 {#-
   The oldest time (epoch seconds, truncated to `grain`) in the rows of config `late_source` that
-  loads finished after the model's watermark carry; none without a late source or a watermark (a
-  first incremental run reads only the lookback, then sets the watermark).
+  loads finished after the model's watermark carry; none without a late source or a watermark.
 -#}
 {% macro late_source_start(grain) -%}
     {%- set late = config.get('late_source') -%}
@@ -80,6 +78,8 @@
 {#-
   Record that the model has read its late source: every load finished before this transaction
   began, less a margin (a load sets finished_at just before it commits), is in the rows just built.
+  A post-hook of every model (dbt_project.yml), inside the build's transaction: a full build records
+  it too, or the first incremental run after it would read only the lookback.
 -#}
 {% macro late_source_mark_read() -%}
     {%- set late = config.get('late_source') -%}
