@@ -22,6 +22,7 @@ FORECASTS = dg.AssetKey(["ml", "forecasts"])
 ANOMALIES = dg.AssetKey(["ml", "anomalies"])
 FACILITY_ANOMALIES = dg.AssetKey(["ml", "facility_anomalies"])
 PLAN = dg.AssetKey(["ops", "allocation_plan"])
+SENSOR_NAME = "automation_sensor"
 
 # what the automation builds: a missing one of these upstream of a follower means "wait for it"
 FOLLOWERS = dg.AssetSelection.groups(STAGING, INTERMEDIATE, MARTS) | dg.AssetSelection.assets(
@@ -73,7 +74,7 @@ def apply(defs: dg.Definitions) -> dg.Definitions:
 
     mapped = defs.map_asset_specs(func=policy)
     sensor = dg.AutomationConditionSensorDefinition(
-        "automation_sensor",
+        SENSOR_NAME,
         target=dg.AssetSelection.all(),
         default_status=sensor_status(),
         minimum_interval_seconds=15,

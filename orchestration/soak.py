@@ -163,7 +163,8 @@ def _busy_runs(instance) -> int:
 
 
 def _wait_settled(url: str, arrivals: dict[str, float], timeout: float) -> bool:
-    """Until every file has a load, no run is busy, and the plan is newer than the last load."""
+    """Until every file has a load, no run is busy, the plan is newer than the last load, and the
+    automation sensor has since finished two ticks with nothing left to ask for."""
     instance = _instance()
     deadline = time.monotonic() + timeout
     quiet_since = None
@@ -174,13 +175,30 @@ def _wait_settled(url: str, arrivals: dict[str, float], timeout: float) -> bool:
         plan = _materializations(instance, PLAN)
         done = loaded and _busy_runs(instance) == 0 and plan and plan[-1] > last_load
         if done:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since > 45:  # two automation ticks with nothing to do
+            quiet_since = quiet_since or time.time()
+            # a tick that asked for a run made one busy (queued) before it finished: not done then
+            if _automation_ticks_since(instance, quiet_since) >= 2:
                 return True
         else:
             quiet_since = None
-        time.sleep(5)
+        time.sleep(2)
     return False
+
+
+def _automation_ticks_since(instance, since: float) -> int:
+    """Finished ticks of the automation sensor that started after ``since`` (epoch seconds)."""
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from orchestration.automation import SENSOR_NAME
+
+    finished = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE]
+    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+    return sum(
+        len(instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since, statuses=finished))
+        for state in states
+        if state.instigator_name == SENSOR_NAME
+    )
 
 
 def _loads(url: str) -> dict[str, list[float]]:
