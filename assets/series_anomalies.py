@@ -4,11 +4,12 @@ energy and measured PUE from the marts, into ml.anomalies beside the device aler
 
 A facility alert has the facility id as its ``device_id`` and ``facility`` as its model. The
 detector is causal, so re-scoring the recent history gives the same alerts at the same hours, and
-writing them again changes nothing: each run scores the last ``HISTORY`` (its threshold's memory)
+writing them again changes nothing: each run scores the last ``history()`` (its threshold's memory)
 and writes the alerts of the hours it has not written yet.
 """
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -18,12 +19,14 @@ from assets import ml_queries as q
 from assets.groups import ANOMALIES
 from assets.resources import PostgresResource
 from core import db
-from kernels.anomalies.streaming import StreamConfig, series_alerts
+from kernels import anomalies  # its exports load lazily: numba only in the runs that score
+
+if TYPE_CHECKING:
+    from kernels.anomalies import StreamConfig
 
 FACILITY_HOURLY = dg.AssetKey(["marts", "fct_facility_hourly"])
 DETECTOR = "stream(spike,level)"
 FACILITY_MODEL = "facility"
-HISTORY = timedelta(days=StreamConfig().history_days)
 # what each series is, for the operator reading the alert
 METRICS = {
     "site_meter_mwh": ("site_power", "site meter {value:.3f} MWh in the hour"),
@@ -31,14 +34,19 @@ METRICS = {
 }
 
 
-def facility_events(series: pd.DataFrame, config: StreamConfig | None = None) -> pd.DataFrame:
+def history() -> timedelta:
+    """How far back each run scores: the detector's threshold memory."""
+    return timedelta(days=anomalies.StreamConfig().history_days)
+
+
+def facility_events(series: pd.DataFrame, config: "StreamConfig | None" = None) -> pd.DataFrame:
     """ml.anomalies rows (columns of ``kernels.anomalies.detect.alert_events``) of hourly facility
     series (facility_id, hour_start_at and the ``METRICS`` columns)."""
     rows = []
     for facility_id, part in series.groupby("facility_id", sort=True):
         indexed = part.set_index(pd.to_datetime(part["hour_start_at"], utc=True))
         for column, (metric, what) in METRICS.items():
-            alerts = series_alerts(indexed[column].astype(float), config)
+            alerts = anomalies.series_alerts(indexed[column].astype(float), config)
             for alert in alerts.itertuples(index=False):
                 kind = "a lasting shift" if alert.trigger == "level" else "a new extreme"
                 rows.append(
@@ -71,7 +79,7 @@ def facility_anomalies(context: dg.AssetExecutionContext, postgres: PostgresReso
     url = postgres.get_url()
     try:
         with db.connect(url) as conn:
-            series = q.facility_hourly_series(conn, HISTORY, list(METRICS))
+            series = q.facility_hourly_series(conn, history(), list(METRICS))
     except psycopg.errors.UndefinedTable:  # dbt has not built the facility mart yet: nothing to score
         series = pd.DataFrame()
     if series.empty:

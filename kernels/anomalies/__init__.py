@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from kernels.anomalies.evaluation import series_metrics
     from kernels.anomalies.features import Calibration, residual_features
     from kernels.anomalies.scoring import DEVICE_BEHAVIOUR_FAULTS, event_scores, merge_alerts, point_f1
-    from kernels.anomalies.streaming import StreamConfig, detect_stream
+    from kernels.anomalies.streaming import StreamConfig, detect_stream, series_alerts
 
 __all__ = [
     "Calibration",
@@ -37,6 +37,7 @@ __all__ = [
     "point_f1",
     "residual_features",
     "score_fleet",
+    "series_alerts",
     "series_metrics",
 ]
 
@@ -47,6 +48,6 @@ __getattr__, __dir__ = attach(
         "evaluation": ("series_metrics",),
         "features": ("Calibration", "residual_features"),
         "scoring": ("DEVICE_BEHAVIOUR_FAULTS", "event_scores", "merge_alerts", "point_f1"),
-        "streaming": ("StreamConfig", "detect_stream"),
+        "streaming": ("StreamConfig", "detect_stream", "series_alerts"),
     },
 )

@@ -56,3 +56,14 @@ def test_code_location_loads_like_the_ui(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "passed validation" in done.stdout + done.stderr
+
+
+def test_the_code_location_loads_without_the_heavy_libraries():
+    """Every run is a new process importing the code location: numba, scipy, pyod and the Stripe SDK
+    load only in the runs that use them (README, `hcp bench launch`)."""
+    code = "import sys, orchestration.definitions as d; d.defs.get_repository_def(); print(*sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = {name.split(".")[0] for name in done.stdout.strip().splitlines()[-1].split()}
+    assert "dagster" in loaded
+    assert not loaded & {"numba", "scipy", "pyod", "stripe"}
