@@ -169,12 +169,16 @@ def _target(target: Path | None) -> Path:
     return target or dbt_project.project_dir / dbt_project.target_path
 
 
+def _kept_state(target: Path, key: str) -> Path:
+    return target / f"partial_parse.{key}.msgpack"
+
+
 def seed_run_target(name: str, key: str, target: Path | None = None) -> Path:
     """A new run folder ``<name>-<random>`` under ``target/``, holding the parse state its database's
     last run kept. Without one, dagster-dbt copies the project's (parsed at load without a database)."""
     run_target = _target(target) / f"{name}-{uuid.uuid4().hex[:7]}"
     run_target.mkdir(parents=True)
-    kept = _target(target) / f"partial_parse.{key}.msgpack"
+    kept = _kept_state(_target(target), key)
     with contextlib.suppress(FileNotFoundError):  # replaced or pruned meanwhile: a full parse, no harm
         shutil.copyfile(kept, run_target / _STATE)
     return run_target
@@ -195,12 +199,12 @@ def keep_run_state(
         run_target = target.parent / run_target
     produced = run_target / _STATE
     if produced.is_file():
-        kept = target / f"partial_parse.{key}.msgpack"
+        kept = _kept_state(target, key)
         staged = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
         shutil.copyfile(produced, staged)
         os.replace(staged, kept)  # atomic: a run starting now copies the old file or the new one
     runs = [p for p in target.glob(f"{hcp_dbt_models.op.name}-*") if p.is_dir()]
-    states = list(target.glob("partial_parse.*.msgpack"))
+    states = list(target.glob(_kept_state(target, "*").name))
     for paths in (runs, states):
         paths.sort(key=_mtime)
         for old in paths[:-keep] if keep else paths:
